@@ -1,0 +1,49 @@
+# trawl: poll Patchwork, fingerprint, trigger CI only when a fingerprint changed.
+
+STATICCHECK_VERSION := v0.8.2
+GOBIN := $(shell go env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build bin/trawl
+	go build -ldflags '$(LDFLAGS)' -o bin/trawl ./cmd/trawl
+
+.PHONY: demo
+demo: ## run the main job on the embedded default: recorded Patchwork -> in-process KernelCI
+	go run -ldflags '$(LDFLAGS)' ./cmd/trawl demo
+
+.PHONY: test
+test: lint ## the whole suite: gofmt, vet, staticcheck, then every test with -race
+	go test -race -count=1 ./...
+
+.PHONY: lint
+lint: $(STATICCHECK) ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+.PHONY: bench
+bench: ## benchmarks (figures for speed and memory targets)
+	go test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+.PHONY: update
+update: ## regenerate golden files (in the packages that have an -update flag)
+	go test $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -n1 dirname | sort -u) -update

@@ -1,0 +1,112 @@
+// Package change holds trawl's forge-neutral model of what is under review:
+// changes, their dependency references and the base they apply on.
+//
+// Every forge driver converts its own objects into these types, and every
+// pure step of a cycle (graph, fingerprint, diff) works on them alone, so the
+// cycle never needs to know which forge a change came from.
+package change
+
+import "fmt"
+
+// Key identifies a change across every source and forge, for example
+// "pw:patchwork.kernel.org/netdevbpf/series/812345",
+// "gh:rock-core/base-types#42" or "gl:gitlab.com/redhat/kernel!7".
+type Key string
+
+// Policy says how a unit's base commit takes part in its fingerprint.
+type Policy string
+
+// The base policies of DESIGN.md "Fingerprint".
+const (
+	// PolicyPinned fixes the base commit when the unit is first seen; base
+	// moves do not retrigger.
+	PolicyPinned Policy = "pinned"
+	// PolicyFollow puts the base commit in the fingerprint: every base move
+	// retriggers.
+	PolicyFollow Policy = "follow"
+	// PolicyTag uses the change's own "base-commit:" when it has one, and
+	// behaves as PolicyPinned otherwise.
+	PolicyTag Policy = "tag"
+)
+
+// Valid reports whether p is one of the known policies.
+func (p Policy) Valid() bool {
+	switch p {
+	case PolicyPinned, PolicyFollow, PolicyTag:
+		return true
+	}
+	return false
+}
+
+// Base is the tree a change applies on.
+type Base struct {
+	Tree   string // tree name as the CI knows it, e.g. "net-next"
+	URL    string // git URL of the tree
+	Branch string
+	Policy Policy
+}
+
+// Patch is one patch of a Patchwork series, in series order.
+type Patch struct {
+	ID      int64
+	MsgID   string // with angle brackets, as Patchwork returns it
+	Name    string
+	Hash    string // Patchwork's content hash; empty for a pull request without a diff
+	MboxURL string // the patch's own mbox (a web URL a CI can fetch)
+	WebURL  string
+}
+
+// Ref is one dependency reference of a change, as written and as far as the
+// source could resolve it.
+type Ref struct {
+	// Raw is the reference as written ("<msgid@host>", a URL, "#42"), for
+	// messages.
+	Raw string
+	// Key is the change the reference names; empty when the source could not
+	// resolve it (such a reference blocks its change).
+	Key Key
+	// Source is the configured source that owns Key. It lets the graph tell a
+	// dependency that is really missing from one whose source is unknown this
+	// cycle.
+	Source string
+	// Merged reports that the dependency is already applied upstream
+	// (accepted, merged): it counts as part of the base, not as a unit.
+	Merged bool
+}
+
+// Change is one unit of review on a source: the latest revision of a
+// Patchwork series, a pull request, a merge request.
+type Change struct {
+	Key       Key
+	Source    string // name of the configured source that yielded it
+	Title     string
+	WebURL    string
+	Submitter string
+	// Version is the revision number (Patchwork series version); 0 when the
+	// forge has none.
+	Version int
+	// Content is the change's content identity, in order: each patch's hash
+	// for Patchwork, the head commit SHA for GitHub and GitLab.
+	Content []string
+	// Patches lists a Patchwork series' patches in series order.
+	Patches []Patch
+	// Deps are the dependency references found in the change.
+	Deps []Ref
+	// Base is what the change applies on.
+	Base Base
+	// BaseCommit is the "base-commit:" the change names itself, if any; it is
+	// used under PolicyTag.
+	BaseCommit string
+	// Targets names the configured targets that build this change.
+	Targets []string
+	// Unbuildable, when non-empty, says why no CI can build this change (for
+	// example a git pull request without a diff). Such a change is reported
+	// as blocked with that reason and never triggered.
+	Unbuildable string
+}
+
+// String returns the change key, for logs.
+func (c *Change) String() string { return string(c.Key) }
+
+// UnitKey names the unit that builds change k on target t.
+func UnitKey(k Key, target string) string { return fmt.Sprintf("%s@%s", k, target) }

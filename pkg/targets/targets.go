@@ -1,0 +1,60 @@
+// Package targets holds what every CI backend shares: the request that
+// describes one unit to build, the job a trigger creates, and the sentinel
+// that makes a unit wait instead of fail.
+//
+// The backends themselves live in sub-packages (kernelci, ...). The cycle
+// defines the small interface it needs from them.
+package targets
+
+import (
+	"errors"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// ErrWaiting reports that a unit cannot be built yet (its base has no
+// checkout on the target, say) and is to be tried again on a later tick.
+// Wrap it with the reason: fmt.Errorf("no checkout node for %s: %w", c, ErrWaiting).
+var ErrWaiting = errors.New("waiting")
+
+// Base is the resolved base of a unit.
+type Base struct {
+	Tree   string
+	URL    string
+	Branch string
+	// Commit is the base commit the unit is built on.
+	Commit string
+	// Exact reports that the commit is part of the unit's fingerprint (policy
+	// follow, or tag with a base-commit): a job on another commit of the same
+	// branch is then not the same job.
+	Exact bool
+}
+
+// Request is one unit to build.
+type Request struct {
+	// Unit is the unit key (change.UnitKey).
+	Unit        string
+	Fingerprint string
+	Change      change.Key
+	Title       string
+	WebURL      string
+	Base        Base
+	// Patches are the patches to apply, in order: every open dependency's
+	// patches in topological order, then the change's own.
+	Patches []change.Patch
+}
+
+// Job is what a trigger created, or adopted, on a target.
+type Job struct {
+	Target string `json:"target"`
+	// ID is the target's own reference (a KernelCI node id, a Jenkins queue
+	// item URL).
+	ID string `json:"id"`
+	// URL is where a person can look at the job; may be empty.
+	URL string `json:"url,omitempty"`
+	// BaseCommit is the base commit the job builds on.
+	BaseCommit string `json:"base_commit,omitempty"`
+	// Adopted reports that the job existed already and was not created by
+	// this trigger.
+	Adopted bool `json:"adopted,omitempty"`
+}
