@@ -1,0 +1,343 @@
+// Package state is trawl's fingerprint store: one JSON file that remembers,
+// per unit, the last decision taken, the fingerprint of the last successful
+// trigger and the job it created.
+//
+// The file is a cache of decisions, not of the world (DESIGN.md, rule 3):
+// deleting it only causes re-adoption or re-triggering. It is therefore
+// written atomically (temp file, fsync, rename, fsync of the directory) so a
+// crash leaves either the old or the new content, and it is never silently
+// reset when it cannot be read: an unreadable file stops trawl with an error
+// naming it, because starting from empty would re-trigger every unit.
+//
+// A Store holds an exclusive lock on the file's ".lock" companion from Open to
+// Close, so two trawl processes cannot share one state file.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// Schema is the version of the file format this package writes. Load refuses
+// files written with a newer one.
+const Schema = 1
+
+// ErrLocked reports that another process (or another Store in this process)
+// holds the state file's lock.
+var ErrLocked = errors.New("state file is in use by another trawl process")
+
+// Unit is what trawl remembers about one unit between ticks.
+type Unit struct {
+	// Change is the change key.
+	Change string `json:"change"`
+	Target string `json:"target"`
+	// Source is the configured source that yields the change; a unit is
+	// declared gone only by a complete fetch of its own source.
+	Source string `json:"source"`
+	// Status is the last decision taken for the unit ("triggered",
+	// "waiting", "blocked", "unknown", "gone"); the cycle owns its values.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Fingerprint is the fingerprint of the last successful trigger or
+	// adoption.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Inputs is the encoded fingerprint input behind Fingerprint, kept to
+	// explain what changed when the unit triggers again.
+	Inputs json.RawMessage `json:"inputs,omitempty"`
+	Job    *targets.Job    `json:"job,omitempty"`
+	// BaseCommit is the pinned base commit, fixed when the unit is first
+	// seen.
+	BaseCommit  string     `json:"base_commit,omitempty"`
+	FirstSeen   time.Time  `json:"first_seen"`
+	LastSeen    time.Time  `json:"last_seen"`
+	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
+	GoneSince   *time.Time `json:"gone_since,omitempty"`
+}
+
+// State is the content of the state file.
+type State struct {
+	Schema int `json:"schema"`
+	// Units holds every remembered unit by unit key (change.UnitKey).
+	Units map[string]*Unit `json:"units"`
+}
+
+// New returns an empty state of the current schema.
+func New() *State {
+	return &State{Schema: Schema, Units: map[string]*Unit{}}
+}
+
+// Store reads and writes one state file while holding its lock. Its methods
+// may be called from several goroutines; they run one at a time.
+type Store struct {
+	path string
+
+	mu   sync.Mutex
+	lock *os.File // nil once closed
+}
+
+// Open locks the state file at path for this process and returns its store.
+// It creates the parent directory (mode 0700) if needed. The lock is an
+// exclusive flock on path+".lock", taken without waiting and held until
+// Close; if another process holds it, the error wraps ErrLocked and names
+// the lock file and, when recorded, the holder's pid.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("state: no state file path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: create directory: %w", path, err)
+	}
+	lockPath := path + ".lock"
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: open lock: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid := holderPid(f)
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if pid > 0 {
+				return nil, fmt.Errorf("state: lock %s is held by pid %d: %w", lockPath, pid, ErrLocked)
+			}
+			return nil, fmt.Errorf("state: lock %s is held by another process: %w", lockPath, ErrLocked)
+		}
+		return nil, fmt.Errorf("state: lock %s: %w", lockPath, err)
+	}
+	if err := recordPid(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("state: lock %s: record pid: %w", lockPath, err)
+	}
+	return &Store{path: path, lock: f}, nil
+}
+
+// holderPid reads the pid the lock's holder recorded, or 0 if there is none
+// yet (the holder writes it just after taking the lock).
+func holderPid(f *os.File) int {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:n])))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// recordPid replaces the lock file's content with this process's pid.
+func recordPid(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// Path returns the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// Load reads the state file. A missing file is an empty state. A file that
+// is not valid JSON, is not a state, or was written by a newer trawl is an
+// error naming the file (and, for bad JSON, the byte offset): the caller
+// must not carry on from an empty state, which would re-trigger every unit.
+func (s *Store) Load() (*State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil, fmt.Errorf("state %s: load: store is closed", s.path)
+	}
+	return load(s.path)
+}
+
+// load reads and decodes the state file at path; a missing file is an
+// empty state.
+func load(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state %s: load: %w", path, err)
+	}
+	return decode(path, b)
+}
+
+// ReadOnlyStore reads a state file without taking its lock and refuses to
+// write it. It serves `trawl plan`, which may run beside a daemon that holds
+// the lock: the file is only ever replaced by an atomic rename, so a reader
+// sees either the old or the new state, never a mix.
+type ReadOnlyStore struct{ path string }
+
+// ReadOnly returns a ReadOnlyStore for the state file at path.
+func ReadOnly(path string) *ReadOnlyStore { return &ReadOnlyStore{path: path} }
+
+// Load reads the state file as Store.Load does.
+func (r *ReadOnlyStore) Load() (*State, error) { return load(r.path) }
+
+// Save always fails: a read-only store never writes.
+func (r *ReadOnlyStore) Save(*State) error {
+	return fmt.Errorf("state %s: save: opened read-only", r.path)
+}
+
+// decode parses the content of the state file at path.
+func decode(path string, b []byte) (*State, error) {
+	// The schema is checked before the rest so that a newer file is
+	// reported as such rather than as whatever its new fields break.
+	var head struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, decodeError(path, b, err)
+	}
+	switch {
+	case head.Schema == nil:
+		return nil, fmt.Errorf("state %s: not a trawl state file (no schema)", path)
+	case *head.Schema > Schema:
+		return nil, fmt.Errorf("state %s: state file written by a newer trawl (schema %d; this trawl reads up to %d)", path, *head.Schema, Schema)
+	case *head.Schema < 1:
+		return nil, fmt.Errorf("state %s: invalid schema %d", path, *head.Schema)
+	}
+	st := &State{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, decodeError(path, b, err)
+	}
+	if st.Units == nil {
+		st.Units = map[string]*Unit{}
+	}
+	for k, u := range st.Units {
+		if u == nil {
+			return nil, fmt.Errorf("state %s: unit %q is null", path, k)
+		}
+	}
+	return st, nil
+}
+
+// decodeError names the file and, when JSON reports it, where in b the
+// error is: the byte offset and its line.
+func decodeError(path string, b []byte, err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("state %s: corrupt JSON at byte offset %d (line %d): %w", path, syn.Offset, lineAt(b, syn.Offset), err)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Errorf("state %s: bad value at byte offset %d (line %d): %w", path, typ.Offset, lineAt(b, typ.Offset), err)
+	}
+	return fmt.Errorf("state %s: %w", path, err)
+}
+
+// lineAt returns the 1-based line of the byte at offset in b.
+func lineAt(b []byte, offset int64) int {
+	offset = min(max(offset, 0), int64(len(b)))
+	return 1 + bytes.Count(b[:offset], []byte("\n"))
+}
+
+// Save replaces the state file with st, atomically: the new content goes to
+// a temporary file (mode 0600) in the same directory, which is synced,
+// closed and renamed over the file, and the directory is synced. On any
+// error before the rename the temporary file is removed and the old file is
+// left as it was. The file always records the current Schema.
+func (s *Store) Save(st *State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return fmt.Errorf("state %s: save: store is closed", s.path)
+	}
+	if st == nil {
+		return fmt.Errorf("state %s: save: nil state", s.path)
+	}
+	out := State{Schema: Schema, Units: st.Units}
+	if out.Units == nil {
+		out.Units = map[string]*Unit{}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
+	}
+	b = append(b, '\n')
+	if err := writeAtomic(s.path, b); err != nil {
+		return fmt.Errorf("state %s: save: %w", s.path, err)
+	}
+	return nil
+}
+
+// writeAtomic replaces the file at path with b (see Save).
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, filepath.Base(path)+".tmp-*", b)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writeTemp writes b to a new file (mode 0600) in dir, syncs and closes it,
+// and returns its name. On error the file is removed.
+func writeTemp(dir, pattern string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return d.Close()
+}
+
+// Close releases the lock. The store cannot be used afterwards; closing it
+// again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	f := s.lock
+	s.lock = nil
+	// Forget the pid while still holding the lock, so that nobody reads a
+	// stale one; closing the file releases the lock.
+	terr := f.Truncate(0)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("state %s: release lock: %w", s.path, err)
+	}
+	if terr != nil {
+		return fmt.Errorf("state %s: release lock: %w", s.path, terr)
+	}
+	return nil
+}
