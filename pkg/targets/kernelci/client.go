@@ -1,0 +1,190 @@
+package kernelci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/httpx"
+)
+
+// pageSize is the page size of node queries: the API's maximum.
+const pageSize = 100
+
+// maxPages bounds one node query (pageSize nodes each): a query that
+// matches more is too broad to be what trawl meant.
+const maxPages = 50
+
+// maxBody bounds a response body.
+const maxBody = 32 << 20
+
+// queryTimeLayout is how timestamps are sent in filters: naive UTC, as the
+// API stores them.
+const queryTimeLayout = "2006-01-02T15:04:05"
+
+// node is the part of an API node the target reads. Null strings decode as
+// "".
+type node struct {
+	ID        string            `json:"id"`
+	Result    string            `json:"result"`
+	Artifacts map[string]string `json:"artifacts"`
+	Data      struct {
+		KernelRevision struct {
+			Commit string `json:"commit"`
+		} `json:"kernel_revision"`
+	} `json:"data"`
+	JobFilter      []string `json:"jobfilter"`
+	PlatformFilter []string `json:"platform_filter"`
+	Created        string   `json:"created"`
+	Submitter      string   `json:"submitter"`
+}
+
+// nodePage is the part of the API's pagination envelope the target reads.
+type nodePage struct {
+	Items []node `json:"items"`
+	Total int    `json:"total"`
+}
+
+// findNodes returns every node matching the filters in q, paging with
+// limit and offset.
+func (t *Target) findNodes(ctx context.Context, q url.Values) ([]node, error) {
+	var all []node
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			return nil, fmt.Errorf("query %s matches more than %d nodes", q.Encode(), maxPages*pageSize)
+		}
+		q.Set("limit", strconv.Itoa(pageSize))
+		q.Set("offset", strconv.Itoa(len(all)))
+		u := t.api + "/latest/nodes?" + q.Encode()
+		var p nodePage
+		if err := t.getJSON(ctx, u, &p); err != nil {
+			return nil, err
+		}
+		all = append(all, p.Items...)
+		if len(p.Items) < pageSize || len(all) >= p.Total {
+			return all, nil
+		}
+	}
+}
+
+// getJSON GETs u from the API and decodes the JSON answer into v.
+func (t *Target) getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := t.apiHTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := httpx.CheckResponse(resp); err != nil {
+		return err
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
+		return fmt.Errorf("decode GET %s: %w", u, err)
+	}
+	return nil
+}
+
+// patchsetRequest is the body of POST /api/patchset.
+type patchsetRequest struct {
+	NodeID         string   `json:"nodeid"`
+	PatchURL       []string `json:"patchurl"`
+	JobFilter      []string `json:"jobfilter,omitempty"`
+	PlatformFilter []string `json:"platformfilter,omitempty"`
+}
+
+// patchsetResponse is the pipeline's answer to POST /api/patchset.
+type patchsetResponse struct {
+	Message string `json:"message"`
+	Node    node   `json:"node"`
+}
+
+// submit POSTs the patch URLs against the checkout node and returns the
+// patchset node the pipeline created.
+func (t *Target) submit(ctx context.Context, checkoutID string, urls []string) (*node, error) {
+	body, err := json.Marshal(patchsetRequest{
+		NodeID:         checkoutID,
+		PatchURL:       urls,
+		JobFilter:      t.jobFilter,
+		PlatformFilter: t.platformFilter,
+	})
+	if err != nil {
+		return nil, err
+	}
+	u := t.pipeline + "/api/patchset"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if t.token.IsSet() {
+		tok, err := t.token.Value()
+		if err != nil {
+			return nil, fmt.Errorf("pipeline token: %w", err)
+		}
+		// The pipeline decodes the header value itself as the JWT: no
+		// "Bearer " prefix.
+		req.Header.Set("Authorization", tok)
+	}
+	resp, err := t.pipelineHTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := httpx.CheckResponse(resp); err != nil {
+		return nil, err
+	}
+	var out patchsetResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode POST %s: %w", u, err)
+	}
+	if out.Node.ID == "" {
+		return nil, fmt.Errorf("POST %s: answer %q carries no node id", u, out.Message)
+	}
+	return &out.Node, nil
+}
+
+// newest returns the most recently created node that keep accepts; on equal
+// times the later one in the answer wins.
+func newest(nodes []node, keep func(*node) bool) (*node, bool, error) {
+	var best *node
+	var bestTime time.Time
+	for i := range nodes {
+		n := &nodes[i]
+		if !keep(n) {
+			continue
+		}
+		created, err := parseTime(n.Created)
+		if err != nil {
+			return nil, false, fmt.Errorf("node %s: created: %w", n.ID, err)
+		}
+		if best == nil || !created.Before(bestTime) {
+			best, bestTime = n, created
+		}
+	}
+	return best, best != nil, nil
+}
+
+// parseTime parses an API timestamp: ISO-8601, naive ones being UTC.
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02T15:04:05.999999999Z07:00",
+	} {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("timestamp " + strconv.Quote(s) + " is not ISO-8601")
+}

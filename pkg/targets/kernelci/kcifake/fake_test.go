@@ -1,0 +1,426 @@
+package kcifake_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
+)
+
+const (
+	treeURL = "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git"
+	c1      = "1111111111111111111111111111111111111111"
+	c2      = "2222222222222222222222222222222222222222"
+	missing = "0123456789abcdef01234567"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	fake    *kcifake.Fake
+	clock   *clock
+	api     *httptest.Server
+	pipe    *httptest.Server
+	patches *httptest.Server
+}
+
+func newEnv(t *testing.T, allowed ...string) *env {
+	t.Helper()
+	e := &env{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	e.patches = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/mbox/") {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "From: dev@example.org\n\n---\n")
+	}))
+	t.Cleanup(e.patches.Close)
+	e.fake = kcifake.New(kcifake.Options{
+		Secret: []byte("s"), AllowedDomains: allowed, Now: e.clock.Now,
+		HTTPClient: e.patches.Client(),
+	})
+	e.api = httptest.NewServer(e.fake.APIHandler())
+	t.Cleanup(e.api.Close)
+	e.pipe = httptest.NewServer(e.fake.PipelineHandler())
+	t.Cleanup(e.pipe.Close)
+	return e
+}
+
+// get returns the status and body of a GET on the API.
+func (e *env) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(e.api.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// ids lists the ids of a /nodes answer.
+func ids(t *testing.T, body string) []string {
+	t.Helper()
+	var page struct {
+		Items []kcifake.Node `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	out := []string{}
+	for _, n := range page.Items {
+		out = append(out, n.ID)
+	}
+	return out
+}
+
+func TestAPIPathsAndErrors(t *testing.T) {
+	e := newEnv(t)
+	id := e.fake.AddCheckout("net-next", treeURL, "main", c1)
+	tests := []struct {
+		path   string
+		status int
+		body   string // substring of the body
+	}{
+		{path: "/latest/nodes", status: 200, body: `"total":1`},
+		{path: "/v0/nodes", status: 200, body: `"total":1`},
+		{path: "/nodes", status: 200, body: `"total":1`},
+		{path: "/v1/nodes", status: 400, body: "Unsupported API version: v1"},
+		{path: "/latest/node/" + id, status: 200, body: `"id":"` + id + `"`},
+		{path: "/latest/node/" + missing, status: 200, body: "null"},
+		{path: "/latest/node/nope", status: 400, body: "is not a valid ObjectId"},
+		{path: "/latest/nodes?limit=100", status: 200, body: `"limit":100`},
+		{path: "/latest/nodes?limit=101", status: 422, body: "less than or equal to 100"},
+		{path: "/latest/nodes?limit=0", status: 422, body: "greater than or equal to 1"},
+		{path: "/latest/nodes?offset=-1", status: 422, body: "greater than or equal to 0"},
+		{path: "/latest/nodes?parent=nope", status: 400, body: "is not a valid ObjectId"},
+		{path: "/latest/nodes?created__gte=yesterday", status: 400, body: "Invalid isoformat string"},
+		{path: "/latest/count?kind=checkout", status: 200, body: "1"},
+		{path: "/latest/count?kind=checkout&limit=10", status: 200, body: "0"},
+		{path: "/latest/whoami", status: 404, body: "Not Found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			status, body := e.get(t, tt.path)
+			if status != tt.status || !strings.Contains(body, tt.body) {
+				t.Errorf("GET %s = %d %s, want %d with %q", tt.path, status, body, tt.status, tt.body)
+			}
+		})
+	}
+}
+
+func TestAPIFilters(t *testing.T) {
+	e := newEnv(t)
+	a := e.fake.AddCheckout("net-next", treeURL, "main", c1)
+	e.clock.Advance(time.Hour)
+	b := e.fake.AddCheckout("net-next", treeURL, "testing", c2)
+	if err := e.fake.Finish(b, "fail"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	child := e.fake.AddNode(kcifake.Node{Kind: "kbuild", Name: "kbuild-gcc-12-x86",
+		Path: []string{"checkout", "kbuild-gcc-12-x86"}, Parent: kcifake.StrPtr(a)})
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{query: "kind=checkout", want: []string{a, b}},
+		{query: "data.kernel_revision.branch=main", want: []string{a}},
+		{query: "data.kernel_revision.commit=" + c2, want: []string{b}},
+		{query: "result=null", want: []string{child}},
+		{query: "result__ne=fail", want: []string{a, child}},
+		{query: "state__in=available,done", want: []string{a, b}},
+		{query: "state__nin=available,done", want: []string{child}},
+		{query: "name__re=^kbuild", want: []string{child}},
+		{query: "path=kbuild-gcc-12-x86", want: []string{child}},
+		{query: "parent=" + a, want: []string{child}},
+		{query: "created__gte=2026-03-01T12:30:00", want: []string{b, child}},
+		{query: "created__lt=2026-03-01T13:00:00&kind=checkout", want: []string{a}},
+		{query: "processed_by_kcidb_bridge=false&kind=kbuild", want: []string{child}},
+		{query: "kind__bogus=checkout", want: []string{}},
+		{query: "kind=checkout&kind=kbuild", want: []string{child}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			status, body := e.get(t, "/latest/nodes?"+tt.query)
+			if got := ids(t, body); status != 200 || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("status %d ids %v, want %v", status, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAPIPaging(t *testing.T) {
+	e := newEnv(t)
+	var all []string
+	for range 7 {
+		all = append(all, e.fake.AddCheckout("net-next", treeURL, "main", c1))
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{query: "limit=3", want: all[:3]},
+		{query: "limit=3&offset=3", want: all[3:6]},
+		{query: "limit=3&offset=6", want: all[6:]},
+		{query: "limit=3&offset=9", want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			_, body := e.get(t, "/latest/nodes?"+tt.query)
+			if got := ids(t, body); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ids %v, want %v", got, tt.want)
+			}
+			if !strings.Contains(body, `"total":7`) {
+				t.Errorf("body %s lacks the total", body)
+			}
+		})
+	}
+}
+
+func TestPatchsetRefusals(t *testing.T) {
+	e := newEnv(t)
+	checkout := e.fake.AddCheckout("net-next", treeURL, "main", c1)
+	kbuild := e.fake.AddNode(kcifake.Node{Kind: "kbuild", Name: "kbuild", Parent: kcifake.StrPtr(checkout)})
+	good := e.fake.Token("dev@example.org", "patchset")
+	mbox := e.patches.URL + "/mbox/1/"
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		auth    string
+		body    string
+		status  int
+		message string // substring of the body
+	}{
+		{name: "body checked before auth", auth: "", body: `{"patchurl":["` + mbox + `"]}`,
+			status: 422, message: "Field required"},
+		{name: "no JSON", auth: good, body: `nodeid=x`, status: 422, message: "JSON decode error"},
+		{name: "patchurl not a list", auth: good, body: `{"nodeid":"` + checkout + `","patchurl":"` + mbox + `"}`,
+			status: 422, message: "valid list"},
+		{name: "no Authorization", body: body(checkout, mbox), status: 401, message: "Unauthorized"},
+		{name: "Bearer prefix", auth: "Bearer " + good, body: body(checkout, mbox), status: 401, message: "Unauthorized"},
+		{name: "not a JWT", auth: "s3cret", body: body(checkout, mbox), status: 401, message: "Unauthorized"},
+		{name: "another secret", auth: kcifake.New(kcifake.Options{Secret: []byte("t")}).Token("dev@example.org", "patchset"),
+			body: body(checkout, mbox), status: 401, message: "Unauthorized"},
+		{name: "no permissions", auth: e.fake.Token("dev@example.org"), body: body(checkout, mbox),
+			status: 401, message: "Unauthorized"},
+		{name: "other permission", auth: e.fake.Token("dev@example.org", "checkout", "testretry"),
+			body: body(checkout, mbox), status: 401, message: "Unauthorized"},
+		{name: "no email", auth: e.fake.Token("", "patchset"), body: body(checkout, mbox),
+			status: 401, message: "Unauthorized"},
+		{name: "unknown node", auth: good, body: body(missing, mbox), status: 404, message: "Node not found"},
+		{name: "node id not an ObjectId", auth: good, body: body("nope", mbox), status: 500, message: "Internal server error"},
+		{name: "not a checkout", auth: good, body: body(kbuild, mbox), status: 400, message: "Node is not a checkout"},
+		{name: "no patches", auth: good, body: `{"nodeid":"` + checkout + `","patchurl":[]}`,
+			status: 400, message: "Missing patch URL or patch"},
+		{name: "inline patches", auth: good, body: `{"nodeid":"` + checkout + `","patch":["diff"]}`,
+			status: 501, message: "Not implemented yet"},
+		{name: "patch URL not a string", auth: good, body: `{"nodeid":"` + checkout + `","patchurl":[1]}`,
+			status: 400, message: "Invalid patch URL element type"},
+		{name: "patch URL not http", auth: good, body: body(checkout, "ftp://example.org/p"),
+			status: 400, message: "Invalid patch URL"},
+		{name: "patch URL not found", auth: good, body: body(checkout, e.patches.URL+"/gone"),
+			status: 400, message: "Invalid patch URL"},
+		{name: "GET", method: http.MethodGet, auth: good, status: 405, message: "Method Not Allowed"},
+		{name: "other path", path: "/api/checkouts", auth: good, body: body(checkout, mbox),
+			status: 404, message: "Not Found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, path := tt.method, tt.path
+			if method == "" {
+				method = http.MethodPost
+			}
+			if path == "" {
+				path = "/api/patchset"
+			}
+			status, got := e.do(t, method, path, tt.auth, tt.body)
+			if status != tt.status || !strings.Contains(got, tt.message) {
+				t.Errorf("%s %s = %d %s, want %d with %q", method, path, status, got, tt.status, tt.message)
+			}
+			if e.fake.Submissions() != 0 || len(e.fake.Patchsets()) != 0 {
+				t.Errorf("a refused request created a node")
+			}
+		})
+	}
+}
+
+func body(nodeID string, urls ...string) string {
+	b, _ := json.Marshal(map[string]any{"nodeid": nodeID, "patchurl": urls})
+	return string(b)
+}
+
+func (e *env) do(t *testing.T, method, path, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.pipe.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func TestPatchsetCreatesNode(t *testing.T) {
+	e := newEnv(t)
+	checkout := e.fake.AddCheckout("net-next", treeURL, "main", c1)
+	e.clock.Advance(time.Minute)
+	urls := []string{e.patches.URL + "/mbox/1/", e.patches.URL + "/mbox/2/"}
+	req, _ := json.Marshal(map[string]any{"nodeid": checkout, "patchurl": urls,
+		"jobfilter": []string{"baseline-x86"}, "platformfilter": []string{"qemu-x86"}})
+
+	status, got := e.do(t, http.MethodPost, "/api/patchset", e.fake.Token("dev@example.org", "patchset"), string(req))
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, got)
+	}
+	var resp struct {
+		Message string       `json:"message"`
+		Node    kcifake.Node `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(got), &resp); err != nil {
+		t.Fatal(err)
+	}
+	n := resp.Node
+	now := e.clock.Now()
+	want := kcifake.Node{
+		ID: n.ID, Kind: "checkout", Name: "patchset", Path: []string{"checkout", "patchset"},
+		Group: kcifake.StrPtr("patchset"), Parent: kcifake.StrPtr(checkout), State: "running",
+		Artifacts:      map[string]string{"patch0": urls[0], "patch1": urls[1]},
+		Data:           map[string]any{"kernel_revision": map[string]any{"tree": "net-next", "url": treeURL, "branch": "main", "commit": c1}},
+		JobFilter:      []string{"baseline-x86"},
+		PlatformFilter: []string{"qemu-x86"},
+		Created:        kcifake.Time{Time: now}, Updated: kcifake.Time{Time: now},
+		Timeout:   kcifake.Time{Time: now.Add(300 * time.Minute)},
+		Owner:     "pipeline",
+		Submitter: "user:dev@example.org", TreeID: n.TreeID, UserGroups: []string{},
+	}
+	if resp.Message != "OK" || !reflect.DeepEqual(n, want) {
+		t.Errorf("answer %s\nwant node %+v", got, want)
+	}
+	stored, ok := e.fake.Node(n.ID)
+	if !ok || !reflect.DeepEqual(stored, n) || e.fake.Submissions() != 1 {
+		t.Errorf("stored %+v (found %v), %d submissions", stored, ok, e.fake.Submissions())
+	}
+	if !strings.Contains(got, `"result":null`) || !strings.Contains(got, `"created":"2026-03-01T12:01:00.000000"`) {
+		t.Errorf("answer %s does not render null result and naive timestamps like the API", got)
+	}
+}
+
+func TestProcess(t *testing.T) {
+	available := func(e *env) string { return e.fake.AddCheckout("net-next", treeURL, "main", c1) }
+	tests := []struct {
+		name     string
+		allowed  []string
+		checkout func(e *env) string
+		state    string
+		result   string
+	}{
+		{name: "allowed patch, available parent", allowed: []string{"127.0.0.1"}, checkout: available,
+			state: "available", result: "pass"},
+		{name: "patch off the allow-list", allowed: []string{"patchwork.kernel.org"}, checkout: available,
+			state: "done", result: "fail"},
+		{name: "parent still running", allowed: []string{"127.0.0.1"}, state: "running",
+			checkout: func(e *env) string {
+				return e.fake.AddNode(kcifake.Node{Kind: "checkout", Name: "checkout", State: "running",
+					Data: map[string]any{"kernel_revision": map[string]any{"url": treeURL, "branch": "main", "commit": c1}}})
+			}},
+		{name: "parent failed", allowed: []string{"127.0.0.1"}, state: "done", result: "fail",
+			checkout: func(e *env) string {
+				id := available(e)
+				if err := e.fake.Finish(id, "fail"); err != nil {
+					t.Fatal(err)
+				}
+				return id
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.allowed...)
+			checkout := tt.checkout(e)
+			status, got := e.do(t, http.MethodPost, "/api/patchset", e.fake.Token("d@example.org", "patchset"),
+				body(checkout, e.patches.URL+"/mbox/1/"))
+			if status != 200 {
+				t.Fatalf("status %d: %s", status, got)
+			}
+			e.fake.Process()
+			n := e.fake.Patchsets()[0]
+			result := ""
+			if n.Result != nil {
+				result = *n.Result
+			}
+			if n.State != tt.state || result != tt.result {
+				t.Errorf("state %s result %q, want %s %q", n.State, result, tt.state, tt.result)
+			}
+		})
+	}
+}
+
+func TestSetStateTransitions(t *testing.T) {
+	tests := []struct {
+		from, to string
+		ok       bool
+	}{
+		{from: "running", to: "available", ok: true},
+		{from: "running", to: "done", ok: true},
+		{from: "available", to: "closing", ok: true},
+		{from: "available", to: "running"},
+		{from: "done", to: "running"},
+		{from: "done", to: "done", ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from+"->"+tt.to, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.fake.AddNode(kcifake.Node{Name: "n", State: tt.from})
+			err := e.fake.SetState(id, tt.to, "")
+			if (err == nil) != tt.ok {
+				t.Errorf("SetState = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+	if err := newEnv(t).fake.Finish(missing, "pass"); err == nil {
+		t.Error("Finish of an unknown node succeeded")
+	}
+}
+
+// TestQueryEscaping checks that filter values survive URL encoding, as
+// tree URLs and patch URLs are values.
+func TestQueryEscaping(t *testing.T) {
+	e := newEnv(t)
+	id := e.fake.AddCheckout("net-next", treeURL+"?x=1&y=2", "main", c1)
+	_, body := e.get(t, "/latest/nodes?"+url.Values{"data.kernel_revision.url": {treeURL + "?x=1&y=2"}}.Encode())
+	if got := ids(t, body); !reflect.DeepEqual(got, []string{id}) {
+		t.Errorf("ids %v, want [%s]", got, id)
+	}
+}

@@ -1,0 +1,404 @@
+// Package kernelci is the KernelCI target: it builds a unit by asking the
+// KernelCI pipeline to apply the unit's patches on a checkout the pipeline
+// already made of the base, and it resolves base branches from the
+// checkouts the pipeline knows.
+//
+// Two services are involved. The KernelCI API (APIURL, reads need no
+// token) is queried with GET /latest/nodes and field filters; the pipeline
+// service (PipelineURL) takes POST /api/patchset with the checkout node id
+// and the patches' mbox URLs, authenticated by a JWT sent raw in the
+// Authorization header (no "Bearer "), and creates a patchset node under
+// the checkout. That node id is the job.
+//
+// # Which checkout
+//
+// A checkout is usable when it is a node with kind "checkout" and name
+// "checkout" whose data.kernel_revision url and branch are the base's, whose
+// result is neither "fail" nor "incomplete", and whose submitter does not
+// start with "user:" (checkouts a person requested through /api/checkout are
+// bisection points, not branch heads). ResolveBase answers the commit of the
+// newest usable checkout of a branch (by created time), looking back 3 days,
+// then 30, then without bound, so that a busy branch costs one small query.
+// Trigger needs the newest usable checkout of the exact base commit. When
+// there is none, both wrap targets.ErrWaiting: the unit waits, it does not
+// fail.
+//
+// # Idempotency
+//
+// The body of /api/patchset carries no caller data, so neither the unit
+// key nor the fingerprint can be attached to the job. Before submitting,
+// Trigger therefore looks for a patchset node that builds the same thing
+// and adopts it instead (Job.Adopted). A node matches when:
+//
+//   - its name is "patchset" and its data.kernel_revision url and branch are
+//     the base's (and its commit is the base commit when Base.Exact);
+//   - its artifacts named patch<N> are exactly patch0..patch<n-1> and equal
+//     the request's mbox URLs in order (other artifacts, such as the tarball
+//     the patchset service adds, are ignored);
+//   - its jobfilter and platform_filter equal the configured ones, as sets.
+//
+// The newest match is adopted, whatever its state or result. What cannot be
+// matched: the unit or fingerprint that caused the node, and the patch
+// content behind the URLs (the pipeline records a hash of the applied lines
+// only after processing, in another form than Patchwork's). A node
+// submitted by someone else with the same patch URLs and filters is
+// therefore adopted too, which is harmless: it builds the same thing. A
+// crash between the submission and the state write, or a lost state file,
+// leads to adoption, not a duplicate.
+//
+// The lookup and the submission are two requests: two trawl processes
+// triggering the same unit at the same instant can both submit. Run one
+// trawl per target.
+package kernelci
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/secret"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// maxPatches is the most patches the pipeline takes in one patchset (the
+// limit of its inline patch upload; URLs are held to the same bound).
+const maxPatches = 32
+
+// lookback is how far back ResolveBase looks for checkouts, widening in
+// turn; 0 means without bound.
+func lookback() []time.Duration {
+	return []time.Duration{3 * 24 * time.Hour, 30 * 24 * time.Hour, 0}
+}
+
+// Opts configures a Target.
+type Opts struct {
+	// Name is the configured target name.
+	Name string
+	// APIURL is the KernelCI API base, e.g. https://staging.kernelci.org:9000;
+	// requests go to APIURL + "/latest/...".
+	APIURL string
+	// PipelineURL is the pipeline service base, e.g.
+	// https://staging.kernelci.org:9100; patchsets go to PipelineURL +
+	// "/api/patchset".
+	PipelineURL string
+	// Token is the pipeline JWT. When set, Trigger sends it raw in the
+	// Authorization header of POST /api/patchset. When unset, PipelineHTTP
+	// must add that header itself.
+	Token secret.Source
+	// JobFilter and PlatformFilter restrict what the pipeline schedules on
+	// the patchset; empty means everything.
+	JobFilter, PlatformFilter []string
+	// PatchDomains, when not empty, lists the hosts patch URLs may have. It
+	// mirrors the pipeline's [patchset] allowed_domains so that an off-list
+	// patch is refused here, before any request, instead of being accepted
+	// by the pipeline and failed later by its patchset service.
+	PatchDomains []string
+	// APIHTTP makes the API reads.
+	APIHTTP *http.Client
+	// PipelineHTTP makes the POST to the pipeline.
+	PipelineHTTP *http.Client
+	// DashboardURL, when set, makes Job.URL DashboardURL + node id;
+	// otherwise Job.URL is the API's node URL.
+	DashboardURL string
+	// Now is the clock for the ResolveBase look-back; nil means time.Now.
+	Now func() time.Time
+	// Logger receives progress; nil means no logging.
+	Logger *zap.Logger
+}
+
+// Target triggers KernelCI patchset builds. It is safe for concurrent use.
+type Target struct {
+	name           string
+	api            string
+	pipeline       string
+	token          secret.Source
+	jobFilter      []string
+	platformFilter []string
+	patchDomains   []string
+	apiHTTP        *http.Client
+	pipelineHTTP   *http.Client
+	dashboard      string
+	now            func() time.Time
+	log            *zap.Logger
+	configHash     string
+}
+
+// New checks the options and returns a Target.
+func New(o Opts) (*Target, error) {
+	if o.Name == "" {
+		return nil, errors.New("kernelci: target name is empty")
+	}
+	api, err := baseURL(o.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("kernelci %s: api url: %w", o.Name, err)
+	}
+	pipeline, err := baseURL(o.PipelineURL)
+	if err != nil {
+		return nil, fmt.Errorf("kernelci %s: pipeline url: %w", o.Name, err)
+	}
+	if o.APIHTTP == nil || o.PipelineHTTP == nil {
+		return nil, fmt.Errorf("kernelci %s: both HTTP clients are required", o.Name)
+	}
+	for _, l := range [][]string{o.JobFilter, o.PlatformFilter, o.PatchDomains} {
+		if slices.Contains(l, "") {
+			return nil, fmt.Errorf("kernelci %s: empty entry in a filter or domain list", o.Name)
+		}
+	}
+	t := &Target{
+		name:           o.Name,
+		api:            api,
+		pipeline:       pipeline,
+		token:          o.Token,
+		jobFilter:      slices.Clone(o.JobFilter),
+		platformFilter: slices.Clone(o.PlatformFilter),
+		patchDomains:   slices.Clone(o.PatchDomains),
+		apiHTTP:        o.APIHTTP,
+		pipelineHTTP:   o.PipelineHTTP,
+		dashboard:      o.DashboardURL,
+		now:            o.Now,
+		log:            o.Logger,
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.log == nil {
+		t.log = zap.NewNop()
+	}
+	t.configHash = configHash(api, pipeline, t.jobFilter, t.platformFilter)
+	return t, nil
+}
+
+// baseURL checks an http(s) base URL and drops its trailing slash.
+func baseURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// configHash is the sha256, in hex, of a length-prefixed encoding of what
+// changes the build: both service URLs and the filters (as sets).
+func configHash(api, pipeline string, jobFilter, platformFilter []string) string {
+	h := sha256.New()
+	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	list := func(l []string) {
+		s := slices.Clone(l)
+		slices.Sort(s)
+		field(strconv.Itoa(len(s)))
+		for _, e := range s {
+			field(e)
+		}
+	}
+	field("trawl kernelci config v1")
+	field(api)
+	field(pipeline)
+	list(jobFilter)
+	list(platformFilter)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Name is the configured target name.
+func (t *Target) Name() string { return t.name }
+
+// ConfigHash identifies the configuration that changes what gets built:
+// the API and pipeline URLs and the filters. It never covers the token.
+func (t *Target) ConfigHash() string { return t.configHash }
+
+// ResolveBase returns the commit of the newest usable checkout (see the
+// package documentation) of branch on the tree at treeURL. Without one it
+// returns an error wrapping targets.ErrWaiting.
+func (t *Target) ResolveBase(ctx context.Context, treeURL, branch string) (string, error) {
+	now := t.now().UTC()
+	for _, back := range lookback() {
+		q := checkoutQuery(treeURL, branch)
+		if back > 0 {
+			q.Set("created__gte", now.Add(-back).Format(queryTimeLayout))
+		}
+		nodes, err := t.findNodes(ctx, q)
+		if err != nil {
+			return "", fmt.Errorf("kernelci %s: resolve %s %s: %w", t.name, treeURL, branch, err)
+		}
+		n, ok, err := newest(nodes, usableCheckout)
+		if err != nil {
+			return "", fmt.Errorf("kernelci %s: resolve %s %s: %w", t.name, treeURL, branch, err)
+		}
+		if ok {
+			return n.Data.KernelRevision.Commit, nil
+		}
+	}
+	return "", fmt.Errorf("kernelci %s: no checkout node for %s %s yet: %w", t.name, treeURL, branch, targets.ErrWaiting)
+}
+
+// checkoutQuery filters the checkouts of a branch.
+func checkoutQuery(treeURL, branch string) url.Values {
+	return url.Values{
+		"kind":                        {"checkout"},
+		"name":                        {"checkout"},
+		"data.kernel_revision.url":    {treeURL},
+		"data.kernel_revision.branch": {branch},
+	}
+}
+
+// usableCheckout reports whether a checkout may serve as a base: not failed
+// and made by the pipeline for the branch, not requested by a person.
+func usableCheckout(n *node) bool {
+	return n.Result != "fail" && n.Result != "incomplete" &&
+		!strings.HasPrefix(n.Submitter, "user:") && n.Data.KernelRevision.Commit != ""
+}
+
+// Trigger builds r: it adopts a matching patchset node if one exists (see
+// the package documentation), and otherwise submits r's patches against the
+// usable checkout of r.Base.Commit. Without such a checkout it returns an
+// error wrapping targets.ErrWaiting.
+func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, error) {
+	urls, err := t.patchURLs(r.Patches)
+	if err != nil {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: %w", t.name, r.Unit, err)
+	}
+	b := r.Base
+	if b.URL == "" || b.Branch == "" || b.Commit == "" {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: base needs a URL, a branch and a commit", t.name, r.Unit)
+	}
+
+	existing, adopted, err := t.adopt(ctx, b, urls)
+	if err != nil {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: look for an existing patchset: %w", t.name, r.Unit, err)
+	}
+	if adopted {
+		t.log.Info("kernelci: adopted existing patchset node",
+			zap.String("target", t.name), zap.String("unit", r.Unit), zap.String("node", existing.ID))
+		return existing, nil
+	}
+
+	q := checkoutQuery(b.URL, b.Branch)
+	q.Set("data.kernel_revision.commit", b.Commit)
+	nodes, err := t.findNodes(ctx, q)
+	if err != nil {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: find checkout: %w", t.name, r.Unit, err)
+	}
+	checkout, ok, err := newest(nodes, usableCheckout)
+	if err != nil {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: find checkout: %w", t.name, r.Unit, err)
+	}
+	if !ok {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: no checkout node for %s %s %s yet: %w",
+			t.name, r.Unit, b.URL, b.Branch, b.Commit, targets.ErrWaiting)
+	}
+
+	n, err := t.submit(ctx, checkout.ID, urls)
+	if err != nil {
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: submit patchset: %w", t.name, r.Unit, err)
+	}
+	t.log.Info("kernelci: submitted patchset",
+		zap.String("target", t.name), zap.String("unit", r.Unit),
+		zap.String("node", n.ID), zap.String("checkout", checkout.ID), zap.Int("patches", len(urls)))
+	commit := n.Data.KernelRevision.Commit
+	if commit == "" {
+		commit = checkout.Data.KernelRevision.Commit
+	}
+	return t.job(n.ID, commit, false), nil
+}
+
+// patchURLs returns the mbox URLs of the patches in order, refusing what the
+// pipeline would refuse or fail: no patches, more than maxPatches, a URL
+// that is not http(s), a host off PatchDomains.
+func (t *Target) patchURLs(patches []change.Patch) ([]string, error) {
+	switch {
+	case len(patches) == 0:
+		return nil, errors.New("no patches to submit")
+	case len(patches) > maxPatches:
+		return nil, fmt.Errorf("%d patches, the pipeline takes at most %d", len(patches), maxPatches)
+	}
+	urls := make([]string, len(patches))
+	for i, p := range patches {
+		u, err := url.Parse(p.MboxURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("patch %d (%s): mbox URL %q is not an http(s) URL", i, p.Name, p.MboxURL)
+		}
+		if len(t.patchDomains) > 0 && !slices.Contains(t.patchDomains, u.Hostname()) {
+			return nil, fmt.Errorf("patch %d: mbox URL %s: host %s is not one of the patch domains %v",
+				i, p.MboxURL, u.Hostname(), t.patchDomains)
+		}
+		urls[i] = p.MboxURL
+	}
+	return urls, nil
+}
+
+// adopt looks for a patchset node that builds the same thing as a new
+// submission would (see the package documentation).
+func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string) (targets.Job, bool, error) {
+	q := url.Values{
+		"name":                        {"patchset"},
+		"data.kernel_revision.url":    {b.URL},
+		"data.kernel_revision.branch": {b.Branch},
+		"artifacts.patch0":            {urls[0]},
+	}
+	if b.Exact {
+		q.Set("data.kernel_revision.commit", b.Commit)
+	}
+	nodes, err := t.findNodes(ctx, q)
+	if err != nil {
+		return targets.Job{}, false, err
+	}
+	n, ok, err := newest(nodes, func(n *node) bool {
+		return samePatches(n.Artifacts, urls) &&
+			sameSet(n.JobFilter, t.jobFilter) && sameSet(n.PlatformFilter, t.platformFilter)
+	})
+	if err != nil || !ok {
+		return targets.Job{}, false, err
+	}
+	return t.job(n.ID, n.Data.KernelRevision.Commit, true), true, nil
+}
+
+// samePatches reports whether the patch<N> artifacts are exactly patch0 ..
+// patch<len(urls)-1> with the URLs in order.
+func samePatches(artifacts map[string]string, urls []string) bool {
+	count := 0
+	for k, v := range artifacts {
+		s, ok := strings.CutPrefix(k, "patch")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(s)
+		if err != nil || strconv.Itoa(i) != s {
+			continue
+		}
+		if i >= len(urls) || urls[i] != v {
+			return false
+		}
+		count++
+	}
+	return count == len(urls)
+}
+
+// sameSet compares two string lists as sets; nil and empty are equal.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+// job makes the Job for a patchset node.
+func (t *Target) job(id, commit string, adopted bool) targets.Job {
+	u := t.api + "/latest/node/" + id
+	if t.dashboard != "" {
+		u = t.dashboard + id
+	}
+	return targets.Job{Target: t.name, ID: id, URL: u, BaseCommit: commit, Adopted: adopted}
+}
