@@ -1,0 +1,455 @@
+// Package cycle runs one trawl cycle: fetch every source, build the
+// dependency graph, fingerprint every unit, compare with the stored
+// fingerprints, trigger what is new or changed, and persist the state.
+//
+// Everything between fetch and trigger is pure and works on the
+// forge-neutral model of pkg/change; the cycle knows no forge and no CI by
+// name. It enforces the rules of DESIGN.md that make a stateless poller
+// safe: a source with any failed request is unknown for the cycle (none of
+// its units is triggered or forgotten, nor any unit that depends on it);
+// triggers come before the state write and targets adopt jobs that exist
+// already; a base that cannot be resolved makes its units wait without
+// touching their fingerprint.
+package cycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/fingerprint"
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/graph"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// Source is what the cycle needs from a forge: every open, buildable change
+// of one configured place, or an error if any request failed.
+type Source interface {
+	Name() string
+	Fetch(ctx context.Context) ([]change.Change, error)
+}
+
+// Target is what the cycle needs from a CI backend. Trigger must be
+// idempotent: it adopts a job that already exists for the same request
+// rather than creating a second one, and returns an error wrapping
+// targets.ErrWaiting when the unit cannot be built yet.
+type Target interface {
+	Name() string
+	ConfigHash() string
+	Trigger(ctx context.Context, r targets.Request) (targets.Job, error)
+}
+
+// BaseResolver resolves a branch of a tree to its current commit. A target
+// that has its own view of the tree (KernelCI's checkout nodes) implements it
+// and is asked first; the others use Options.Resolver.
+type BaseResolver interface {
+	ResolveBase(ctx context.Context, url, branch string) (string, error)
+}
+
+// Store loads and saves the whole state.
+type Store interface {
+	Load() (*state.State, error)
+	Save(*state.State) error
+}
+
+// Options configures a Runner.
+type Options struct {
+	Sources []Source
+	Targets []Target
+	// Resolver resolves bases for targets that are not BaseResolvers
+	// themselves (git ls-remote). May be nil if every target resolves.
+	Resolver BaseResolver
+	Store    Store
+	// GoneGrace is how long a unit gone from its forge is kept before it is
+	// forgotten.
+	GoneGrace time.Duration
+	// Concurrency bounds simultaneous triggers; 0 means 4.
+	Concurrency int
+	Limits      graph.Limits
+	// Requests returns the running request counts of every HTTP client, so
+	// a cycle can log what it cost. Nil means no counts.
+	Requests func() httpx.Counts
+	Logger   *zap.Logger
+	Now      func() time.Time
+}
+
+// Mode says whether a cycle acts.
+type Mode int
+
+const (
+	// Act triggers new and changed units and saves the state.
+	Act Mode = iota
+	// Plan computes everything, triggers nothing and writes nothing.
+	Plan
+)
+
+// Runner runs cycles. Cycles never overlap: the state is read and written
+// whole, so a cycle waits for the one before it.
+type Runner struct {
+	o   Options
+	log *zap.Logger
+	now func() time.Time
+	// running admits one cycle at a time; a cycle waits for it under its
+	// own deadline.
+	running chan struct{}
+	sources map[string]Source
+	targets map[string]Target
+	order   []string // source names in configuration order
+	// last is the latest complete snapshot of each source, used for the
+	// dependencies of changes whose source is outside a cycle's scope.
+	last map[string][]change.Change
+}
+
+// New returns a Runner. Every target a change names must be among
+// o.Targets (config validation guarantees it).
+func New(o Options) *Runner {
+	r := &Runner{
+		o:       o,
+		log:     o.Logger,
+		now:     o.Now,
+		sources: map[string]Source{},
+		targets: map[string]Target{},
+		last:    map[string][]change.Change{},
+		running: make(chan struct{}, 1),
+	}
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.o.Concurrency <= 0 {
+		r.o.Concurrency = 4
+	}
+	for _, s := range o.Sources {
+		r.sources[s.Name()] = s
+		r.order = append(r.order, s.Name())
+	}
+	for _, t := range o.Targets {
+		r.targets[t.Name()] = t
+	}
+	return r
+}
+
+// Run runs one cycle over the sources named in scope (all sources when
+// scope is empty). The error is reserved for what makes the cycle itself
+// impossible (the state cannot be loaded or saved); failed sources and
+// triggers are counted in the report and logged.
+func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, error) {
+	select {
+	case r.running <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cycle: waiting for the previous cycle: %w", ctx.Err())
+	}
+	defer func() { <-r.running }()
+
+	start := r.now()
+	before := r.requests()
+	st, err := r.o.Store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("cycle: load state: %w", err)
+	}
+	inScope, err := r.scope(scope)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Mode: mode, Started: start}
+
+	fetched := r.fetch(ctx, inScope)
+	var all []change.Change
+	unknown := map[string]bool{}
+	for _, name := range r.order {
+		if f, ok := fetched[name]; ok {
+			rep.Sources++
+			if f.err != nil {
+				unknown[name] = true
+				rep.Errors++
+				rep.UnknownSources = append(rep.UnknownSources, SourceError{Source: name, Err: f.err.Error()})
+				r.log.Warn("source unknown this cycle", zap.String("source", name), zap.Error(f.err))
+				continue
+			}
+			r.last[name] = f.changes
+			all = append(all, f.changes...)
+			rep.Changes += len(f.changes)
+			continue
+		}
+		if prev, ok := r.last[name]; ok {
+			all = append(all, prev...)
+		} else {
+			unknown[name] = true
+		}
+	}
+
+	g := graph.Build(all, unknown, r.o.Limits)
+	ev := newEvaluator(ctx, r, st, all, g)
+	seen := map[string]bool{}
+	var pending []*pendingTrigger
+	for _, key := range g.Order {
+		c := ev.changes[key]
+		if _, ok := inScope[c.Source]; !ok {
+			continue
+		}
+		for _, tname := range c.Targets {
+			t, ok := r.targets[tname]
+			if !ok {
+				continue
+			}
+			uk := change.UnitKey(c.Key, tname)
+			seen[uk] = true
+			u := st.Units[uk]
+			if u == nil {
+				u = &state.Unit{Change: string(c.Key), Target: tname, Source: c.Source, FirstSeen: start}
+				st.Units[uk] = u
+			}
+			u.Source = c.Source
+			u.LastSeen = start
+			u.GoneSince = nil
+			ur := UnitReport{Unit: uk, Change: c.Key, Target: tname, Title: c.Title}
+			node := g.Nodes[key]
+			switch node.Status {
+			case graph.Blocked:
+				ur.Outcome, ur.Detail = OutcomeBlocked, node.Reason
+			case graph.Unknown:
+				ur.Outcome, ur.Detail = OutcomeUnknown, node.Reason
+			default:
+				e := ev.unit(key, t)
+				ur.Fingerprint = e.fp
+				switch {
+				case e.err != nil:
+					// A base that cannot be resolved makes the unit wait; the
+					// failure is still an error of this cycle.
+					ur.Outcome, ur.Detail = OutcomeWaiting, e.wait+": "+e.err.Error()
+					rep.Errors++
+					r.log.Warn("base unresolved", zap.String("unit", uk), zap.Error(e.err))
+				case e.wait != "":
+					ur.Outcome, ur.Detail = OutcomeWaiting, e.wait
+				default:
+					if !e.base.Exact && u.BaseCommit == "" {
+						u.BaseCommit = e.base.Commit
+					}
+					reason, why := decide(u, e.fp, e.in)
+					ur.Reason, ur.Why = reason, why
+					if reason == ReasonUnchanged {
+						ur.Outcome = OutcomeUnchanged
+						break
+					}
+					ur.Outcome = OutcomeTrigger
+					pending = append(pending, &pendingTrigger{unit: u, report: len(rep.Units), eval: e, req: ev.request(uk, c, e)})
+				}
+			}
+			if ur.Outcome != OutcomeTrigger {
+				u.Status, u.Reason = ur.Outcome, ur.Detail
+			}
+			rep.Units = append(rep.Units, ur)
+		}
+	}
+
+	if mode == Act {
+		r.trigger(ctx, pending, rep)
+	}
+	r.sweep(st, inScope, unknown, seen, start, rep)
+	rep.count()
+	if mode == Act {
+		if err := r.o.Store.Save(st); err != nil {
+			return rep, fmt.Errorf("cycle: save state: %w", err)
+		}
+	}
+	rep.Requests = r.requests().Sub(before)
+	rep.Duration = r.now().Sub(start)
+	r.logSummary(rep)
+	return rep, nil
+}
+
+// scope maps the requested source names to a set, rejecting unknown names.
+func (r *Runner) scope(names []string) (map[string]struct{}, error) {
+	set := map[string]struct{}{}
+	if len(names) == 0 {
+		for _, n := range r.order {
+			set[n] = struct{}{}
+		}
+		return set, nil
+	}
+	for _, n := range names {
+		if _, ok := r.sources[n]; !ok {
+			return nil, fmt.Errorf("cycle: no source named %q", n)
+		}
+		set[n] = struct{}{}
+	}
+	return set, nil
+}
+
+type fetchResult struct {
+	changes []change.Change
+	err     error
+}
+
+// fetch polls every source in scope concurrently; each goroutine ends when
+// its Fetch returns, which the context bounds.
+func (r *Runner) fetch(ctx context.Context, scope map[string]struct{}) map[string]fetchResult {
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = map[string]fetchResult{}
+	)
+	for name := range scope {
+		src := r.sources[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			changes, err := src.Fetch(ctx)
+			mu.Lock()
+			out[src.Name()] = fetchResult{changes: changes, err: err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type pendingTrigger struct {
+	unit   *state.Unit
+	report int
+	eval   *evaluation
+	req    targets.Request
+	job    targets.Job
+	err    error
+}
+
+// trigger runs the pending triggers with bounded concurrency, then records
+// each outcome. A failed trigger keeps the old fingerprint, so the unit is
+// tried again next cycle (where the target first looks for the job).
+func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Report) {
+	sem := make(chan struct{}, r.o.Concurrency)
+	var wg sync.WaitGroup
+	for _, p := range pending {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				p.err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			p.job, p.err = r.targets[p.eval.target].Trigger(ctx, p.req)
+		}()
+	}
+	wg.Wait()
+	now := r.now()
+	for _, p := range pending {
+		ur := &rep.Units[p.report]
+		u := p.unit
+		switch {
+		case p.err != nil && errors.Is(p.err, targets.ErrWaiting):
+			ur.Outcome, ur.Detail = OutcomeWaiting, p.err.Error()
+		case p.err != nil:
+			ur.Outcome, ur.Detail = OutcomeFailed, p.err.Error()
+			r.log.Error("trigger failed", zap.String("unit", ur.Unit), zap.String("fingerprint", fingerprint.Short(p.eval.fp)), zap.Error(p.err))
+		default:
+			inputs, err := json.Marshal(p.eval.in)
+			if err != nil {
+				ur.Outcome, ur.Detail = OutcomeFailed, fmt.Sprintf("encode fingerprint inputs: %v", err)
+				break
+			}
+			job := p.job
+			u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
+			u.TriggeredAt = &now
+			if job.BaseCommit != "" && !p.eval.base.Exact {
+				u.BaseCommit = job.BaseCommit
+			}
+			ur.Job = &job
+			ur.Outcome, ur.Detail = OutcomeTriggered, ""
+			if job.Adopted {
+				ur.Outcome = OutcomeAdopted
+			}
+			why := ur.Why
+			if ur.Reason == ReasonNew {
+				why = []string{"new unit"}
+			}
+			r.log.Info(string(ur.Outcome),
+				zap.String("unit", ur.Unit),
+				zap.String("fingerprint", fingerprint.Short(p.eval.fp)),
+				zap.String("reason", ur.Reason.String()),
+				zap.Strings("why", why),
+				zap.String("job", job.ID),
+				zap.String("base", p.req.Base.Commit))
+		}
+		u.Status, u.Reason = ur.Outcome, ur.Detail
+	}
+}
+
+// sweep handles units not seen this cycle. A unit of a source that was
+// fetched completely and no longer yields it is gone; after the grace period
+// it is forgotten. Units of unknown or out-of-scope sources are untouched:
+// a failed fetch never reads as "gone".
+func (r *Runner) sweep(st *state.State, scope map[string]struct{}, unknown map[string]bool, seen map[string]bool, now time.Time, rep *Report) {
+	keys := make([]string, 0, len(st.Units))
+	for k := range st.Units {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		u := st.Units[k]
+		if seen[k] {
+			continue
+		}
+		if _, ok := scope[u.Source]; !ok || unknown[u.Source] {
+			continue
+		}
+		if _, ok := r.sources[u.Source]; !ok && u.Source != "" {
+			continue
+		}
+		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Target: u.Target, Fingerprint: u.Fingerprint, Outcome: OutcomeGone}
+		if u.GoneSince == nil {
+			t := now
+			u.GoneSince = &t
+		}
+		if now.Sub(*u.GoneSince) >= r.o.GoneGrace {
+			ur.Outcome = OutcomeForgotten
+			delete(st.Units, k)
+		} else {
+			u.Status, u.Reason = OutcomeGone, "no longer an open, complete change on its source"
+		}
+		rep.Units = append(rep.Units, ur)
+	}
+}
+
+func (r *Runner) requests() httpx.Counts {
+	if r.o.Requests == nil {
+		return httpx.Counts{}
+	}
+	return r.o.Requests()
+}
+
+func (r *Runner) logSummary(rep *Report) {
+	r.log.Info("cycle",
+		zap.Bool("plan", rep.Mode == Plan),
+		zap.Int("sources", rep.Sources),
+		zap.Int("unknown_sources", len(rep.UnknownSources)),
+		zap.Int("changes", rep.Changes),
+		zap.Int("units", rep.Count.Units),
+		zap.Int("triggered", rep.Count.Triggered),
+		zap.Int("adopted", rep.Count.Adopted),
+		zap.Int("unchanged", rep.Count.Unchanged),
+		zap.Int("blocked", rep.Count.Blocked),
+		zap.Int("waiting", rep.Count.Waiting),
+		zap.Int("unknown", rep.Count.Unknown),
+		zap.Int("gone", rep.Count.Gone),
+		zap.Int("errors", rep.Errors),
+		zap.Int64("requests_network", rep.Requests.Network),
+		zap.Int64("requests_revalidated", rep.Requests.Revalidated),
+		zap.Int64("requests_cache", rep.Requests.Cache),
+		zap.Int64("requests_failed", rep.Requests.Failed),
+		zap.Int64("bytes", rep.Requests.Bytes),
+		zap.Duration("duration", rep.Duration))
+}

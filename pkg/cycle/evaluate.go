@@ -1,0 +1,189 @@
+package cycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trawl-ci/trawl/fingerprint"
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/graph"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// evaluation is the fingerprint of one (change, target) pair, or why it has
+// none this cycle.
+type evaluation struct {
+	target string
+	fp     string
+	in     fingerprint.Input
+	base   targets.Base
+	// wait, when set, says why the unit cannot be fingerprinted yet (its base
+	// is not resolvable, a dependency waits); it is not an error.
+	wait string
+	// err is a failure to resolve the base that is not a plain wait.
+	err error
+}
+
+type resolved struct {
+	commit string
+	err    error
+}
+
+// evaluator fingerprints units, memoised along the graph, and resolves each
+// (resolver, tree, branch) once per cycle, shared by every unit on it.
+type evaluator struct {
+	ctx     context.Context
+	r       *Runner
+	st      *state.State
+	g       graph.Result
+	changes map[change.Key]*change.Change
+	memo    map[string]*evaluation
+	bases   map[string]resolved
+}
+
+func newEvaluator(ctx context.Context, r *Runner, st *state.State, all []change.Change, g graph.Result) *evaluator {
+	ev := &evaluator{
+		ctx:     ctx,
+		r:       r,
+		st:      st,
+		g:       g,
+		changes: make(map[change.Key]*change.Change, len(all)),
+		memo:    map[string]*evaluation{},
+		bases:   map[string]resolved{},
+	}
+	for i := range all {
+		if _, dup := ev.changes[all[i].Key]; !dup {
+			ev.changes[all[i].Key] = &all[i]
+		}
+	}
+	return ev
+}
+
+// unit fingerprints change key on target t. The graph guarantees that a
+// ready change's dependencies are ready too.
+func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
+	uk := change.UnitKey(key, t.Name())
+	if e, ok := ev.memo[uk]; ok {
+		return e
+	}
+	c := ev.changes[key]
+	node := ev.g.Nodes[key]
+	e := &evaluation{target: t.Name()}
+	ev.memo[uk] = e
+
+	base, wait, err := ev.base(c, t, ev.st.Units[uk])
+	if err != nil || wait != "" {
+		e.wait, e.err = wait, err
+		return e
+	}
+	e.base = base
+	in := fingerprint.Input{
+		Target:       t.Name(),
+		TargetConfig: t.ConfigHash(),
+		BaseURL:      c.Base.URL,
+		BaseBranch:   c.Base.Branch,
+	}
+	if base.Exact {
+		in.BaseCommit = base.Commit
+	}
+	for _, k := range node.Closure {
+		in.Items = append(in.Items, fingerprint.ItemOf(ev.changes[k]))
+	}
+	in.Items = append(in.Items, fingerprint.ItemOf(c))
+	for _, d := range node.Deps {
+		de := ev.unit(d, t)
+		if de.err != nil || de.wait != "" {
+			e.wait = fmt.Sprintf("dependency %s waits: %s", d, firstNonEmpty(de.wait, errString(de.err)))
+			return e
+		}
+		in.Deps = append(in.Deps, fingerprint.Dep{Key: string(d), Fingerprint: de.fp})
+	}
+	e.in = in
+	e.fp = fingerprint.Sum(in)
+	return e
+}
+
+// base decides the unit's base commit under the change's policy:
+//   - follow: the branch's current commit, part of the fingerprint;
+//   - tag: the change's own base-commit when it has one (part of the
+//     fingerprint), else as pinned;
+//   - pinned: the commit recorded when the unit was first seen, else the
+//     current one; not part of the fingerprint.
+func (ev *evaluator) base(c *change.Change, t Target, stored *state.Unit) (targets.Base, string, error) {
+	b := targets.Base{Tree: c.Base.Tree, URL: c.Base.URL, Branch: c.Base.Branch}
+	switch {
+	case c.Base.Policy == change.PolicyTag && c.BaseCommit != "":
+		b.Commit, b.Exact = c.BaseCommit, true
+		return b, "", nil
+	case c.Base.Policy == change.PolicyFollow:
+		b.Exact = true
+	case stored != nil && stored.BaseCommit != "":
+		b.Commit = stored.BaseCommit
+		return b, "", nil
+	}
+	commit, err := ev.resolve(t, c.Base.URL, c.Base.Branch)
+	switch {
+	case errors.Is(err, targets.ErrWaiting):
+		return b, fmt.Sprintf("base %s %s: %v", c.Base.URL, c.Base.Branch, err), nil
+	case err != nil:
+		return b, fmt.Sprintf("base %s %s unresolved this cycle", c.Base.URL, c.Base.Branch), err
+	}
+	b.Commit = commit
+	return b, "", nil
+}
+
+func (ev *evaluator) resolve(t Target, url, branch string) (string, error) {
+	var res BaseResolver
+	id := "default"
+	if br, ok := t.(BaseResolver); ok {
+		res, id = br, "target:"+t.Name()
+	} else if ev.r.o.Resolver != nil {
+		res = ev.r.o.Resolver
+	}
+	key := id + "\x00" + url + "\x00" + branch
+	if got, ok := ev.bases[key]; ok {
+		return got.commit, got.err
+	}
+	var got resolved
+	if res == nil {
+		got.err = fmt.Errorf("no base resolver for target %s", t.Name())
+	} else {
+		got.commit, got.err = res.ResolveBase(ev.ctx, url, branch)
+	}
+	ev.bases[key] = got
+	return got.commit, got.err
+}
+
+// request describes a ready unit to its target: the patches of every open
+// dependency in topological order, then the change's own.
+func (ev *evaluator) request(unit string, c *change.Change, e *evaluation) targets.Request {
+	r := targets.Request{
+		Unit:        unit,
+		Fingerprint: e.fp,
+		Change:      c.Key,
+		Title:       c.Title,
+		WebURL:      c.WebURL,
+		Base:        e.base,
+	}
+	for _, k := range ev.g.Nodes[c.Key].Closure {
+		r.Patches = append(r.Patches, ev.changes[k].Patches...)
+	}
+	r.Patches = append(r.Patches, c.Patches...)
+	return r
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,65 @@
+package cycle
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/trawl-ci/trawl/fingerprint"
+)
+
+// WriteTable writes one line per unit (outcome, short fingerprint, unit,
+// and why: the trigger reason, or why it is blocked, waiting or unknown),
+// then the cycle summary. It is what `trawl plan` and `trawl once` print.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTCOME\tFINGERPRINT\tUNIT\tWHY")
+	for _, u := range r.Units {
+		fp := "-"
+		if u.Fingerprint != "" {
+			fp = fingerprint.Short(u.Fingerprint)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Outcome, fp, u.Unit, u.why())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range r.UnknownSources {
+		if _, err := fmt.Fprintf(w, "source %s unknown this cycle: %s\n", s.Source, s.Err); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, r.Summary())
+	return err
+}
+
+// Summary is the one-line account of a cycle.
+func (r *Report) Summary() string {
+	c := r.Count
+	verb := "triggered"
+	n := c.Triggered
+	if r.Mode == Plan {
+		verb, n = "would trigger", c.Trigger
+	}
+	return fmt.Sprintf("%d changes, %d units: %s %d, adopted %d, unchanged %d, blocked %d, waiting %d, unknown %d, failed %d, gone %d; %d requests (%d network, %d revalidated, %d cache), %d bytes, errors %d",
+		r.Changes, c.Units, verb, n, c.Adopted, c.Unchanged, c.Blocked, c.Waiting, c.Unknown, c.Failed, c.Gone,
+		r.Requests.Requests(), r.Requests.Network, r.Requests.Revalidated, r.Requests.Cache, r.Requests.Bytes, r.Errors)
+}
+
+func (u *UnitReport) why() string {
+	switch u.Outcome {
+	case OutcomeTrigger, OutcomeTriggered, OutcomeAdopted:
+		s := "new unit"
+		if u.Reason == ReasonChanged {
+			s = strings.Join(u.Why, "; ")
+		}
+		if u.Job != nil {
+			s += " -> job " + u.Job.ID
+		}
+		return s
+	case OutcomeUnchanged:
+		return "fingerprint unchanged"
+	}
+	return u.Detail
+}

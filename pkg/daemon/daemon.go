@@ -1,0 +1,105 @@
+// Package daemon runs trawl cycles on their schedules until it is stopped.
+//
+// Sources that share a schedule form a group, ticked together. Each tick
+// runs one cycle under a deadline; a tick that finds the previous one of its
+// group still running is skipped, and a panic in a cycle is logged and
+// recovered, so the next tick always runs. Every group also runs once at
+// start, so an operator sees a first cycle without waiting for the schedule.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/cycle"
+)
+
+// Cycler runs one cycle over a set of sources.
+type Cycler interface {
+	Run(ctx context.Context, mode cycle.Mode, scope []string) (*cycle.Report, error)
+}
+
+// Group is a set of sources ticked on one schedule.
+type Group struct {
+	Schedule string
+	Sources  []string
+}
+
+// Options configures Run.
+type Options struct {
+	Cycler Cycler
+	Groups []Group
+	// Parse turns a schedule spec into a cron schedule (config.ParseSchedule).
+	Parse func(spec string) (cron.Schedule, error)
+	// CycleTimeout bounds each cycle; a cycle past it is abandoned.
+	CycleTimeout time.Duration
+	Logger       *zap.Logger
+}
+
+// Run schedules every group and blocks until ctx is cancelled, then waits
+// for running cycles (which see the cancellation) to end, at most
+// CycleTimeout. It returns an error only if a schedule cannot be parsed.
+func Run(ctx context.Context, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if o.CycleTimeout <= 0 {
+		return errors.New("daemon: cycle timeout must be positive")
+	}
+	cl := cronLogger{log.Sugar()}
+	c := cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)))
+	jobs := make([]cron.Job, 0, len(o.Groups))
+	for _, g := range o.Groups {
+		sched, err := o.Parse(g.Schedule)
+		if err != nil {
+			return fmt.Errorf("daemon: schedule %q: %w", g.Schedule, err)
+		}
+		job := cron.NewChain(cron.Recover(cl)).Then(cron.FuncJob(func() { tick(ctx, o, log, g) }))
+		jobs = append(jobs, job)
+		c.Schedule(sched, job)
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		j.Run()
+	}
+	c.Start()
+	log.Info("daemon started", zap.Int("groups", len(o.Groups)))
+	<-ctx.Done()
+	log.Info("stopping: waiting for running cycles")
+	stopped := c.Stop()
+	select {
+	case <-stopped.Done():
+	case <-time.After(o.CycleTimeout):
+		log.Warn("stopped without waiting for a cycle that did not end in time")
+	}
+	return nil
+}
+
+// tick runs one cycle of group g under the cycle deadline.
+func tick(ctx context.Context, o Options, log *zap.Logger, g Group) {
+	cctx, cancel := context.WithTimeout(ctx, o.CycleTimeout)
+	defer cancel()
+	_, err := o.Cycler.Run(cctx, cycle.Act, g.Sources)
+	switch {
+	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+		log.Error("cycle abandoned at its deadline", zap.Strings("sources", g.Sources), zap.Duration("timeout", o.CycleTimeout), zap.Error(err))
+	case err != nil:
+		log.Error("cycle failed", zap.Strings("sources", g.Sources), zap.Error(err))
+	}
+}
+
+// cronLogger adapts zap to cron.Logger.
+type cronLogger struct{ s *zap.SugaredLogger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.s.Debugw("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.s.Errorw("cron: "+msg, append(kv, "error", err)...)
+}
