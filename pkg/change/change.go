@@ -72,6 +72,9 @@ type Ref struct {
 	// Merged reports that the dependency is already applied upstream
 	// (accepted, merged): it counts as part of the base, not as a unit.
 	Merged bool
+	// Closed reports that the dependency was closed without being merged
+	// (a rejected series, a closed pull request): it blocks its dependents.
+	Closed bool
 }
 
 // Change is one unit of review on a source: the latest revision of a
@@ -103,6 +106,49 @@ type Change struct {
 	// example a git pull request without a diff). Such a change is reported
 	// as blocked with that reason and never triggered.
 	Unbuildable string
+
+	// The fields below describe pull and merge requests; they are empty for
+	// Patchwork series.
+
+	// HeadSHA is the head commit of the pull or merge request (also its
+	// Content).
+	HeadSHA string
+	// HeadRepo is where the head commit lives ("owner/repo" on GitHub, the
+	// source project's path on GitLab); for a fork it differs from the
+	// change's own repository, and statuses are posted there on GitLab.
+	HeadRepo string
+	// HeadRef is the head branch name.
+	HeadRef string
+	// BaseSHA is the forge's view of the base branch's commit.
+	BaseSHA string
+	// Draft reports a draft pull or merge request.
+	Draft bool
+	// Fork reports that the head lives in another repository.
+	Fork bool
+}
+
+// The key forms of each forge, in one place so that a reference to a change
+// of another forge resolves to the very key that forge's source yields.
+
+// PatchworkKey is the key of series id of project on the Patchwork instance
+// at host (host[:port] plus any path prefix, no scheme).
+func PatchworkKey(host, project string, id int64) Key {
+	return Key(fmt.Sprintf("pw:%s/%s/series/%d", host, project, id))
+}
+
+// GitHubKey is the key of pull request n of repo ("owner/name"). host is
+// empty for github.com and the server's host for GitHub Enterprise.
+func GitHubKey(host, repo string, n int64) Key {
+	if host == "" || host == "github.com" {
+		return Key(fmt.Sprintf("gh:%s#%d", repo, n))
+	}
+	return Key(fmt.Sprintf("gh:%s/%s#%d", host, repo, n))
+}
+
+// GitLabKey is the key of merge request iid of project (its full path) on
+// the GitLab instance at host.
+func GitLabKey(host, project string, iid int64) Key {
+	return Key(fmt.Sprintf("gl:%s/%s!%d", host, project, iid))
 }
 
 // String returns the change key, for logs.

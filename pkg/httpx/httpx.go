@@ -25,6 +25,7 @@
 package httpx
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -52,9 +53,21 @@ type Credential struct {
 	Header string        // e.g. "Authorization"
 	Prefix string        // e.g. "Token " (Patchwork), "Bearer " (GitHub), "" (KernelCI pipeline raw JWT)
 	Secret secret.Source // read on each request (cheap; lets a rotated token file take effect)
+	// Token, when set, is called instead of reading Secret: for tokens minted
+	// and rotated in process (a GitHub App installation token). It must be
+	// safe for concurrent use and set Identity.
+	Token func(ctx context.Context) (string, error)
 	// Identity, when set, partitions the cache instead of the token's hash (e.g. a GitHub App
 	// installation whose token rotates hourly must not flush the cache).
 	Identity string
+}
+
+// value returns the credential's current value.
+func (c *Credential) value(ctx context.Context) (string, error) {
+	if c.Token != nil {
+		return c.Token(ctx)
+	}
+	return c.Secret.Value()
 }
 
 // Options configures the client New builds for one forge instance.
@@ -86,6 +99,9 @@ func New(o Options) (*http.Client, error) {
 	}
 	if o.Credential != nil && o.Credential.Header == "" {
 		return nil, fmt.Errorf("httpx %s: credential has no header name", o.Name)
+	}
+	if o.Credential != nil && o.Credential.Token != nil && o.Credential.Identity == "" {
+		return nil, fmt.Errorf("httpx %s: a credential minted in process needs an Identity to partition the cache", o.Name)
 	}
 	log := o.Logger
 	if log == nil {
@@ -175,7 +191,7 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.Header.Set("User-Agent", t.userAgent)
 	if t.cred != nil && sameOrigin(req) {
-		v, err := t.cred.Secret.Value()
+		v, err := t.cred.value(req.Context())
 		if err != nil {
 			if req.Body != nil {
 				req.Body.Close()

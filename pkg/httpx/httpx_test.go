@@ -1025,3 +1025,24 @@ func BenchmarkCacheHit(b *testing.B) {
 		b.Fatalf("counts = %+v, want every timed request served from the cache", got)
 	}
 }
+
+func TestMintedCredential(t *testing.T) {
+	var lastAuth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastAuth.Store(r.Header.Get("Authorization"))
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	var n atomic.Int64
+	cred := &Credential{Header: "Authorization", Prefix: "Bearer ", Identity: "app-1/installation-2",
+		Token: func(context.Context) (string, error) { return fmt.Sprintf("minted-%d", n.Add(1)), nil }}
+	c, _ := newTestClient(t, Options{CacheDir: t.TempDir(), Credential: cred})
+	do(t.Context(), t, c, "GET", srv.URL+"/a", "")
+	do(t.Context(), t, c, "GET", srv.URL+"/a", "")
+	if got := lastAuth.Load(); got != "Bearer minted-2" {
+		t.Fatalf("Authorization = %q, want the token minted for this request", got)
+	}
+	if _, err := New(Options{UserAgent: "ua", CacheDir: t.TempDir(), Credential: &Credential{Header: "Authorization", Token: cred.Token}}); err == nil {
+		t.Fatal("a minted credential without an Identity was accepted")
+	}
+}

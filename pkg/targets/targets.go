@@ -58,3 +58,43 @@ type Job struct {
 	// this trigger.
 	Adopted bool `json:"adopted,omitempty"`
 }
+
+// State is the summarised result of a job.
+type State string
+
+// The result states. Infrastructure errors are kept apart from failures: a
+// build that timed out or never ran says nothing about the change.
+const (
+	StatePending State = "pending"
+	StateSuccess State = "success"
+	StateWarning State = "warning"
+	StateFail    State = "fail"
+	StateInfra   State = "infra-error"
+)
+
+// Conclusive reports whether the state is final.
+func (s State) Conclusive() bool { return s != StatePending && s != "" }
+
+// Tally counts nodes (builds or tests) by outcome.
+type Tally struct {
+	Pass    int `json:"pass"`
+	Fail    int `json:"fail"`
+	Error   int `json:"error"` // infrastructure: timed out, incomplete, lab error
+	Skip    int `json:"skip"`
+	Running int `json:"running"`
+}
+
+// Total is the number of nodes counted.
+func (t Tally) Total() int { return t.Pass + t.Fail + t.Error + t.Skip + t.Running }
+
+// Result is one job's result, summarised.
+type Result struct {
+	State State `json:"state"`
+	// Summary is one line a person reads, e.g. "builds 12/12 passed; tests
+	// 140 passed, 2 failed, 1 infra error".
+	Summary string `json:"summary"`
+	// URL is where the details are.
+	URL    string `json:"url,omitempty"`
+	Builds Tally  `json:"builds"`
+	Tests  Tally  `json:"tests"`
+}
