@@ -75,6 +75,9 @@ type Options struct {
 	// Concurrency bounds simultaneous triggers; 0 means 4.
 	Concurrency int
 	Limits      graph.Limits
+	// Reporters lists, by source name, where the results of that source's
+	// units are reported.
+	Reporters map[string][]Reporter
 	// Requests returns the running request counts of every HTTP client, so
 	// a cycle can log what it cost. Nil means no counts.
 	Requests func() httpx.Counts
@@ -100,10 +103,11 @@ type Runner struct {
 	now func() time.Time
 	// running admits one cycle at a time; a cycle waits for it under its
 	// own deadline.
-	running chan struct{}
-	sources map[string]Source
-	targets map[string]Target
-	order   []string // source names in configuration order
+	running   chan struct{}
+	sources   map[string]Source
+	targets   map[string]Target
+	reporters map[string][]Reporter
+	order     []string // source names in configuration order
 	// last is the latest complete snapshot of each source, used for the
 	// dependencies of changes whose source is outside a cycle's scope.
 	last map[string][]change.Change
@@ -113,13 +117,14 @@ type Runner struct {
 // o.Targets (config validation guarantees it).
 func New(o Options) *Runner {
 	r := &Runner{
-		o:       o,
-		log:     o.Logger,
-		now:     o.Now,
-		sources: map[string]Source{},
-		targets: map[string]Target{},
-		last:    map[string][]change.Change{},
-		running: make(chan struct{}, 1),
+		o:         o,
+		log:       o.Logger,
+		now:       o.Now,
+		sources:   map[string]Source{},
+		targets:   map[string]Target{},
+		reporters: o.Reporters,
+		last:      map[string][]change.Change{},
+		running:   make(chan struct{}, 1),
 	}
 	if r.log == nil {
 		r.log = zap.NewNop()
@@ -259,8 +264,14 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 	r.sweep(st, inScope, unknown, seen, start, rep)
 	rep.count()
 	if mode == Act {
+		// Rule 2: the triggers are persisted before anything else happens.
 		if err := r.o.Store.Save(st); err != nil {
 			return rep, fmt.Errorf("cycle: save state: %w", err)
+		}
+		r.results(ctx, st, rep, ev.changes)
+		r.drain(ctx, st, rep)
+		if err := r.o.Store.Save(st); err != nil {
+			return rep, fmt.Errorf("cycle: save state after reporting: %w", err)
 		}
 	}
 	rep.Requests = r.requests().Sub(before)
@@ -364,6 +375,7 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 			job := p.job
 			u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
 			u.TriggeredAt = &now
+			u.Result, u.ResultAt = nil, nil // the old job's result says nothing about the new fingerprint
 			if job.BaseCommit != "" && !p.eval.base.Exact {
 				u.BaseCommit = job.BaseCommit
 			}
@@ -445,6 +457,9 @@ func (r *Runner) logSummary(rep *Report) {
 		zap.Int("waiting", rep.Count.Waiting),
 		zap.Int("unknown", rep.Count.Unknown),
 		zap.Int("gone", rep.Count.Gone),
+		zap.Int("reports_posted", rep.Reports.Posted),
+		zap.Int("reports_retrying", rep.Reports.Retrying),
+		zap.Int("reports_refused", rep.Reports.Failed),
 		zap.Int("errors", rep.Errors),
 		zap.Int64("requests_network", rep.Requests.Network),
 		zap.Int64("requests_revalidated", rep.Requests.Revalidated),

@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,11 +108,15 @@ func (m *memStore) Save(st *state.State) error {
 	return nil
 }
 
+// clone copies st through JSON, as a save and a load would.
 func clone(st *state.State) *state.State {
+	b, err := json.Marshal(st)
+	if err != nil {
+		panic(err)
+	}
 	out := state.New()
-	for k, u := range st.Units {
-		c := *u
-		out.Units[k] = &c
+	if err := json.Unmarshal(b, out); err != nil {
+		panic(err)
 	}
 	return out
 }

@@ -44,21 +44,15 @@ type evaluator struct {
 }
 
 func newEvaluator(ctx context.Context, r *Runner, st *state.State, all []change.Change, g graph.Result) *evaluator {
-	ev := &evaluator{
+	return &evaluator{
 		ctx:     ctx,
 		r:       r,
 		st:      st,
 		g:       g,
-		changes: make(map[change.Key]*change.Change, len(all)),
+		changes: changeIndex(all),
 		memo:    map[string]*evaluation{},
 		bases:   map[string]resolved{},
 	}
-	for i := range all {
-		if _, dup := ev.changes[all[i].Key]; !dup {
-			ev.changes[all[i].Key] = &all[i]
-		}
-	}
-	return ev
 }
 
 // unit fingerprints change key on target t. The graph guarantees that a

@@ -48,6 +48,13 @@ type UnitReport struct {
 	Why         []string
 	Fingerprint string
 	Job         *targets.Job
+	// Result is the job's result, when it was polled this cycle.
+	Result *targets.Result
+}
+
+// ReportCounts totals what the reporting pass did.
+type ReportCounts struct {
+	Posted, Retrying, Failed, Dropped, Queued int
 }
 
 // SourceError records a source that was unknown this cycle.
@@ -74,6 +81,7 @@ type Report struct {
 	// Errors counts failed sources, failed triggers and failed base
 	// resolutions: what an operator must look at.
 	Errors   int
+	Reports  ReportCounts
 	Requests httpx.Counts
 }
 

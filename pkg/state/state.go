@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -62,6 +63,44 @@ type Unit struct {
 	LastSeen    time.Time  `json:"last_seen"`
 	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
 	GoneSince   *time.Time `json:"gone_since,omitempty"`
+	// Result is the last polled result of Job.
+	Result *targets.Result `json:"result,omitempty"`
+	// ResultAt is when Result was polled.
+	ResultAt *time.Time `json:"result_at,omitempty"`
+	// Reports records, by reporter name, what was last reported for the
+	// unit.
+	Reports map[string]*Reported `json:"reports,omitempty"`
+}
+
+// Reported is what one reporter last wrote for a unit.
+type Reported struct {
+	Fingerprint string        `json:"fingerprint"`
+	State       targets.State `json:"state"`
+	// Posted is the state in the reporter's own words (a Patchwork check
+	// state, a commit status).
+	Posted string    `json:"posted"`
+	At     time.Time `json:"at"`
+	// Failed, when set, is why the report was refused for good (a 403, a
+	// validation error); it is not retried.
+	Failed string `json:"failed,omitempty"`
+}
+
+// Post is a report waiting to be written: the outbox survives restarts,
+// so a report is posted at least once, and the cycle's checks make it at
+// most once per state.
+type Post struct {
+	Reporter string         `json:"reporter"`
+	Message  report.Message `json:"message"`
+	// Posted is the state in the reporter's own words.
+	Posted string `json:"posted"`
+	// Items are what the report is posted on (each patch of a series, a
+	// head commit); Done lists those already posted.
+	Items       []string  `json:"items"`
+	Done        []string  `json:"done,omitempty"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 // State is the content of the state file.
@@ -69,6 +108,8 @@ type State struct {
 	Schema int `json:"schema"`
 	// Units holds every remembered unit by unit key (change.UnitKey).
 	Units map[string]*Unit `json:"units"`
+	// Outbox holds the reports not written yet, oldest first.
+	Outbox []*Post `json:"outbox,omitempty"`
 }
 
 // New returns an empty state of the current schema.
@@ -254,7 +295,7 @@ func (s *Store) Save(st *State) error {
 	if st == nil {
 		return fmt.Errorf("state %s: save: nil state", s.path)
 	}
-	out := State{Schema: Schema, Units: st.Units}
+	out := State{Schema: Schema, Units: st.Units, Outbox: st.Outbox}
 	if out.Units == nil {
 		out.Units = map[string]*Unit{}
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -47,7 +48,34 @@ func sample() *State {
 		FirstSeen:   first,
 		LastSeen:    gone,
 		TriggeredAt: &trig,
+		Result: &targets.Result{
+			State:   targets.StateFail,
+			Summary: "builds 12/12 passed; tests 140 passed, 2 failed",
+			URL:     "https://dashboard.kernelci.org/node/65f0c0ffee",
+			Builds:  targets.Tally{Pass: 12},
+			Tests:   targets.Tally{Pass: 140, Fail: 2},
+		},
+		ResultAt: &gone,
+		Reports: map[string]*Reported{
+			"patchwork": {Fingerprint: "9f2c4b1e", State: targets.StatePending, Posted: "pending", At: trig},
+			"resultsdb": {Fingerprint: "9f2c4b1e", State: targets.StateFail, Posted: "FAILED", At: gone, Failed: "POST https://resultsdb.example.org/api/v2.0/results: 400 Bad Request: bad outcome"},
+		},
 	}
+	st.Outbox = []*Post{{
+		Reporter: "patchwork",
+		Message: report.Message{
+			Unit: "pw:patchwork.kernel.org/netdevbpf/series/812345@kernelci", Change: "pw:patchwork.kernel.org/netdevbpf/series/812345",
+			Target: "kernelci", Fingerprint: "9f2c4b1e", State: targets.StateFail, Summary: "tests 2 failed",
+			URL: "https://dashboard.kernelci.org/node/65f0c0ffee",
+		},
+		Posted:      "fail",
+		Items:       []string{"101", "102"},
+		Done:        []string{"101"},
+		Attempts:    2,
+		NextAttempt: gone,
+		LastError:   "POST https://patchwork.kernel.org/api/1.3/patches/102/checks/: 502 Bad Gateway",
+		Created:     gone,
+	}}
 	st.Units["gh:rock-core/base-types#42@buildbot"] = &Unit{
 		Change:    "gh:rock-core/base-types#42",
 		Source:    "base-types",

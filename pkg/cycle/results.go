@@ -1,0 +1,270 @@
+package cycle
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// ResultPoller is implemented by targets that can follow the jobs they
+// started.
+type ResultPoller interface {
+	Result(ctx context.Context, job targets.Job) (targets.Result, error)
+}
+
+// Reporter writes results back where a change lives (a Patchwork check on
+// every patch, a commit status on the head) or into a results store.
+type Reporter interface {
+	Name() string
+	// Map turns a result state into the reporter's own word for it; false
+	// means the state is not reported at all by this reporter.
+	Map(s targets.State) (posted string, ok bool)
+	// Items lists what a report on c is posted on: each patch of a series,
+	// the head commit, the change itself.
+	Items(c *change.Change) []string
+	// Post writes one report on one item. It must make a repeated call
+	// after a crash harmless (look before posting where the server cannot
+	// deduplicate). Errors for which report.Permanent is true are not
+	// retried.
+	Post(ctx context.Context, item string, m report.Message, posted string) error
+}
+
+// Outbox backoff: the first retry after a minute, doubling up to an hour.
+const (
+	retryFirst = time.Minute
+	retryMax   = time.Hour
+)
+
+// shouldReport decides whether a result is to be reported, given what the
+// reporter last wrote for the unit. It is the exactness rule of reporting:
+// never the same state twice for a fingerprint, and never pending after a
+// conclusive state of the same fingerprint. A new fingerprint starts over.
+func shouldReport(last *state.Reported, fp string, s targets.State, posted string) bool {
+	if last == nil || last.Fingerprint != fp {
+		return true
+	}
+	if last.Posted == posted {
+		return false
+	}
+	if !s.Conclusive() && last.State.Conclusive() {
+		return false
+	}
+	return true
+}
+
+// results follows the job of every unit whose job belongs to its current
+// fingerprint, and queues what is to be reported.
+func (r *Runner) results(ctx context.Context, st *state.State, rep *Report, changes map[change.Key]*change.Change) {
+	now := r.now()
+	for i := range rep.Units {
+		ur := &rep.Units[i]
+		switch ur.Outcome {
+		case OutcomeTriggered, OutcomeAdopted, OutcomeUnchanged:
+		default:
+			continue
+		}
+		u := st.Units[ur.Unit]
+		c := changes[ur.Change]
+		if u == nil || u.Job == nil || c == nil || u.Fingerprint != ur.Fingerprint {
+			continue
+		}
+		res := r.poll(ctx, u, ur)
+		if res == nil {
+			continue
+		}
+		if u.Result == nil || *u.Result != *res {
+			u.Result = res
+			t := now
+			u.ResultAt = &t
+		}
+		for _, rp := range r.reporters[c.Source] {
+			r.enqueue(st, u, c, rp, *res, now)
+		}
+	}
+}
+
+// poll returns the unit's current result: a conclusive result is final and
+// not polled again; a target that cannot be followed reports "triggered"
+// as pending once.
+func (r *Runner) poll(ctx context.Context, u *state.Unit, ur *UnitReport) *targets.Result {
+	if u.Result != nil && u.Result.State.Conclusive() {
+		return u.Result
+	}
+	pending := &targets.Result{State: targets.StatePending, Summary: "build triggered: job " + u.Job.ID, URL: u.Job.URL}
+	p, ok := r.targets[u.Target].(ResultPoller)
+	if !ok {
+		return pending
+	}
+	res, err := p.Result(ctx, *u.Job)
+	if err != nil {
+		r.log.Warn("result poll failed", zap.String("unit", ur.Unit), zap.String("job", u.Job.ID), zap.Error(err))
+		if u.Result != nil {
+			return u.Result
+		}
+		return pending
+	}
+	if res.URL == "" {
+		res.URL = u.Job.URL
+	}
+	ur.Result = &res
+	return &res
+}
+
+// enqueue queues a report unless the exactness rule says it was made
+// already. A queued report for the same unit and reporter is replaced: only
+// the newest state is worth posting.
+func (r *Runner) enqueue(st *state.State, u *state.Unit, c *change.Change, rp Reporter, res targets.Result, now time.Time) {
+	posted, ok := rp.Map(res.State)
+	if !ok {
+		return
+	}
+	unit := change.UnitKey(c.Key, u.Target)
+	if !shouldReport(u.Reports[rp.Name()], u.Fingerprint, res.State, posted) {
+		return
+	}
+	for _, p := range st.Outbox {
+		if p.Reporter == rp.Name() && p.Message.Unit == unit && p.Message.Fingerprint == u.Fingerprint {
+			if p.Posted == posted || (!res.State.Conclusive() && p.Message.State.Conclusive()) {
+				return
+			}
+		}
+	}
+	st.Outbox = slices.DeleteFunc(st.Outbox, func(p *state.Post) bool {
+		return p.Reporter == rp.Name() && p.Message.Unit == unit
+	})
+	st.Outbox = append(st.Outbox, &state.Post{
+		Reporter: rp.Name(),
+		Message: report.Message{
+			Unit:        unit,
+			Change:      string(c.Key),
+			ChangeURL:   c.WebURL,
+			Title:       c.Title,
+			Submitter:   c.Submitter,
+			Target:      u.Target,
+			Fingerprint: u.Fingerprint,
+			State:       res.State,
+			Summary:     res.Summary,
+			URL:         res.URL,
+		},
+		Posted:      posted,
+		Items:       rp.Items(c),
+		NextAttempt: now,
+		Created:     now,
+	})
+}
+
+// drain posts every due report of the outbox. A report whose unit is gone
+// or whose fingerprint changed since it was queued is dropped: an old
+// revision's result never lands on a new one. A retryable failure backs
+// off; a permanent one is logged once, recorded and dropped.
+func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
+	now := r.now()
+	byName := map[string]Reporter{}
+	for _, rps := range r.reporters {
+		for _, rp := range rps {
+			byName[rp.Name()] = rp
+		}
+	}
+	var keep []*state.Post
+	for _, p := range st.Outbox {
+		u := st.Units[p.Message.Unit]
+		rp := byName[p.Reporter]
+		switch {
+		case u == nil || u.Fingerprint != p.Message.Fingerprint:
+			r.log.Debug("report dropped: unit gone or fingerprint changed", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter))
+			rep.Reports.Dropped++
+			continue
+		case rp == nil:
+			r.log.Warn("report dropped: reporter no longer configured", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter))
+			rep.Reports.Dropped++
+			continue
+		case p.NextAttempt.After(now) || ctx.Err() != nil:
+			keep = append(keep, p)
+			continue
+		}
+		switch r.post(ctx, rp, p, now) {
+		case postDone:
+			u.Reports = setReported(u.Reports, p, now, "")
+			rep.Reports.Posted++
+			r.log.Info("reported", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
+				zap.String("state", p.Posted), zap.String("summary", p.Message.Summary), zap.Int("items", len(p.Items)))
+		case postRefused:
+			u.Reports = setReported(u.Reports, p, now, p.LastError)
+			rep.Reports.Failed++
+			rep.Errors++
+		case postRetry:
+			rep.Reports.Retrying++
+			keep = append(keep, p)
+		}
+	}
+	st.Outbox = keep
+	rep.Reports.Queued = len(keep)
+}
+
+// postOutcome is how posting one queued report ended.
+type postOutcome int
+
+const (
+	postDone    postOutcome = iota // posted on every item
+	postRetry                      // a retryable failure; the next attempt is scheduled
+	postRefused                    // refused for good; not retried
+)
+
+// setReported records what was reported (or refused, with why) for p's
+// reporter on its unit.
+func setReported(m map[string]*state.Reported, p *state.Post, now time.Time, failed string) map[string]*state.Reported {
+	if m == nil {
+		m = map[string]*state.Reported{}
+	}
+	m[p.Reporter] = &state.Reported{Fingerprint: p.Message.Fingerprint, State: p.Message.State, Posted: p.Posted, At: now, Failed: failed}
+	return m
+}
+
+// post posts p on every item not done yet, in order.
+func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.Time) postOutcome {
+	for _, item := range p.Items {
+		if slices.Contains(p.Done, item) {
+			continue
+		}
+		err := rp.Post(ctx, item, p.Message, p.Posted)
+		if err == nil {
+			p.Done = append(p.Done, item)
+			continue
+		}
+		p.LastError = fmt.Sprintf("%s: %v", item, err)
+		if report.Permanent(err) {
+			r.log.Error("report refused; not retried", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
+				zap.String("item", item), zap.String("state", p.Posted), zap.Error(err))
+			return postRefused
+		}
+		p.Attempts++
+		wait := retryFirst << min(p.Attempts-1, 6)
+		if wait > retryMax {
+			wait = retryMax
+		}
+		p.NextAttempt = now.Add(wait)
+		r.log.Warn("report failed; will retry", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
+			zap.String("item", item), zap.Int("attempt", p.Attempts), zap.Time("next", p.NextAttempt), zap.Error(err))
+		return postRetry
+	}
+	return postDone
+}
+
+// changeIndex maps every change of a cycle by key.
+func changeIndex(all []change.Change) map[change.Key]*change.Change {
+	m := make(map[change.Key]*change.Change, len(all))
+	for i := range all {
+		if _, dup := m[all[i].Key]; !dup {
+			m[all[i].Key] = &all[i]
+		}
+	}
+	return m
+}

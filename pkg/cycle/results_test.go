@@ -1,0 +1,254 @@
+package cycle
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+func TestShouldReport(t *testing.T) {
+	last := func(fp string, s targets.State, posted string) *state.Reported {
+		return &state.Reported{Fingerprint: fp, State: s, Posted: posted}
+	}
+	for _, tc := range []struct {
+		name   string
+		last   *state.Reported
+		state  targets.State
+		posted string
+		want   bool
+	}{
+		{"first report", nil, targets.StatePending, "pending", true},
+		{"same state twice", last("f1", targets.StatePending, "pending"), targets.StatePending, "pending", false},
+		{"pending to success", last("f1", targets.StatePending, "pending"), targets.StateSuccess, "success", true},
+		{"conclusive then pending", last("f1", targets.StateFail, "fail"), targets.StatePending, "pending", false},
+		{"same posted word for another state", last("f1", targets.StateInfra, "warning"), targets.StateWarning, "warning", false},
+		{"conclusive to another conclusive (re-run)", last("f1", targets.StateInfra, "warning"), targets.StateSuccess, "success", true},
+		{"new fingerprint starts over with pending", last("f1", targets.StateSuccess, "success"), targets.StatePending, "pending", true},
+		{"refused before: same state not retried", &state.Reported{Fingerprint: "f1", State: targets.StateFail, Posted: "fail", Failed: "403"}, targets.StateFail, "fail", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fp := "f1"
+			if tc.name == "new fingerprint starts over with pending" {
+				fp = "f2"
+			}
+			if got := shouldReport(tc.last, fp, tc.state, tc.posted); got != tc.want {
+				t.Fatalf("shouldReport = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// pollTarget is a fakeTarget whose jobs have results.
+type pollTarget struct {
+	*fakeTarget
+	mu     sync.Mutex
+	result targets.Result
+}
+
+func (p *pollTarget) Result(context.Context, targets.Job) (targets.Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.result, nil
+}
+
+func (p *pollTarget) set(s targets.State, summary string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.result = targets.Result{State: s, Summary: summary}
+}
+
+// fakeReporter posts on each patch of a series, like Patchwork checks.
+type fakeReporter struct {
+	mu        sync.Mutex
+	posts     []string // "item:state"
+	fail      map[string]error
+	noPending bool // like ResultsDB: results are final, pending is not posted
+}
+
+func (f *fakeReporter) Name() string { return "patchwork" }
+func (f *fakeReporter) Map(s targets.State) (string, bool) {
+	if f.noPending && s == targets.StatePending {
+		return "", false
+	}
+	if s == targets.StateInfra {
+		return "warning", true
+	}
+	return string(s), true
+}
+func (f *fakeReporter) Items(c *change.Change) []string {
+	var items []string
+	for _, p := range c.Patches {
+		items = append(items, fmt.Sprint(p.ID))
+	}
+	return items
+}
+func (f *fakeReporter) Post(_ context.Context, item string, m report.Message, posted string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[item]; err != nil {
+		return err
+	}
+	f.posts = append(f.posts, item+":"+posted)
+	return nil
+}
+
+func (f *fakeReporter) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.posts
+	f.posts = nil
+	return p
+}
+
+func reportingHarness(t *testing.T, changes ...change.Change) (*harness, *pollTarget, *fakeReporter) {
+	h := newHarness(t, changes...)
+	pt := &pollTarget{fakeTarget: h.tgt}
+	pt.set(targets.StatePending, "pending: builds 0/2 done")
+	rp := &fakeReporter{fail: map[string]error{}}
+	h.r = New(Options{
+		Sources: []Source{h.src}, Targets: []Target{pt}, Store: h.store, GoneGrace: time.Hour,
+		Reporters: map[string][]Reporter{"netdev": {rp}},
+		Now:       func() time.Time { return h.now },
+	})
+	return h, pt, rp
+}
+
+func eq(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+func TestReportsFollowTheJobExactly(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a", "b")) // patches 10 and 11
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:pending", "11:pending"}) {
+		t.Fatalf("after trigger posted %v, want pending on every patch", got)
+	}
+	h.run(t, Act)
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("unchanged pending posted again: %v", got)
+	}
+	pt.set(targets.StateFail, "builds 2/2 passed; tests 1 failed")
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:fail", "11:fail"}) {
+		t.Fatalf("conclusive result posted %v, want fail on every patch", got)
+	}
+	pt.set(targets.StatePending, "re-run")
+	h.run(t, Act)
+	h.run(t, Act)
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("posted %v after a conclusive state; want nothing (no downgrade, no repeat)", got)
+	}
+	u := h.store.st.Units[unit(1)]
+	if u.Result == nil || u.Result.State != targets.StateFail || u.Reports["patchwork"].Posted != "fail" {
+		t.Fatalf("state: result %+v reports %+v", u.Result, u.Reports)
+	}
+}
+
+func TestRetryableFailureBacksOffAndResumesWithoutDuplicates(t *testing.T) {
+	h, _, rp := reportingHarness(t, series(1, 1, "a", "b"))
+	rp.fail["11"] = &httpx.StatusError{Method: "POST", URL: "https://pw/api/1.3/patches/11/checks/", Status: 502}
+	rep := h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:pending"}) || rep.Reports.Retrying != 1 || rep.Reports.Queued != 1 {
+		t.Fatalf("posted %v, counts %+v; want patch 10 only and one queued retry", got, rep.Reports)
+	}
+	delete(rp.fail, "11")
+	h.now = h.now.Add(30 * time.Second) // before the backoff ends
+	h.r = h.runnerWith(rp)              // and the process restarted meanwhile
+	h.run(t, Act)
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("retried before the backoff: %v", got)
+	}
+	h.now = h.now.Add(time.Minute)
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"11:pending"}) {
+		t.Fatalf("after backoff posted %v, want only the patch not done yet", got)
+	}
+	if len(h.store.st.Outbox) != 0 {
+		t.Fatalf("outbox not empty: %+v", h.store.st.Outbox)
+	}
+}
+
+func TestPermanentRefusalIsRecordedAndNotRetried(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a"))
+	rp.fail["10"] = &httpx.StatusError{Method: "POST", URL: "https://pw/api/1.3/patches/10/checks/", Status: 403, Message: "You do not have permission to perform this action."}
+	rep := h.run(t, Act)
+	if rep.Reports.Failed != 1 || rep.Errors != 1 {
+		t.Fatalf("counts %+v errors %d, want one refused report", rep.Reports, rep.Errors)
+	}
+	got := h.store.st.Units[unit(1)].Reports["patchwork"]
+	if got == nil || got.Failed == "" || len(h.store.st.Outbox) != 0 {
+		t.Fatalf("refusal not recorded or still queued: %+v outbox %d", got, len(h.store.st.Outbox))
+	}
+	h.now = h.now.Add(3 * time.Hour)
+	rep = h.run(t, Act)
+	if rep.Reports.Failed != 0 || len(rp.take()) != 0 {
+		t.Fatalf("refused report retried: %+v", rep.Reports)
+	}
+	pt.set(targets.StateSuccess, "all passed")
+	delete(rp.fail, "10")
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:success"}) {
+		t.Fatalf("a new state after a refusal posted %v, want it tried once", got)
+	}
+}
+
+func TestOldFingerprintResultNeverLandsOnNewRevision(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a"))
+	rp.fail["10"] = &httpx.StatusError{Status: 503}
+	h.run(t, Act) // pending queued, failing
+	pt.set(targets.StateFail, "old revision failed")
+	h.src.changes = []change.Change{series(1, 1, "a2")} // content changed: new fingerprint, new job
+	delete(rp.fail, "10")
+	h.now = h.now.Add(2 * time.Minute)
+	pt.set(targets.StatePending, "new job pending")
+	h.run(t, Act)
+	for _, p := range h.store.st.Outbox {
+		t.Fatalf("outbox still holds %+v", p)
+	}
+	posts := rp.take()
+	if !eq(posts, []string{"10:pending"}) {
+		t.Fatalf("posted %v, want only the new fingerprint's pending", posts)
+	}
+	u := h.store.st.Units[unit(1)]
+	if u.Reports["patchwork"].Fingerprint != u.Fingerprint {
+		t.Fatalf("reported fingerprint %s, unit has %s", u.Reports["patchwork"].Fingerprint, u.Fingerprint)
+	}
+}
+
+// runnerWith is a restarted process with a reporting target and reporter.
+func (h *harness) runnerWith(rp Reporter) *Runner {
+	return New(Options{
+		Sources: []Source{h.src}, Targets: []Target{&pollTarget{fakeTarget: h.tgt, result: targets.Result{State: targets.StatePending, Summary: "pending"}}},
+		Store: h.store, GoneGrace: time.Hour,
+		Reporters: map[string][]Reporter{"netdev": {rp}},
+		Now:       func() time.Time { return h.now },
+	})
+}
+
+func TestQueuedResultOfOldFingerprintIsDropped(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a"))
+	rp.noPending = true
+	pt.set(targets.StateFail, "old revision failed")
+	rp.fail["10"] = &httpx.StatusError{Status: 503}
+	h.run(t, Act)
+	if len(h.store.st.Outbox) != 1 {
+		t.Fatalf("outbox = %d entries, want the failing result queued", len(h.store.st.Outbox))
+	}
+	delete(rp.fail, "10")
+	h.src.changes = []change.Change{series(1, 1, "a2")} // new revision: new fingerprint
+	pt.set(targets.StatePending, "new job pending")
+	h.now = h.now.Add(2 * time.Hour)
+	rep := h.run(t, Act)
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("posted %v: the old fingerprint's result landed on the new revision", got)
+	}
+	if rep.Reports.Dropped != 1 || len(h.store.st.Outbox) != 0 {
+		t.Fatalf("dropped %d, outbox %d; want the stale report dropped", rep.Reports.Dropped, len(h.store.st.Outbox))
+	}
+}
