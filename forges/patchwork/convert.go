@@ -1,0 +1,193 @@
+package patchwork
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// Time is a Patchwork timestamp. Patchwork sends naive ISO 8601 times in
+// UTC ("2017-06-13T19:17:21", events with microseconds); Time holds them as
+// a time.Time in UTC. JSON null leaves the zero time.
+type Time struct{ time.Time }
+
+// naiveLayout parses Patchwork's naive times, with or without a fraction.
+const naiveLayout = "2006-01-02T15:04:05.999999999"
+
+// sinceLayout formats the since= filter: naive UTC, because a time zone
+// makes Patchwork on SQLite or MySQL fail with HTTP 500.
+const sinceLayout = "2006-01-02T15:04:05"
+
+// UnmarshalJSON decodes a naive UTC timestamp (or, leniently, one with a
+// time zone).
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		t.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("patchwork time %s: %w", b, err)
+	}
+	v, err := time.ParseInLocation(naiveLayout, s, time.UTC)
+	if err != nil {
+		var zerr error
+		if v, zerr = time.Parse(time.RFC3339Nano, s); zerr != nil {
+			return fmt.Errorf("patchwork time %q: %w", s, err)
+		}
+	}
+	t.Time = v.UTC()
+	return nil
+}
+
+// Project is the project summary nested in Patchwork objects.
+type Project struct {
+	ID       int64  `json:"id"`
+	LinkName string `json:"link_name"`
+	Name     string `json:"name"`
+}
+
+// Person is a submitter.
+type Person struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// User is a Patchwork account, as a patch's delegate.
+type User struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Email    string `json:"email"`
+}
+
+// SeriesRef is the series summary nested in patches and cover letters.
+type SeriesRef struct {
+	ID      int64  `json:"id"`
+	URL     string `json:"url"`
+	WebURL  string `json:"web_url"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Mbox    string `json:"mbox"`
+}
+
+// Submission is the summary of a patch or cover letter nested in a series.
+type Submission struct {
+	ID     int64  `json:"id"`
+	URL    string `json:"url"`
+	WebURL string `json:"web_url"`
+	MsgID  string `json:"msgid"` // with angle brackets
+	Date   Time   `json:"date"`
+	Name   string `json:"name"`
+	Mbox   string `json:"mbox"`
+}
+
+// Series is a Patchwork series (one revision of a patch set).
+type Series struct {
+	ID            int64        `json:"id"`
+	URL           string       `json:"url"`
+	WebURL        string       `json:"web_url"`
+	Project       Project      `json:"project"`
+	Name          string       `json:"name"`
+	Date          Time         `json:"date"`
+	Submitter     Person       `json:"submitter"`
+	Version       int          `json:"version"`
+	Total         int          `json:"total"`
+	ReceivedTotal int          `json:"received_total"`
+	ReceivedAll   bool         `json:"received_all"`
+	Mbox          string       `json:"mbox"`
+	CoverLetter   *Submission  `json:"cover_letter"`
+	Patches       []Submission `json:"patches"`
+	// Dependencies are the API URLs of the series this one depends on
+	// (API 1.4, when the project shows dependencies); empty otherwise.
+	Dependencies []string `json:"dependencies"`
+}
+
+// Patch is a patch in Patchwork's list form.
+type Patch struct {
+	ID        int64       `json:"id"`
+	URL       string      `json:"url"`
+	WebURL    string      `json:"web_url"`
+	Project   Project     `json:"project"`
+	MsgID     string      `json:"msgid"` // with angle brackets
+	Date      Time        `json:"date"`
+	Name      string      `json:"name"`
+	CommitRef string      `json:"commit_ref"`
+	PullURL   string      `json:"pull_url"`
+	State     string      `json:"state"` // slug, e.g. "new", "under-review"
+	Archived  bool        `json:"archived"`
+	Hash      string      `json:"hash"` // empty for a pull request without a diff
+	Submitter Person      `json:"submitter"`
+	Delegate  *User       `json:"delegate"`
+	Mbox      string      `json:"mbox"`
+	Series    []SeriesRef `json:"series"` // at most one
+	Check     string      `json:"check"`
+}
+
+// Cover is a cover letter. Content is empty in the list form.
+type Cover struct {
+	ID        int64       `json:"id"`
+	URL       string      `json:"url"`
+	WebURL    string      `json:"web_url"`
+	Project   Project     `json:"project"`
+	MsgID     string      `json:"msgid"` // with angle brackets
+	Date      Time        `json:"date"`
+	Name      string      `json:"name"`
+	Submitter Person      `json:"submitter"`
+	Mbox      string      `json:"mbox"`
+	Series    []SeriesRef `json:"series"`
+	Content   string      `json:"content"`
+}
+
+// changePatches converts the patches of series s to the neutral model, in
+// series order, taking each hash from hashes (by patch id).
+func changePatches(s *Series, hashes map[int64]string) []change.Patch {
+	out := make([]change.Patch, 0, len(s.Patches))
+	for _, p := range s.Patches {
+		out = append(out, change.Patch{
+			ID:      p.ID,
+			MsgID:   p.MsgID,
+			Name:    p.Name,
+			Hash:    hashes[p.ID],
+			MboxURL: p.Mbox,
+			WebURL:  p.WebURL,
+		})
+	}
+	return out
+}
+
+var (
+	// namePrefixRe matches one leading "[...]" group of a subject.
+	namePrefixRe = regexp.MustCompile(`^\s*\[[^\]]*\]`)
+	// versionRe matches a version marker word: v2, V3, (v3), [v4].
+	versionRe = regexp.MustCompile(`(?i)^[(\[]?v\d+[)\]]?$`)
+)
+
+// normalName is the name revisions of one series share: without leading
+// "[PATCH ...]" groups and version markers, lower case, single spaces.
+// "[net,v2,1/2] Foo (v2)" and "foo" have the same normal name.
+func normalName(name string) string {
+	full := strings.ToLower(strings.Join(strings.Fields(name), " "))
+	for {
+		loc := namePrefixRe.FindStringIndex(name)
+		if loc == nil {
+			break
+		}
+		name = name[loc[1]:]
+	}
+	var words []string
+	for w := range strings.FieldsSeq(name) {
+		if !versionRe.MatchString(w) {
+			words = append(words, strings.ToLower(w))
+		}
+	}
+	if len(words) == 0 {
+		return full // nothing but prefixes: keep them rather than match every such name
+	}
+	return strings.Join(words, " ")
+}

@@ -1,0 +1,244 @@
+// Package pwfake is an in-process fake Patchwork server, built from
+// responses recorded on a real Patchwork v3.1.3 (the shared fixtures; the
+// captures it needs are embedded from recorded/, so it runs from a binary
+// with no files on disk).
+//
+// It serves what trawl's Patchwork driver reads, and behaves as the real
+// server was measured to:
+//
+//   - /api/1.3/ and /api/ (the latest version is 1.3): patches/, series/,
+//     series/<id>/, covers/ and covers/<id>/. Other API versions, and API
+//     routes not listed here, get the server's HTML 404 page.
+//   - /series/<id>/mbox/ (text/plain, the patches only) and
+//     /project/<link_name>/patch/<msgid>/mbox/ (text/plain; charset=utf-8),
+//     with ?series=* or ?series=<its own series> prepending the earlier
+//     patches of the series, and an HTML 404 for ?series=<another series>.
+//   - Lists are bare JSON arrays in id order, paginated with page and
+//     per_page (default 30, at most 250; 0, negative or non-numeric values
+//     give 30). A page out of range or not a number gives
+//     404 {"detail":"Invalid page."}. The Link header carries first and last
+//     always, next and prev when they exist, as absolute URLs on the
+//     request's own host with the query re-encoded in key order.
+//   - Patch filters: project (link_name or id), state (slug, repeatable,
+//     OR), archived, since (>=) and before (<) on the date, series
+//     (repeatable, OR), msgid (without angle brackets), hash (any case),
+//     delegate (username or id), submitter (email or id). Series filters:
+//     project, submitter, since, before, q (name contains). Cover filters:
+//     project, submitter, msgid, since, before, and series with its
+//     upstream bug (validated against project ids: an id that is a project
+//     gives HTTP 500, any other value []). A filter value that names nothing
+//     gives 200 []. A since or before with a time zone gives the recorded
+//     HTML 500 (Django on SQLite); an unparsable one gives []. order and
+//     other parameters are ignored.
+//   - An unknown object id gives JSON 404 {"detail":"Not found."}; a write
+//     to an API route gives 405. Responses carry the recorded headers (Vary,
+//     Allow, X-Frame-Options) and, like the real server, no ETag,
+//     Last-Modified or Cache-Control. The recorded host 127.0.0.1:8000 is
+//     replaced by the request's host in every body.
+//
+// Data: projects netdev (1) and bpf (2), series 1 to 16, patches 1 to 30,
+// cover letters 1 to 9. Patch states are as recorded at the end of phase 1
+// (5 and 6 superseded, 9 accepted, 14 changes-requested and archived, 7
+// delegated to admin, every other patch new). Phases replay the recorded
+// arrival of new mail:
+//
+//	Phase1        series 1-14 (everything recorded without a p2- prefix)
+//	P2CoverOnly   + series 15 (v3 of "A sample series"): its cover letter only
+//	P2OnePatch    + patch 27: series 15 has 1 of 2 patches
+//	P2V3Complete  + patch 28: series 15 is complete
+//	P2DependsOn   + series 16 (patches 29, 30) with Depends-on tags
+//
+// Derived objects. These were not recorded and are built from the recorded
+// forms of the same object (same field names and order):
+//
+//   - Patch list forms of patches 19, 20, 21, 22, 24, 25, 26 and 30: from
+//     their summary in the series, with the series' project, submitter and
+//     summary; state new, not archived, no delegate, check pending, no
+//     commit_ref or pull_url. Their hash is Patchwork's hash of their diff
+//     in a recorded series mbox (20, 21, 24, 30), or, where no diff was
+//     recorded (19, 22, 25, 26), the hex SHA-1 of the message id (with its
+//     angle brackets).
+//   - Patch list forms of 9 and 29: their recorded detail without headers,
+//     content, diff and prefixes.
+//   - Patch mboxes: patches 1-4, 7, 8, 20, 21, 24 and 27-30 are cut from
+//     the recorded series mboxes. 9, 10 and 17 are rendered from their
+//     recorded detail (headers, content, diff; without reply trailers). All
+//     others (5, 6, 11-16, 18, 19, 22, 23, 25, 26) have a From, Subject,
+//     Date and Message-Id header built from their list form and an empty
+//     body.
+//   - Series mboxes: always the patch mboxes joined by a blank line, which
+//     gives back the recorded bytes of series 1, 3, 10, 13, 15 and 16. The
+//     one-patch mbox of series 15 in P2OnePatch is derived.
+//   - Cover letter list forms of covers 5, 6 and 7 (bpf): from their summary
+//     in the series, with the series' project and submitter.
+//   - Cover letter details other than 3 and 9: their list form with empty
+//     headers ({}) and empty content.
+package pwfake
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Phase is a point in the recorded arrival of new mail.
+type Phase int
+
+// The phases of the recording (see the package documentation).
+const (
+	Phase1 Phase = iota
+	P2CoverOnly
+	P2OnePatch
+	P2V3Complete
+	P2DependsOn
+)
+
+// Options configures a Fake.
+type Options struct {
+	// Phase is the starting phase; the zero value is Phase1.
+	Phase Phase
+}
+
+// Fake is a fake Patchwork server. It is an http.Handler, safe for
+// concurrent use.
+type Fake struct {
+	data *store
+
+	mu       sync.Mutex
+	phase    Phase
+	requests map[string]int
+	failures map[string]int
+	srv      *http.Server
+	url      string
+}
+
+// New builds a fake from the recorded responses.
+func New(o Options) (*Fake, error) {
+	if err := checkPhase(o.Phase); err != nil {
+		return nil, err
+	}
+	data, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return &Fake{data: data, phase: o.Phase, requests: map[string]int{}, failures: map[string]int{}}, nil
+}
+
+func checkPhase(p Phase) error {
+	if p < Phase1 || p > P2DependsOn {
+		return fmt.Errorf("pwfake: unknown phase %d", p)
+	}
+	return nil
+}
+
+// SetPhase switches the data the fake serves to phase p.
+func (f *Fake) SetPhase(p Phase) error {
+	if err := checkPhase(p); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.phase = p
+	return nil
+}
+
+// Requests returns how many requests each path received, failed and
+// unsupported ones included.
+func (f *Fake) Requests() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.requests)
+}
+
+// FailPath makes every request whose path starts with prefix fail with
+// status (a 5xx gets the server's HTML error page, anything else a JSON
+// detail). When prefix contains "?", it is matched against the path and the
+// raw query instead. A status of 0 removes the failure.
+func (f *Fake) FailPath(prefix string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if status == 0 {
+		delete(f.failures, prefix)
+		return
+	}
+	f.failures[prefix] = status
+}
+
+// Start serves the fake on addr ("" for a free loopback port) until Close.
+func (f *Fake) Start(addr string) error {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pwfake: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	f.mu.Lock()
+	f.srv, f.url = srv, "http://"+ln.Addr().String()
+	f.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+// URL returns the base URL the fake serves on after Start, "" before.
+func (f *Fake) URL() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.url
+}
+
+// Close stops a server started with Start.
+func (f *Fake) Close() error {
+	f.mu.Lock()
+	srv := f.srv
+	f.srv, f.url = nil, ""
+	f.mu.Unlock()
+	if srv == nil {
+		return errors.New("pwfake: not started")
+	}
+	return srv.Close()
+}
+
+// ServeHTTP answers one request as the recorded server would.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests[r.URL.Path]++
+	phase := f.phase
+	status := f.failure(r)
+	f.mu.Unlock()
+	if status != 0 {
+		f.fail(w, r, status)
+		return
+	}
+	f.route(w, r, phase)
+}
+
+// failure returns the injected status for r, 0 for none. The longest
+// matching prefix wins. f.mu must be held.
+func (f *Fake) failure(r *http.Request) int {
+	best, status := -1, 0
+	for prefix, st := range f.failures {
+		target := r.URL.Path
+		if strings.Contains(prefix, "?") {
+			target += "?" + r.URL.RawQuery
+		}
+		if strings.HasPrefix(target, prefix) && len(prefix) > best {
+			best, status = len(prefix), st
+		}
+	}
+	return status
+}
+
+func (f *Fake) fail(w http.ResponseWriter, r *http.Request, status int) {
+	if status >= 500 {
+		f.writeHTML(w, r, status, f.data.errorPage, "text/html")
+		return
+	}
+	f.writeJSON(w, r, status, []byte(`{"detail":"Injected failure."}`), "")
+}

@@ -1,0 +1,350 @@
+package patchwork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// defaultLookback is the Lookback of a zero Opts.Lookback.
+const defaultLookback = 7 * 24 * time.Hour
+
+// defaultStates are the States of an empty Opts.States: the patch states
+// that ask for a build.
+var defaultStates = []string{"new", "under-review"}
+
+// workers bounds the requests one Fetch has in flight.
+const workers = 4
+
+// errMalformed marks an object that decodes but cannot be used.
+var errMalformed = errors.New("malformed")
+
+// unbuildablePull is the reason given for a series with a patch that has
+// no diff.
+const unbuildablePull = "git pull request without a diff: nothing to apply"
+
+// Opts configures a Source.
+type Opts struct {
+	Name     string        // configured source name
+	URL      string        // instance base URL, e.g. https://patchwork.kernel.org
+	Project  string        // link_name
+	States   []string      // actionable states, default new, under-review
+	Lookback time.Duration // how old an actionable patch may be; default 7 days
+	Delegate string        // optional delegate filter (username or id)
+	Base     change.Base   // what every change of the source applies on
+	Targets  []string      // the targets that build the source's changes
+	HTTP     *http.Client  // the instance's client from pkg/httpx (required)
+	Logger   *zap.Logger   // nil: no logs
+	Now      func() time.Time
+}
+
+// Source yields the changes of one Patchwork project: the latest complete
+// revision of each series with an actionable patch. It is safe for
+// concurrent use, though a cycle calls Fetch once at a time.
+type Source struct {
+	o      Opts
+	client *Client
+	base   *url.URL
+	host   string // host[:port] and path prefix, for keys
+	log    *zap.Logger
+}
+
+// New checks o, fills in its defaults and returns the source.
+func New(o Opts) (*Source, error) {
+	if o.Name == "" {
+		return nil, errors.New("patchwork source: no name")
+	}
+	if o.Project == "" || strings.Contains(o.Project, "/") {
+		return nil, fmt.Errorf("patchwork source %s: project %q is not a link_name", o.Name, o.Project)
+	}
+	if o.Lookback < 0 {
+		return nil, fmt.Errorf("patchwork source %s: negative lookback %s", o.Name, o.Lookback)
+	}
+	client, err := NewClient(o.URL, o.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("patchwork source %s: %w", o.Name, err)
+	}
+	if len(o.States) == 0 {
+		o.States = slices.Clone(defaultStates)
+	}
+	if o.Lookback == 0 {
+		o.Lookback = defaultLookback
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	base := client.base
+	return &Source{
+		o:      o,
+		client: client,
+		base:   base,
+		host:   strings.ToLower(base.Host) + base.Path,
+		log:    o.Logger.With(zap.String("source", o.Name)),
+	}, nil
+}
+
+// Name returns the configured source name.
+func (s *Source) Name() string { return s.o.Name }
+
+// key is the change key of series id.
+func (s *Source) key(id int64) change.Key {
+	return change.PatchworkKey(s.host, s.o.Project, id)
+}
+
+// Fetch lists the project's actionable patches (the configured states, not
+// archived, dated within the lookback), reads their series, and returns one
+// change per complete series that no newer complete revision supersedes.
+// Any failed request fails the whole Fetch: a partial snapshot must never
+// look complete.
+func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
+	changes, err := s.fetch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.o.Name, err)
+	}
+	return changes, nil
+}
+
+func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
+	archived := false
+	listed, err := s.client.ListPatches(ctx, ListOptions{
+		Project:  s.o.Project,
+		States:   s.o.States,
+		Archived: &archived,
+		Since:    s.o.Now().Add(-s.o.Lookback),
+		Delegate: s.o.Delegate,
+	})
+	if err != nil {
+		return nil, err
+	}
+	actionable := map[int64]Patch{}
+	var ids []int64
+	for _, p := range listed {
+		actionable[p.ID] = p
+		if len(p.Series) == 0 {
+			s.log.Debug("patch in no series", zap.Int64("patch", p.ID))
+			continue
+		}
+		if id := p.Series[0].ID; !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	fetched := make([]*Series, len(ids))
+	err = forEach(ctx, len(ids), func(ctx context.Context, i int) error {
+		sr, err := s.client.GetSeries(ctx, ids[i])
+		if err != nil {
+			return err
+		}
+		if err := checkSeries(ids[i], sr); err != nil {
+			return err
+		}
+		fetched[i] = sr
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var complete []*Series
+	for _, sr := range fetched {
+		if !sr.ReceivedAll {
+			s.log.Debug("series incomplete: not buildable yet", zap.Int64("series", sr.ID),
+				zap.Int("received", sr.ReceivedTotal), zap.Int("total", sr.Total))
+			continue
+		}
+		complete = append(complete, sr)
+	}
+	kept, newest := supersede(complete)
+	for _, sr := range complete {
+		if !slices.Contains(kept, sr) {
+			s.log.Debug("series superseded by a newer revision", zap.Int64("series", sr.ID),
+				zap.Int64("by", newest[revisionOf(sr)].ID))
+		}
+	}
+
+	changes := make([]change.Change, len(kept))
+	raws := make([][]string, len(kept))
+	err = forEach(ctx, len(kept), func(ctx context.Context, i int) error {
+		var err error
+		changes[i], raws[i], err = s.build(ctx, kept[i], actionable)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{s: s, fetched: fetched, newest: newest, msgids: map[string]int64{}, targets: map[int64]target{}}
+	for i := range changes {
+		if changes[i].Deps, err = r.refs(ctx, kept[i].ID, raws[i]); err != nil {
+			return nil, fmt.Errorf("series %d: dependencies: %w", kept[i].ID, err)
+		}
+	}
+	return changes, nil
+}
+
+// checkSeries rejects a series detail trawl cannot use.
+func checkSeries(id int64, sr *Series) error {
+	bad := func(why string) error { return fmt.Errorf("series %d: %w: %s", id, errMalformed, why) }
+	switch {
+	case sr.ID != id:
+		return bad(fmt.Sprintf("detail has id %d", sr.ID))
+	case sr.ReceivedAll && len(sr.Patches) == 0:
+		return bad("complete but lists no patch")
+	case sr.ReceivedAll && sr.Mbox == "":
+		return bad("no mbox URL")
+	}
+	for _, p := range sr.Patches {
+		if p.ID == 0 || p.Mbox == "" {
+			return bad("a patch without id or mbox URL")
+		}
+	}
+	return nil
+}
+
+// revision identifies the revisions of one series: same submitter, same
+// normalised name.
+type revision struct{ email, name string }
+
+func revisionOf(sr *Series) revision {
+	return revision{strings.ToLower(sr.Submitter.Email), normalName(sr.Name)}
+}
+
+// supersede drops every series a higher version of the same revision line
+// supersedes. Series of equal versions are all kept. newest maps each
+// revision line to its newest series (the highest id among equal versions).
+func supersede(series []*Series) (kept []*Series, newest map[revision]*Series) {
+	newest = map[revision]*Series{}
+	for _, sr := range series {
+		k := revisionOf(sr)
+		if cur, ok := newest[k]; !ok || sr.Version > cur.Version || (sr.Version == cur.Version && sr.ID > cur.ID) {
+			newest[k] = sr
+		}
+	}
+	for _, sr := range series {
+		if sr.Version >= newest[revisionOf(sr)].Version {
+			kept = append(kept, sr)
+		}
+	}
+	return kept, newest
+}
+
+// build turns complete series sr into a change, and returns the raw
+// dependency references of its cover letter, commit messages and API
+// dependencies.
+func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Patch) (change.Change, []string, error) {
+	hashes := map[int64]string{}
+	var missing bool
+	for _, p := range sr.Patches {
+		lp, ok := actionable[p.ID]
+		hashes[p.ID] = lp.Hash
+		missing = missing || !ok
+	}
+	if missing {
+		// Some patches are in another state (accepted already, say).
+		all, err := s.client.ListPatches(ctx, ListOptions{Project: s.o.Project, Series: sr.ID})
+		if err != nil {
+			return change.Change{}, nil, err
+		}
+		found := map[int64]bool{}
+		for _, p := range all {
+			hashes[p.ID], found[p.ID] = p.Hash, true
+		}
+		for _, p := range sr.Patches {
+			if _, ok := actionable[p.ID]; !ok && !found[p.ID] {
+				return change.Change{}, nil, fmt.Errorf("series %d: %w: patch %d is in no listing", sr.ID, errMalformed, p.ID)
+			}
+		}
+	}
+
+	var raws []string
+	var baseCommit string
+	if sr.CoverLetter != nil {
+		cv, err := s.client.GetCover(ctx, sr.CoverLetter.ID)
+		if err != nil {
+			return change.Change{}, nil, err
+		}
+		raws = append(raws, ParseDependsOn(cv.Content)...)
+		baseCommit = ParseBaseCommit(cv.Content)
+	}
+	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox)
+	if err != nil {
+		return change.Change{}, nil, err
+	}
+	for _, msg := range SplitMbox(mbox) {
+		raws = append(raws, ParseDependsOn(CommitMessage(msg))...)
+		if baseCommit == "" {
+			baseCommit = ParseBaseCommit(string(msg))
+		}
+	}
+	raws = append(raws, sr.Dependencies...)
+
+	c := change.Change{
+		Key:        s.key(sr.ID),
+		Source:     s.o.Name,
+		Title:      sr.Name,
+		WebURL:     sr.WebURL,
+		Submitter:  sr.Submitter.Email,
+		Version:    sr.Version,
+		Patches:    changePatches(sr, hashes),
+		Base:       s.o.Base,
+		BaseCommit: baseCommit,
+		Targets:    slices.Clone(s.o.Targets),
+	}
+	for _, p := range c.Patches {
+		c.Content = append(c.Content, p.Hash)
+		if p.Hash == "" {
+			c.Unbuildable = unbuildablePull
+		}
+	}
+	return c, raws, nil
+}
+
+// forEach runs fn for 0..n-1, at most workers at a time. On the first
+// error it cancels the others and returns that error.
+func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, workers)
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return first
+}
