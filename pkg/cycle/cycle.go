@@ -218,8 +218,8 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 			u.Source = c.Source
 			u.LastSeen = start
 			u.GoneSince = nil
-			ur := UnitReport{Unit: uk, Change: c.Key, Target: tname, Title: c.Title}
 			node := g.Nodes[key]
+			ur := UnitReport{Unit: uk, Change: c.Key, Target: tname, Title: c.Title, Deps: node.Closure}
 			switch node.Status {
 			case graph.Blocked:
 				ur.Outcome, ur.Detail = OutcomeBlocked, node.Reason
@@ -421,16 +421,18 @@ func (r *Runner) sweep(st *state.State, scope map[string]struct{}, unknown map[s
 		if _, ok := r.sources[u.Source]; !ok && u.Source != "" {
 			continue
 		}
-		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Target: u.Target, Fingerprint: u.Fingerprint, Outcome: OutcomeGone}
+		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Target: u.Target, Fingerprint: u.Fingerprint,
+			Outcome: OutcomeGone, Detail: "no longer an open, complete change on its source (superseded, accepted, archived or closed)"}
 		if u.GoneSince == nil {
 			t := now
 			u.GoneSince = &t
 		}
 		if now.Sub(*u.GoneSince) >= r.o.GoneGrace {
 			ur.Outcome = OutcomeForgotten
+			ur.Detail = fmt.Sprintf("gone for longer than %s: forgotten", r.o.GoneGrace)
 			delete(st.Units, k)
 		} else {
-			u.Status, u.Reason = OutcomeGone, "no longer an open, complete change on its source"
+			u.Status, u.Reason = OutcomeGone, ur.Detail
 		}
 		rep.Units = append(rep.Units, ur)
 	}

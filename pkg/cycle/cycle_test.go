@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,14 @@ func (t *fakeTarget) Trigger(_ context.Context, r targets.Request) (targets.Job,
 		j.Adopted = true
 		return j, nil
 	}
-	j := targets.Job{Target: t.name, ID: fmt.Sprintf("job-%d", len(t.created)+1), BaseCommit: r.Base.Commit}
+	n := 1
+	for _, c := range t.created {
+		if c.Unit == r.Unit {
+			n++
+		}
+	}
+	// Triggers run concurrently: the id depends on the unit, not on the order.
+	j := targets.Job{Target: t.name, ID: fmt.Sprintf("job-%s-%d", path.Base(string(r.Change)), n), BaseCommit: r.Base.Commit}
 	t.jobs[k] = j
 	t.created = append(t.created, r)
 	return j, nil
@@ -203,7 +211,7 @@ func TestTriggerOnceOnUnchangedData(t *testing.T) {
 		t.Fatalf("second cycle: triggered %d unchanged %d (target saw %d), want 0/2/2", second.Count.Triggered, second.Count.Unchanged, h.tgt.triggers())
 	}
 	u := h.store.st.Units[unit(1)]
-	if u.Job == nil || u.Job.ID != "job-1" && u.Job.ID != "job-2" || u.TriggeredAt == nil || u.Fingerprint == "" || len(u.Inputs) == 0 {
+	if u.Job == nil || u.Job.ID != "job-1-1" || u.TriggeredAt == nil || u.Fingerprint == "" || len(u.Inputs) == 0 {
 		t.Fatalf("state of triggered unit incomplete: %+v", u)
 	}
 	if !u.FirstSeen.Equal(time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)) || !u.LastSeen.Equal(h.now) {

@@ -58,6 +58,13 @@ func (u *UnitReport) why() string {
 		if u.Reason == ReasonChanged {
 			s = strings.Join(u.Why, "; ")
 		}
+		if len(u.Deps) > 0 {
+			deps := make([]string, len(u.Deps))
+			for i, d := range u.Deps {
+				deps[i] = string(d)
+			}
+			s += "; built on " + strings.Join(deps, ", ")
+		}
 		if u.Job != nil {
 			s += " -> job " + u.Job.ID
 		}

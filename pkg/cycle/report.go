@@ -38,14 +38,16 @@ const (
 
 // UnitReport is one unit's line in a cycle report.
 type UnitReport struct {
-	Unit        string
-	Change      change.Key
-	Target      string
-	Title       string
-	Outcome     Outcome
-	Detail      string // why blocked, waiting, unknown or failed
-	Reason      Reason // for ready units: new, changed or unchanged
-	Why         []string
+	Unit    string
+	Change  change.Key
+	Target  string
+	Title   string
+	Outcome Outcome
+	Detail  string // why blocked, waiting, unknown or failed
+	Reason  Reason // for ready units: new, changed or unchanged
+	Why     []string
+	// Deps are the open dependencies built with the change, in order.
+	Deps        []change.Key
 	Fingerprint string
 	Job         *targets.Job
 	// Result is the job's result, when it was polled this cycle.

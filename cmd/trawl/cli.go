@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/daemon"
+	"github.com/trawl-ci/trawl/pkg/demo"
+	"github.com/trawl-ci/trawl/pkg/setup"
+)
+
+// Exit codes, documented in README.md.
+const (
+	exitOK      = 0 // success
+	exitCycle   = 1 // the cycle ran, but a source or a trigger failed
+	exitUsage   = 2 // bad command line
+	exitConfig  = 3 // the configuration is invalid
+	exitRuntime = 4 // trawl could not start or finish: state locked or unreadable, a secret unreadable
+)
+
+const usage = `usage: trawl <command> [flags]
+
+commands:
+  run -c FILE       poll on the configured schedules until SIGINT/SIGTERM
+  once -c FILE      run one cycle for every source and exit (for cron)
+  plan -c FILE      run one cycle without triggering or writing anything; print every unit
+  validate -c FILE  check the configuration and exit
+  demo              run the embedded default: recorded Patchwork data, in-process KernelCI
+  version           print the version
+`
+
+// run is the whole command line program; main only adds signals and exits.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "trawl %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "demo":
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		verbose := fs.Bool("v", false, "also print trawl's own log lines")
+		if err := fs.Parse(rest); err != nil {
+			return exitUsage
+		}
+		if _, err := demo.Run(ctx, demo.Options{Out: stdout, Log: stderr, Verbose: *verbose, Version: version}); err != nil {
+			fmt.Fprintf(stderr, "trawl demo: %v\n", err)
+			return exitRuntime
+		}
+		return exitOK
+	case "run", "once", "plan", "validate":
+	default:
+		fmt.Fprintf(stderr, "trawl: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "trawl.yaml", "configuration file")
+	if err := fs.Parse(rest); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "trawl %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := config.LoadFile(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitConfig
+	}
+	if cmd == "validate" {
+		fmt.Fprintf(stdout, "%s: valid (%d sources, %d targets)\n", *path, len(cfg.Sources), len(cfg.Targets))
+		return exitOK
+	}
+
+	log, err := setup.NewLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "trawl: %v\n", err)
+		return exitConfig
+	}
+	defer func() { _ = log.Sync() }()
+	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan"})
+	if err != nil {
+		fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
+		return exitRuntime
+	}
+	defer app.Close()
+
+	switch cmd {
+	case "run":
+		err := daemon.Run(ctx, daemon.Options{
+			Cycler:       app.Runner,
+			Groups:       app.Groups,
+			Parse:        config.ParseSchedule,
+			CycleTimeout: time.Duration(cfg.CycleTimeout),
+			Logger:       log,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "trawl run: %v\n", err)
+			return exitRuntime
+		}
+		return exitOK
+	default:
+		mode := cycle.Act
+		if cmd == "plan" {
+			mode = cycle.Plan
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.CycleTimeout))
+		defer cancel()
+		rep, err := app.Runner.Run(cctx, mode, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
+			return exitRuntime
+		}
+		if err := rep.WriteTable(stdout); err != nil {
+			fmt.Fprintf(stderr, "trawl %s: write: %v\n", cmd, err)
+			return exitRuntime
+		}
+		if rep.Errors > 0 {
+			return exitCycle
+		}
+		return exitOK
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
+)
+
+// world is a recorded Patchwork and a KernelCI, on loopback, with a
+// configuration pointing at them.
+type world struct {
+	pw     *pwfake.Fake
+	kci    *kcifake.Fake
+	config string
+	state  string
+}
+
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith lets a test wrap the KernelCI pipeline handler.
+func newWorldWith(t *testing.T, wrapPipeline func(http.Handler) http.Handler) *world {
+	t.Helper()
+	pw, err := pwfake.New(pwfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwSrv := httptest.NewServer(pw)
+	t.Cleanup(pwSrv.Close)
+	kci := kcifake.New(kcifake.Options{Secret: []byte("test-secret")})
+	api := httptest.NewServer(kci.APIHandler())
+	t.Cleanup(api.Close)
+	var ph http.Handler = kci.PipelineHandler()
+	if wrapPipeline != nil {
+		ph = wrapPipeline(ph)
+	}
+	pipe := httptest.NewServer(ph)
+	t.Cleanup(pipe.Close)
+	const url = "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git"
+	kci.AddCheckout("net-next", url, "main", strings.Repeat("ab", 20))
+
+	dir := t.TempDir()
+	token := filepath.Join(dir, "kci.jwt")
+	if err := os.WriteFile(token, []byte(kci.Token("ci@example.org", "patchset")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`state_dir: state
+http:
+  retries: 0
+log:
+  level: error
+targets:
+  - name: kernelci
+    type: kernelci
+    kernelci:
+      api_url: %s
+      pipeline_url: %s
+      token_file: kci.jwt
+sources:
+  - name: netdev
+    type: patchwork
+    targets: [kernelci]
+    base: {tree: net-next, url: %s, branch: main}
+    patchwork:
+      url: %s
+      project: netdev
+      lookback: 10000d
+`, api.URL, pipe.URL, url, pwSrv.URL)
+	path := filepath.Join(dir, "trawl.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &world{pw: pw, kci: kci, config: path, state: filepath.Join(dir, "state", "state.json")}
+}
+
+func trawl(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, exitUsage, "usage: trawl"},
+		{[]string{"nosuch"}, exitUsage, `unknown command "nosuch"`},
+		{[]string{"once", "-bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"once", "-c", "x.yaml", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"version"}, exitOK, "trawl dev"},
+		{[]string{"help"}, exitOK, "commands:"},
+		{[]string{"validate", "-c", "../../examples/patchwork-kernelci.yaml"}, exitOK, "valid"},
+		{[]string{"validate", "-c", "/nonexistent/trawl.yaml"}, exitConfig, "/nonexistent/trawl.yaml"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errs := trawl(t, tc.args...)
+			if code != tc.code || !strings.Contains(out+errs, tc.out) {
+				t.Fatalf("exit %d, output %q %q; want exit %d containing %q", code, out, errs, tc.code, tc.out)
+			}
+		})
+	}
+}
+
+func TestInvalidConfigNamesFileLineAndKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte("state_dir: x\nsurprise: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := trawl(t, "once", "-c", path)
+	if code != exitConfig || !strings.Contains(errs, path+":2: surprise") {
+		t.Fatalf("exit %d, stderr %q; want %d naming %s:2: surprise", code, errs, exitConfig, path)
+	}
+}
+
+func TestOnceTwiceTriggersEachUnitOnce(t *testing.T) {
+	w := newWorld(t)
+	code, out, errs := trawl(t, "once", "-c", w.config)
+	if code != exitOK {
+		t.Fatalf("first once: exit %d\n%s\n%s", code, out, errs)
+	}
+	first := w.kci.Submissions()
+	if first != 6 || !strings.Contains(out, "triggered 6") {
+		t.Fatalf("first once submitted %d patchsets, want 6:\n%s", first, out)
+	}
+	code, out, _ = trawl(t, "once", "-c", w.config)
+	if code != exitOK || w.kci.Submissions() != first || !strings.Contains(out, "triggered 0") || !strings.Contains(out, "unchanged 6") {
+		t.Fatalf("second once: exit %d, submissions %d (want %d):\n%s", code, w.kci.Submissions(), first, out)
+	}
+}
+
+func TestPlanTriggersAndWritesNothing(t *testing.T) {
+	w := newWorld(t)
+	code, out, errs := trawl(t, "plan", "-c", w.config)
+	if code != exitOK || !strings.Contains(out, "would trigger 6") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errs)
+	}
+	if w.kci.Submissions() != 0 {
+		t.Fatalf("plan submitted %d patchsets", w.kci.Submissions())
+	}
+	if _, err := os.Stat(w.state); !os.IsNotExist(err) {
+		t.Fatalf("plan wrote the state file (stat: %v)", err)
+	}
+}
+
+// TestMain lets a test run the real main in a child process.
+func TestMain(m *testing.M) {
+	if os.Getenv("TRAWL_TEST_RUN_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+func TestKilledBetweenTriggerAndStateWriteMakesNoDuplicate(t *testing.T) {
+	accepted := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	w := newWorldWith(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(rw, r) // the patchset node is created...
+			once.Do(func() { close(accepted) })
+			<-release // ...and trawl never hears back: it is killed first
+		})
+	})
+	child := exec.Command(os.Args[0], "once", "-c", w.config)
+	child.Env = append(os.Environ(), "TRAWL_TEST_RUN_MAIN=1")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-accepted:
+	case <-time.After(30 * time.Second):
+		_ = child.Process.Kill()
+		t.Fatal("the child trawl never submitted a patchset")
+	}
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	close(release)
+	submitted := w.kci.Submissions()
+	if submitted == 0 {
+		t.Fatal("no submission before the kill")
+	}
+
+	code, out, errs := trawl(t, "once", "-c", w.config)
+	if code != exitOK {
+		t.Fatalf("restart: exit %d\n%s\n%s", code, out, errs)
+	}
+	if got := w.kci.Submissions(); got != 6 {
+		t.Fatalf("after the restart KernelCI holds %d submissions, want exactly 6 (one per unit)\n%s", got, out)
+	}
+	seen := map[string]bool{}
+	for _, n := range w.kci.Patchsets() {
+		key := fmt.Sprint(n.Artifacts)
+		if seen[key] {
+			t.Fatalf("duplicate patchset %v", n.Artifacts)
+		}
+		seen[key] = true
+	}
+	if !strings.Contains(out, fmt.Sprintf("adopted %d", submitted)) {
+		t.Fatalf("restart did not adopt the %d jobs submitted before the kill:\n%s", submitted, out)
+	}
+}
+
+func TestFailedSourceIsUnknownNotGone(t *testing.T) {
+	w := newWorld(t)
+	if code, out, errs := trawl(t, "once", "-c", w.config); code != exitOK {
+		t.Fatalf("once: %d\n%s%s", code, out, errs)
+	}
+	w.pw.FailPath("/api/1.3/patches/", 502)
+	code, out, _ := trawl(t, "once", "-c", w.config)
+	if code != exitCycle || !strings.Contains(out, "source netdev unknown this cycle") || !strings.Contains(out, "502") {
+		t.Fatalf("once with a failing source: exit %d\n%s", code, out)
+	}
+	store := state.ReadOnly(w.state)
+	st, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, u := range st.Units {
+		if u.GoneSince != nil {
+			t.Fatalf("unit %s marked gone after a failed fetch", k)
+		}
+	}
+	if len(st.Units) != 7 {
+		t.Fatalf("state has %d units, want the 7 of the first cycle kept", len(st.Units))
+	}
+}
+
+func TestStateLockedByAnotherTrawl(t *testing.T) {
+	w := newWorld(t)
+	holder, err := state.Open(w.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	code, _, errs := trawl(t, "once", "-c", w.config)
+	if code != exitRuntime || !strings.Contains(errs, "in use by another trawl") {
+		t.Fatalf("exit %d, stderr %q; want %d and the lock named", code, errs, exitRuntime)
+	}
+	if w.kci.Submissions() != 0 {
+		t.Fatal("triggered while the state was locked")
+	}
+	// plan reads beside the lock holder.
+	if code, out, errs := trawl(t, "plan", "-c", w.config); code != exitOK {
+		t.Fatalf("plan beside a running trawl: exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -1,0 +1,70 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/trawl-ci/trawl/pkg/cycle"
+)
+
+// TestDemoTellsTheStoryItPromises runs the embedded default and checks each
+// tick does what its narration says.
+func TestDemoTellsTheStoryItPromises(t *testing.T) {
+	var out bytes.Buffer
+	ticks, err := Run(context.Background(), Options{Out: &out, Dir: t.TempDir(), Version: "test"})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	if len(ticks) != 6 {
+		t.Fatalf("%d ticks, want 6", len(ticks))
+	}
+	outcome := func(i int, series string) cycle.Outcome {
+		for _, u := range ticks[i].Report.Units {
+			if strings.HasSuffix(string(u.Change), "/series/"+series) {
+				return u.Outcome
+			}
+		}
+		return "absent"
+	}
+	for _, tc := range []struct {
+		tick        int
+		triggered   int
+		adopted     int
+		submissions int
+		want        map[string]cycle.Outcome
+	}{
+		{0, 6, 0, 6, map[string]cycle.Outcome{"1": "triggered", "3": "triggered", "7": "blocked", "13": "absent"}},
+		{1, 0, 0, 0, map[string]cycle.Outcome{"1": "unchanged", "3": "unchanged"}},
+		{2, 0, 0, 0, map[string]cycle.Outcome{"15": "absent", "3": "unchanged"}},
+		{3, 1, 0, 1, map[string]cycle.Outcome{"15": "triggered", "3": "gone"}},
+		{4, 1, 0, 1, map[string]cycle.Outcome{"16": "triggered", "15": "unchanged"}},
+		{5, 0, 7, 0, map[string]cycle.Outcome{"1": "adopted", "16": "adopted", "7": "blocked"}},
+	} {
+		tk := ticks[tc.tick]
+		if tk.Report.Count.Triggered != tc.triggered || tk.Report.Count.Adopted != tc.adopted || tk.Submissions != tc.submissions {
+			t.Errorf("tick %d (%s): triggered %d adopted %d submissions %d, want %d/%d/%d",
+				tc.tick+1, tk.Title, tk.Report.Count.Triggered, tk.Report.Count.Adopted, tk.Submissions, tc.triggered, tc.adopted, tc.submissions)
+		}
+		for series, want := range tc.want {
+			if got := outcome(tc.tick, series); got != want {
+				t.Errorf("tick %d: series %s is %s, want %s", tc.tick+1, series, got, want)
+			}
+		}
+		if tk.Report.Errors != 0 {
+			t.Errorf("tick %d: %d errors", tc.tick+1, tk.Report.Errors)
+		}
+	}
+	if idle := ticks[1].Report.Requests; idle.Cache == 0 || idle.Network >= ticks[0].Report.Requests.Network {
+		t.Errorf("idle tick requests %+v vs first %+v: want cache hits and fewer network requests", idle, ticks[0].Report.Requests)
+	}
+	for _, u := range ticks[4].Report.Units {
+		if strings.HasSuffix(string(u.Change), "/series/16") && len(u.Deps) != 2 {
+			t.Errorf("series 16 built on %v, want series 1 and 15", u.Deps)
+		}
+	}
+	if !strings.Contains(out.String(), "tick 6") || !strings.Contains(out.String(), "built on") {
+		t.Errorf("narration incomplete:\n%s", out.String())
+	}
+}

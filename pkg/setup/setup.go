@@ -1,0 +1,224 @@
+// Package setup turns a loaded configuration into a running trawl: one
+// cached, retrying HTTP client per forge instance and target, the sources,
+// the targets, the state store and the cycle runner. It is the only package
+// that knows every forge and target by name, so that neither the cycle nor
+// the command line has to.
+package setup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/trawl-ci/trawl/forges/patchwork"
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/daemon"
+	"github.com/trawl-ci/trawl/pkg/gitref"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
+)
+
+// Options are what the configuration does not say.
+type Options struct {
+	Version string
+	Logger  *zap.Logger
+	// ReadOnly opens the state without taking its lock and refuses to
+	// write it: for `trawl plan`, which may run beside a daemon.
+	ReadOnly bool
+	// Transport, when set, is the base transport of every HTTP client.
+	Transport http.RoundTripper
+}
+
+// App is a wired trawl.
+type App struct {
+	Runner *cycle.Runner
+	// Groups are the sources grouped by schedule, in configuration order.
+	Groups []daemon.Group
+	// Meter counts every HTTP response of every client.
+	Meter *httpx.Meter
+	store interface{ Close() error }
+}
+
+// New wires cfg. The state is locked until Close (unless ReadOnly).
+func New(cfg *config.Config, o Options) (*App, error) {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	a := &App{Meter: &httpx.Meter{}}
+	client := func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
+		opts := httpx.Options{
+			Name:       name,
+			Credential: cred,
+			UserAgent:  httpx.UserAgent(o.Version),
+			Timeout:    time.Duration(cfg.HTTP.Timeout),
+			RetryMax:   cfg.HTTP.Retries,
+			Logger:     log.With(zap.String("client", name)),
+			Meter:      a.Meter,
+			Transport:  o.Transport,
+		}
+		if cfg.HTTP.Retries == 0 {
+			opts.RetryMax = -1
+		}
+		if cache {
+			opts.CacheDir = filepath.Join(cfg.StateDir, "cache", dirName(name))
+		}
+		return httpx.New(opts)
+	}
+
+	var tgts []cycle.Target
+	for _, t := range cfg.Targets {
+		switch t.Type {
+		case config.TargetKernelCI:
+			k := t.KernelCI
+			api, err := client("kernelci-api "+t.Name, nil, true)
+			if err != nil {
+				return nil, err
+			}
+			// The target adds the raw JWT itself; this client has no cache,
+			// and the transport never retries its POST after a 5xx (the
+			// next tick adopts the job instead).
+			pipe, err := client("kernelci-pipeline "+t.Name, nil, false)
+			if err != nil {
+				return nil, err
+			}
+			kt, err := kernelci.New(kernelci.Opts{
+				Name:           t.Name,
+				APIURL:         k.APIURL,
+				PipelineURL:    k.PipelineURL,
+				DashboardURL:   k.DashboardURL,
+				Token:          k.Token,
+				JobFilter:      k.JobFilter,
+				PlatformFilter: k.PlatformFilter,
+				APIHTTP:        api,
+				PipelineHTTP:   pipe,
+				Logger:         log.With(zap.String("target", t.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			tgts = append(tgts, kt)
+		default:
+			return nil, fmt.Errorf("target %s: unsupported type %q", t.Name, t.Type)
+		}
+	}
+
+	var srcs []cycle.Source
+	groups := map[string]int{} // schedule -> index in a.Groups
+	for _, s := range cfg.Sources {
+		switch s.Type {
+		case config.SourcePatchwork:
+			p := s.Patchwork
+			var cred *httpx.Credential
+			if p.Token.IsSet() {
+				cred = &httpx.Credential{Header: "Authorization", Prefix: "Token ", Secret: p.Token}
+			}
+			hc, err := client("patchwork "+s.Name, cred, true)
+			if err != nil {
+				return nil, err
+			}
+			src, err := patchwork.New(patchwork.Opts{
+				Name:     s.Name,
+				URL:      p.URL,
+				Project:  p.Project,
+				States:   p.States,
+				Lookback: time.Duration(p.Lookback),
+				Delegate: p.Delegate,
+				Base:     s.Base,
+				Targets:  s.Targets,
+				HTTP:     hc,
+				Logger:   log.With(zap.String("source", s.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", s.Name, err)
+			}
+			srcs = append(srcs, src)
+		default:
+			return nil, fmt.Errorf("source %s: unsupported type %q", s.Name, s.Type)
+		}
+		i, ok := groups[s.Schedule]
+		if !ok {
+			i = len(a.Groups)
+			groups[s.Schedule] = i
+			a.Groups = append(a.Groups, daemon.Group{Schedule: s.Schedule})
+		}
+		a.Groups[i].Sources = append(a.Groups[i].Sources, s.Name)
+	}
+
+	path := filepath.Join(cfg.StateDir, "state.json")
+	var store cycle.Store
+	if o.ReadOnly {
+		store = state.ReadOnly(path)
+	} else {
+		s, err := state.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		store, a.store = s, s
+	}
+	a.Runner = cycle.New(cycle.Options{
+		Sources:     srcs,
+		Targets:     tgts,
+		Resolver:    resolverFunc((&gitref.Resolver{Timeout: time.Duration(cfg.HTTP.Timeout), Logger: log}).Resolve),
+		Store:       store,
+		GoneGrace:   time.Duration(cfg.GoneGrace),
+		Concurrency: cfg.TriggerConcurrency,
+		Requests:    a.Meter.Snapshot,
+		Logger:      log,
+	})
+	return a, nil
+}
+
+// Close releases the state lock.
+func (a *App) Close() error {
+	if a.store == nil {
+		return nil
+	}
+	return a.store.Close()
+}
+
+// resolverFunc adapts a function to cycle.BaseResolver.
+type resolverFunc func(ctx context.Context, url, branch string) (string, error)
+
+// ResolveBase calls f.
+func (f resolverFunc) ResolveBase(ctx context.Context, url, branch string) (string, error) {
+	return f(ctx, url, branch)
+}
+
+// dirName makes a client name safe and stable as a directory name.
+func dirName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:8])
+}
+
+// NewLogger builds the zap logger the configuration asks for, writing to w.
+func NewLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	switch c.Format {
+	case "json":
+		encoder = zapcore.NewJSONEncoder(enc)
+	case "console", "":
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(enc)
+	default:
+		return nil, errors.New("log format must be console or json")
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), level)), nil
+}
