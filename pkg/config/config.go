@@ -72,6 +72,8 @@ type Config struct {
 	Log Log `yaml:"log" json:"log"`
 	// Targets are the CI backends, at least one, with unique names.
 	Targets []Target `yaml:"targets" json:"targets"`
+	// Reporters are results stores sources may report to (ResultsDB).
+	Reporters []Reporter `yaml:"reporters,omitempty" json:"reporters,omitempty"`
 	// Sources are the places polled, at least one, with unique names.
 	Sources []Source `yaml:"sources" json:"sources"`
 }
@@ -132,6 +134,8 @@ type Source struct {
 	Base change.Base `yaml:"base" json:"base"`
 	// Patchwork is set when Type is SourcePatchwork.
 	Patchwork *Patchwork `yaml:"patchwork,omitempty" json:"patchwork,omitempty"`
+	// Report says where the source's results are written back.
+	Report Report `yaml:"report" json:"report"`
 }
 
 // Patchwork configures a Patchwork source.

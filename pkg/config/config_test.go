@@ -16,6 +16,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/secret"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // configErrors returns the *Error values joined in err.
@@ -80,6 +81,12 @@ func TestLoadFileGood(t *testing.T) {
 				Token:       secret.Source{Env: "KCI_PROD_TOKEN"},
 			}},
 		},
+		Reporters: []Reporter{{Name: "fedora-rdb", Type: ReporterResultsDB, ResultsDB: &ResultsDB{
+			URL:      "https://resultsdb.example.org",
+			Testcase: "trawl.kernelci.build",
+			ItemType: "patchwork-series",
+			Outcomes: map[targets.State]string{targets.StateInfra: "ERROR"},
+		}}},
 		Sources: []Source{
 			{
 				Name: "netdev", Type: SourcePatchwork, Schedule: "*/10 * * * *",
@@ -98,6 +105,12 @@ func TestLoadFileGood(t *testing.T) {
 					Delegate: "bpf",
 					Token:    secret.Source{File: "/etc/trawl/patchwork.token"},
 				},
+				Report: Report{
+					Checks:    false,
+					Context:   "netdev-ci",
+					States:    map[targets.State]string{targets.StateInfra: "fail", targets.StatePending: "none"},
+					Reporters: []string{"fedora-rdb"},
+				},
 			},
 			{
 				Name: "wireless_2", Type: SourcePatchwork, Schedule: "@every 1d",
@@ -115,6 +128,7 @@ func TestLoadFileGood(t *testing.T) {
 					Lookback: Duration(12 * time.Hour),
 					Token:    secret.Source{Env: "PW_TOKEN"},
 				},
+				Report: Report{Checks: true, Context: "wireless_ci"},
 			},
 		},
 	}
@@ -148,6 +162,16 @@ func TestLoadFileErrors(t *testing.T) {
 		}, ""},
 		{"bad-policy", []string{`:17: sources[0].base.policy: "sometimes" is not one of pinned, follow, tag`}, ""},
 		{"unknown-target", []string{`:12: sources[0].targets[1]: no target is named "jenkins"; targets are: kci`}, ""},
+		{"bad-report", []string{
+			`:14: reporters[0].resultsdb.testcase: "trawl build" must not contain white space or commas`,
+			`:15: reporters[0].resultsdb.outcomes: pending cannot be posted to ResultsDB: its results are final`,
+			`:17: reporters[0].resultsdb.outcomes.fail: "FAILED!" is not a ResultsDB outcome`,
+			`:30: sources[0].report.checks: posting checks needs the Patchwork token`,
+			`:31: sources[0].report.context: "kernelci.build" is not a check context`,
+			`:33: sources[0].report.states.infra-error: "error" is not a check state`,
+			`:34: sources[0].report.states.flaky: unknown key`,
+			`:35: sources[0].report.reporters[1]: no reporter is named "waiverdb"; reporters are: rdb`,
+		}, ""},
 		{"duplicate-names", []string{
 			`:9: targets[1].name: "kci" is used twice; first on line 3`,
 			`:26: sources[1].name: "netdev" is used twice; first on line 16`,

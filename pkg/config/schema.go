@@ -26,7 +26,7 @@ func load(data []byte, filename, dir string) (*Config, error) {
 
 // config reads the top level.
 func (l *loader) config(f field) *Config {
-	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "http", "log", "targets", "sources")
+	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "http", "log", "targets", "reporters", "sources")
 	c := &Config{
 		CycleTimeout:       l.duration(o.get("cycle_timeout"), DefaultCycleTimeout),
 		GoneGrace:          l.duration(o.get("gone_grace"), DefaultGoneGrace),
@@ -54,9 +54,13 @@ func (l *loader) config(f field) *Config {
 	for _, it := range l.nonEmpty(o.get("targets"), "target") {
 		c.Targets = append(c.Targets, l.target(it, targets))
 	}
+	reporters := map[string]int{}
+	for _, it := range l.items(o.get("reporters")) {
+		c.Reporters = append(c.Reporters, l.reporter(it, reporters))
+	}
 	sources := map[string]int{}
 	for _, it := range l.nonEmpty(o.get("sources"), "source") {
-		c.Sources = append(c.Sources, l.source(it, sources, targets))
+		c.Sources = append(c.Sources, l.source(it, sources, targets, reporters))
 	}
 	return c
 }
@@ -125,8 +129,8 @@ func (l *loader) kernelCI(f field) *KernelCI {
 
 // source reads one source; seen maps the source names read so far to their
 // lines, and targets the target names.
-func (l *loader) source(f field, seen, targets map[string]int) Source {
-	o := l.object(f, "name", "type", "schedule", "targets", "base", SourcePatchwork)
+func (l *loader) source(f field, seen, targets, reporters map[string]int) Source {
+	o := l.object(f, "name", "type", "schedule", "targets", "base", "report", SourcePatchwork)
 	s := Source{Name: l.name(o.get("name"), seen)}
 	var block field
 	s.Type, block = l.typeOf(o, "source", SourcePatchwork)
@@ -153,6 +157,8 @@ func (l *loader) source(f field, seen, targets map[string]int) Source {
 	if block.node != nil && s.Type == SourcePatchwork {
 		s.Patchwork = l.patchwork(block)
 	}
+	hasToken := s.Patchwork != nil && s.Patchwork.Token.IsSet()
+	s.Report = l.report(o.get("report"), len(s.Targets), hasToken, reporters)
 	return s
 }
 

@@ -30,11 +30,11 @@ type Reporter interface {
 	// Items lists what a report on c is posted on: each patch of a series,
 	// the head commit, the change itself.
 	Items(c *change.Change) []string
-	// Post writes one report on one item. It must make a repeated call
+	// Report writes one report on one item. It must make a repeated call
 	// after a crash harmless (look before posting where the server cannot
 	// deduplicate). Errors for which report.Permanent is true are not
 	// retried.
-	Post(ctx context.Context, item string, m report.Message, posted string) error
+	Report(ctx context.Context, item string, m report.Message, posted string) error
 }
 
 // Outbox backoff: the first retry after a minute, doubling up to an hour.
@@ -234,7 +234,7 @@ func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.
 		if slices.Contains(p.Done, item) {
 			continue
 		}
-		err := rp.Post(ctx, item, p.Message, p.Posted)
+		err := rp.Report(ctx, item, p.Message, p.Posted)
 		if err == nil {
 			p.Done = append(p.Done, item)
 			continue

@@ -90,7 +90,7 @@ func (f *fakeReporter) Items(c *change.Change) []string {
 	}
 	return items
 }
-func (f *fakeReporter) Post(_ context.Context, item string, m report.Message, posted string) error {
+func (f *fakeReporter) Report(_ context.Context, item string, m report.Message, posted string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[item]; err != nil {
