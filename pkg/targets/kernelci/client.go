@@ -33,12 +33,18 @@ const queryTimeLayout = "2006-01-02T15:04:05"
 // "".
 type node struct {
 	ID        string            `json:"id"`
+	Kind      string            `json:"kind"`
+	Name      string            `json:"name"`
+	Parent    string            `json:"parent"`
+	State     string            `json:"state"`
 	Result    string            `json:"result"`
 	Artifacts map[string]string `json:"artifacts"`
 	Data      struct {
 		KernelRevision struct {
 			Commit string `json:"commit"`
 		} `json:"kernel_revision"`
+		ErrorCode string `json:"error_code"`
+		ErrorMsg  string `json:"error_msg"`
 	} `json:"data"`
 	JobFilter      []string `json:"jobfilter"`
 	PlatformFilter []string `json:"platform_filter"`
@@ -70,6 +76,40 @@ func (t *Target) findNodes(ctx context.Context, q url.Values) ([]node, error) {
 		all = append(all, p.Items...)
 		if len(p.Items) < pageSize || len(all) >= p.Total {
 			return all, nil
+		}
+	}
+}
+
+// getNode returns the node with that id, or nil when the API answers null
+// (no such node).
+func (t *Target) getNode(ctx context.Context, id string) (*node, error) {
+	var n *node
+	if err := t.getJSON(ctx, t.api+"/latest/node/"+url.PathEscape(id), &n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// children returns up to budget children of the node parentID, paging
+// with limit and offset. more reports that the budget cut the list short.
+func (t *Target) children(ctx context.Context, parentID string, budget int) (kids []node, more bool, err error) {
+	q := url.Values{"parent": {parentID}, "limit": {strconv.Itoa(pageSize)}}
+	for offset := 0; ; {
+		q.Set("offset", strconv.Itoa(offset))
+		var p nodePage
+		if err := t.getJSON(ctx, t.api+"/latest/nodes?"+q.Encode(), &p); err != nil {
+			return nil, false, err
+		}
+		offset += len(p.Items)
+		if room := budget - len(kids); len(p.Items) > room {
+			return append(kids, p.Items[:room]...), true, nil
+		}
+		kids = append(kids, p.Items...)
+		if len(p.Items) < pageSize || offset >= p.Total {
+			return kids, false, nil
+		}
+		if len(kids) == budget {
+			return kids, true, nil
 		}
 	}
 }

@@ -49,6 +49,72 @@
 // The lookup and the submission are two requests: two trawl processes
 // triggering the same unit at the same instant can both submit. Run one
 // trawl per target.
+//
+// # Results
+//
+// Result follows a job. It reads the patchset node (GET /latest/node/{id})
+// and, once the patchset service has applied the patches, every node under
+// it breadth-first (GET /latest/nodes?parent=<id>, paged), at most
+// Opts.MaxNodes (default 5000); the summary says when that bound cut the
+// tree short. The API has no query for a subtree, so this costs one request
+// per node read.
+//
+// The pipeline grows this tree under a patchset (kernelci-pipeline's
+// scheduler, kernelci-core's kbuild and LAVA callback): kbuild nodes, which
+// become available with result pass when the build passed and done with
+// fail or incomplete otherwise; under a passed build, one node per test job
+// (kind job; kind test in older pipelines); under those, the results the
+// runtime reports (suites of kind job, cases of kind test). Tests that need
+// no build hang from the patchset itself. kbuild nodes count in
+// Result.Builds, job and test nodes in Result.Tests (each suite and each
+// case counts); nodes of other kinds count in neither. One node counts as:
+//
+//	state     result      data.error_code               counts as
+//	not done  null        any                           Running
+//	any       pass        any                           Pass
+//	any       skip        any                           Skip
+//	any       fail        none, or not infrastructure   Fail
+//	any       fail        infrastructure                Error
+//	any       incomplete  any                           Error
+//	done      null        any                           Error
+//
+// A node still available or closing counts by its result once it has one:
+// the pipeline gives a build its result when the build is over and keeps
+// the node open only while the tests on it run. The infrastructure codes
+// are those the pipeline's own KCIDB bridge (src/send_kcidb.py) reports as
+// MISS or ERROR instead of FAIL, and the timeout service's node_timeout:
+// Bug, Canceled, Configuration, Infrastructure, invalid_job_params, Job,
+// job_generation_error, kbuild_internal_error, LAVATimeout,
+// MultinodeTimeout, node_timeout, ObjectNotPersisted, RequestBodyTooLarge,
+// submit_error, Test, "Unexisting permission codename.". Some pipeline
+// versions end such nodes with fail instead of incomplete, hence the fail
+// row. A LAVA baseline job whose target did not boot ends with fail and the
+// LAVA error type as its code, so the job node counts as Error; its setup
+// suite and login case carry no code and count as Fail, so the job still
+// fails.
+//
+// The state of the job, in this order:
+//
+//   - the patchset service failed the patchset (done, fail, no
+//     infrastructure code): fail, "patches do not apply: <code: message>".
+//     That service records no reason of its own, and it also fails a
+//     patchset whose base checkout failed: when the base checkout is done
+//     with fail or incomplete, or gone, the state is infra-error instead;
+//   - the patchset ended without pass otherwise (incomplete or
+//     node_timeout when it timed out before being processed, no result):
+//     infra-error;
+//   - pending while the patchset or any node under it is not done;
+//   - fail when a build or a test failed;
+//   - infra-error when nothing was built or tested, or when a build or a
+//     test is an Error;
+//   - success otherwise: skipped tests alone do not fail a job.
+//
+// warning is never produced; it is left to reporters' mappings. The summary
+// is one line under 180 characters, e.g. "builds 12/12 passed; tests 140
+// passed, 2 failed, 1 infra error" or "pending: builds 3/12 done".
+// Result.URL is DashboardURL + node id when configured, else the API's node
+// URL. A patchset node that no longer exists (null or 404) is an error
+// wrapping ErrNodeGone.
 package kernelci
 
 import (
@@ -108,9 +174,12 @@ type Opts struct {
 	APIHTTP *http.Client
 	// PipelineHTTP makes the POST to the pipeline.
 	PipelineHTTP *http.Client
-	// DashboardURL, when set, makes Job.URL DashboardURL + node id;
-	// otherwise Job.URL is the API's node URL.
+	// DashboardURL, when set, makes Job.URL and Result.URL DashboardURL +
+	// node id; otherwise they are the API's node URL.
 	DashboardURL string
+	// MaxNodes bounds how many nodes under a patchset Result reads; 0
+	// means 5000.
+	MaxNodes int
 	// Now is the clock for the ResolveBase look-back; nil means time.Now.
 	Now func() time.Time
 	// Logger receives progress; nil means no logging.
@@ -129,6 +198,7 @@ type Target struct {
 	apiHTTP        *http.Client
 	pipelineHTTP   *http.Client
 	dashboard      string
+	maxNodes       int
 	now            func() time.Time
 	log            *zap.Logger
 	configHash     string
@@ -150,6 +220,9 @@ func New(o Opts) (*Target, error) {
 	if o.APIHTTP == nil || o.PipelineHTTP == nil {
 		return nil, fmt.Errorf("kernelci %s: both HTTP clients are required", o.Name)
 	}
+	if o.MaxNodes < 0 {
+		return nil, fmt.Errorf("kernelci %s: MaxNodes %d is negative", o.Name, o.MaxNodes)
+	}
 	for _, l := range [][]string{o.JobFilter, o.PlatformFilter, o.PatchDomains} {
 		if slices.Contains(l, "") {
 			return nil, fmt.Errorf("kernelci %s: empty entry in a filter or domain list", o.Name)
@@ -166,8 +239,12 @@ func New(o Opts) (*Target, error) {
 		apiHTTP:        o.APIHTTP,
 		pipelineHTTP:   o.PipelineHTTP,
 		dashboard:      o.DashboardURL,
+		maxNodes:       o.MaxNodes,
 		now:            o.Now,
 		log:            o.Logger,
+	}
+	if t.maxNodes == 0 {
+		t.maxNodes = defaultMaxNodes
 	}
 	if t.now == nil {
 		t.now = time.Now
@@ -396,9 +473,14 @@ func sameSet(a, b []string) bool {
 
 // job makes the Job for a patchset node.
 func (t *Target) job(id, commit string, adopted bool) targets.Job {
-	u := t.api + "/latest/node/" + id
+	return targets.Job{Target: t.name, ID: id, URL: t.nodeURL(id), BaseCommit: commit, Adopted: adopted}
+}
+
+// nodeURL is where a person looks at a node: DashboardURL + id when
+// configured, else the API's node URL.
+func (t *Target) nodeURL(id string) string {
 	if t.dashboard != "" {
-		u = t.dashboard + id
+		return t.dashboard + id
 	}
-	return targets.Job{Target: t.name, ID: id, URL: u, BaseCommit: commit, Adopted: adopted}
+	return t.api + "/latest/node/" + id
 }

@@ -142,6 +142,9 @@ func (f *Fake) query(conds []cond, offset, limit int) ([]*Node, int) {
 	items := []*Node{}
 	total := 0
 	for _, n := range f.nodes {
+		if parentMismatch(conds, n) {
+			continue
+		}
 		d := n.doc()
 		ok := true
 		for _, c := range conds {
@@ -159,6 +162,28 @@ func (f *Fake) query(conds []cond, offset, limit int) ([]*Node, int) {
 		total++
 	}
 	return items, total
+}
+
+// parentMismatch reports whether n fails an equality filter on parent,
+// which needs no JSON document: listing children is the most frequent
+// query, and building every node's document for each one is slow.
+func parentMismatch(conds []cond, n *Node) bool {
+	for _, c := range conds {
+		if c.op != "" || len(c.path) != 1 || c.path[0] != "parent" {
+			continue
+		}
+		switch w := c.want.(type) {
+		case nil:
+			if n.Parent != nil {
+				return true
+			}
+		case string:
+			if n.Parent == nil || *n.Parent != w {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cond is one query filter: the field's dotted path, the operator ("" for

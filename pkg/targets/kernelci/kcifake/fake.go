@@ -35,6 +35,14 @@
 // checks it when it processes the node and fails the node (state done,
 // result fail). Process runs that pass on demand.
 //
+// What the pipeline does after that is simulated on demand too, through
+// the same node store and the API's state transitions: Run is the
+// scheduler and the runtimes (kbuild nodes under an available patchset,
+// test job nodes under the builds that passed, their cases under them),
+// Settle is the holdoff and closing timeout services that move finished
+// nodes to done, and Expire is the timeout service when a node's timeout
+// lapses. Finish and FinishWithError end single nodes.
+//
 // The two handlers are separate (APIHandler, PipelineHandler) because the
 // real services listen on different ports; serve each on its own
 // httptest.Server.
@@ -372,8 +380,9 @@ func (f *Fake) Token(email string, perms ...string) string {
 // patchset node whose parent checkout is no longer running is failed
 // (state done, result fail) when it has no parent, the parent failed, or
 // one of its patch URLs has a host off Options.AllowedDomains; otherwise it
-// becomes available with result pass and a "tarball" artifact. Applying the
-// patches is not modelled.
+// becomes available with result pass, a "tarball" artifact and a holdoff
+// of 10 minutes. Applying the patches is not modelled, and a failed node
+// carries no error_code or error_msg, as the real service sets none.
 func (f *Fake) Process() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -394,6 +403,7 @@ func (f *Fake) Process() {
 			_ = f.setStateLocked(n.ID, "done", "fail")
 		default:
 			n.Artifacts["tarball"] = parent.Artifacts["tarball"] + ".patched-" + n.ID + ".tar.gz"
+			n.Holdoff = &Time{f.opts.Now().UTC().Add(holdoff)}
 			_ = f.setStateLocked(n.ID, "available", "pass")
 		}
 	}

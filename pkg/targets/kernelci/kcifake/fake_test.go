@@ -424,3 +424,285 @@ func TestQueryEscaping(t *testing.T) {
 		t.Errorf("ids %v, want [%s]", got, id)
 	}
 }
+
+// patchset submits a patchset on a new checkout through the pipeline
+// handler and returns its id; process lets the patchset service apply it.
+func (e *env) patchset(t *testing.T, process bool) string {
+	t.Helper()
+	checkout := e.fake.AddCheckout("net-next", treeURL, "main", c1)
+	status, got := e.do(t, http.MethodPost, "/api/patchset", e.fake.Token("d@example.org", "patchset"),
+		body(checkout, e.patches.URL+"/mbox/1/"))
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, got)
+	}
+	id := e.fake.Patchsets()[0].ID
+	if process {
+		e.fake.Process()
+	}
+	return id
+}
+
+// outcome is a node's state, result and error code, for comparisons.
+func outcome(t *testing.T, f *kcifake.Fake, id string) string {
+	t.Helper()
+	n, ok := f.Node(id)
+	if !ok {
+		t.Fatalf("node %s not found", id)
+	}
+	s := n.State
+	if n.Result != nil {
+		s += "/" + *n.Result
+	}
+	if code, _ := n.Data["error_code"].(string); code != "" {
+		s += "/" + code
+	}
+	return s
+}
+
+func TestRunCreatesNodes(t *testing.T) {
+	e := newEnv(t, "127.0.0.1")
+	ps := e.patchset(t, true)
+	patchset, _ := e.fake.Node(ps)
+	plan := kcifake.RunPlan{Builds: []kcifake.BuildPlan{
+		{Name: "kbuild-gcc-12-x86", Arch: "x86_64", Result: "pass", Tests: []kcifake.TestPlan{{
+			Name: "baseline-x86", Platform: "qemu-x86", Result: "fail",
+			Cases: []kcifake.CasePlan{{Name: "login", Result: "pass"}, {Name: "kernelmsg", Result: "fail"}},
+		}}},
+		{Name: "kbuild-clang-17-arm64", Arch: "arm64", Compiler: "clang-17", Result: "incomplete",
+			ErrorCode: "kbuild_internal_error", ErrorMsg: "Infrastructure failure"},
+	}}
+	if err := e.fake.Run(ps, plan); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	builds := e.fake.Children(ps)
+	if len(builds) != 2 {
+		t.Fatalf("%d children of the patchset, want 2 builds", len(builds))
+	}
+	for i, b := range builds {
+		p := plan.Builds[i]
+		wantPath := []string{"checkout", "patchset", p.Name}
+		if b.Kind != "kbuild" || b.Name != p.Name || !reflect.DeepEqual(b.Path, wantPath) ||
+			b.Group == nil || *b.Group != p.Name || b.Parent == nil || *b.Parent != ps {
+			t.Errorf("build %d: kind %s name %s path %v group %v parent %v", i, b.Kind, b.Name, b.Path, b.Group, b.Parent)
+		}
+		if b.TreeID != patchset.TreeID || b.Submitter != patchset.Submitter || b.Owner != "pipeline" {
+			t.Errorf("build %d: treeid %s submitter %s owner %s, want the patchset's and the pipeline's",
+				i, b.TreeID, b.Submitter, b.Owner)
+		}
+		if !reflect.DeepEqual(b.Data["kernel_revision"], patchset.Data["kernel_revision"]) ||
+			b.Data["arch"] != p.Arch || b.Data["defconfig"] != "defconfig" {
+			t.Errorf("build %d: data %v", i, b.Data)
+		}
+	}
+	if got := outcome(t, e.fake, builds[0].ID); got != "available/pass" || builds[0].Holdoff == nil ||
+		builds[0].Artifacts["kernel"] == "" {
+		t.Errorf("passed build: %s, holdoff %v, artifacts %v; want available/pass with a holdoff and a kernel",
+			got, builds[0].Holdoff, builds[0].Artifacts)
+	}
+	if got := outcome(t, e.fake, builds[1].ID); got != "done/incomplete/kbuild_internal_error" ||
+		builds[1].Data["compiler"] != "clang-17" || builds[1].Data["error_msg"] != "Infrastructure failure" {
+		t.Errorf("broken build: %s, data %v", got, builds[1].Data)
+	}
+	if n := len(e.fake.Children(builds[1].ID)); n != 0 {
+		t.Errorf("%d children under the broken build, want none", n)
+	}
+
+	jobs := e.fake.Children(builds[0].ID)
+	if len(jobs) != 1 {
+		t.Fatalf("%d test jobs, want 1", len(jobs))
+	}
+	job := jobs[0]
+	if job.Kind != "job" || !reflect.DeepEqual(job.Path, []string{"checkout", "patchset", "kbuild-gcc-12-x86", "baseline-x86"}) ||
+		job.Data["platform"] != "qemu-x86" || job.Data["arch"] != "x86_64" || outcome(t, e.fake, job.ID) != "done/fail" {
+		t.Errorf("test job: kind %s path %v data %v %s", job.Kind, job.Path, job.Data, outcome(t, e.fake, job.ID))
+	}
+	var got []string
+	for _, c := range e.fake.Children(job.ID) {
+		if c.Kind != "test" || c.Group == nil || *c.Group != "baseline-x86" || len(c.Path) != 5 {
+			t.Errorf("case %s: kind %s group %v path %v", c.Name, c.Kind, c.Group, c.Path)
+		}
+		got = append(got, c.Name+" "+outcome(t, e.fake, c.ID))
+	}
+	if want := []string{"login done/pass", "kernelmsg done/fail"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cases %v, want %v", got, want)
+	}
+
+	// The API serves them with the real field names.
+	_, page := e.get(t, "/latest/nodes?parent="+ps)
+	for _, s := range []string{`"kind":"kbuild"`, `"arch":"x86_64"`, `"error_code":"kbuild_internal_error"`,
+		`"parent":"` + ps + `"`, `"state":"available"`, `"group":"kbuild-gcc-12-x86"`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("GET /latest/nodes?parent= answer lacks %s", s)
+		}
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	pass := []kcifake.TestPlan{{Name: "baseline-x86", Result: "pass"}}
+	tests := []struct {
+		name    string
+		process bool
+		id      string // "" for the patchset
+		plan    kcifake.RunPlan
+		want    string
+	}{
+		{name: "patchset not applied yet", plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "pass"}}},
+			want: "available checkouts only"},
+		{name: "unknown node", process: true, id: missing, want: "not found"},
+		{name: "tests on a failed build", process: true,
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "fail", Tests: pass}}},
+			want: "only on a build that passed"},
+		{name: "tests on a running build", process: true,
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Tests: pass}}},
+			want: "only on a build that passed"},
+		{name: "cases of a running job", process: true,
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "pass", Tests: []kcifake.TestPlan{
+				{Name: "t", Cases: []kcifake.CasePlan{{Name: "c", Result: "pass"}}}}}}},
+			want: "reported with the job's result"},
+		{name: "unknown result", process: true,
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "passed"}}},
+			want: "bad name or result"},
+		{name: "build without a name", process: true,
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Result: "pass"}}},
+			want: "bad name or result"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "127.0.0.1")
+			ps := e.patchset(t, tt.process)
+			id := ps
+			if tt.id != "" {
+				id = tt.id
+			}
+			err := e.fake.Run(id, tt.plan)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %v, want an error saying %q", err, tt.want)
+			}
+			if n := len(e.fake.Children(ps)); n != 0 {
+				t.Errorf("a refused plan created %d nodes", n)
+			}
+		})
+	}
+}
+
+func TestSettle(t *testing.T) {
+	tests := []struct {
+		name  string
+		plan  kcifake.RunPlan
+		after func(t *testing.T, e *env, ps string) // between two Settle calls
+		want  []string                              // outcomes of the patchset, the build, the test job
+	}{
+		{name: "everything finished",
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "pass",
+				Tests: []kcifake.TestPlan{{Name: "t", Result: "pass"}}}}},
+			want: []string{"done/pass", "done/pass", "done/pass"}},
+		{name: "a test still running",
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "pass",
+				Tests: []kcifake.TestPlan{{Name: "t"}}}}},
+			want: []string{"closing/pass", "closing/pass", "running"}},
+		{name: "the test finishes later",
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "pass",
+				Tests: []kcifake.TestPlan{{Name: "t"}}}}},
+			after: func(t *testing.T, e *env, ps string) {
+				job := e.fake.Children(e.fake.Children(ps)[0].ID)[0]
+				if err := e.fake.Finish(job.ID, "skip"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"done/pass", "done/pass", "done/skip"}},
+		{name: "a build still running",
+			plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k"}}},
+			want: []string{"closing/pass", "running"}},
+		{name: "a failed build", plan: kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "k", Result: "fail"}}},
+			want: []string{"done/pass", "done/fail"}},
+		{name: "nothing scheduled", want: []string{"done/pass"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "127.0.0.1")
+			ps := e.patchset(t, true)
+			if err := e.fake.Run(ps, tt.plan); err != nil {
+				t.Fatal(err)
+			}
+			e.fake.Settle()
+			if tt.after != nil {
+				tt.after(t, e, ps)
+				e.fake.Settle()
+			}
+			got := []string{outcome(t, e.fake, ps)}
+			for id := ps; ; {
+				kids := e.fake.Children(id)
+				if len(kids) == 0 {
+					break
+				}
+				id = kids[0].ID
+				got = append(got, outcome(t, e.fake, id))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("outcomes %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpire(t *testing.T) {
+	e := newEnv(t, "127.0.0.1")
+	running := e.patchset(t, false)
+	if err := e.fake.Expire(running); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(t, e.fake, running); got != "done/incomplete/node_timeout" {
+		t.Errorf("unprocessed patchset after its timeout: %s", got)
+	}
+
+	e = newEnv(t, "127.0.0.1")
+	ps := e.patchset(t, true)
+	plan := kcifake.RunPlan{Builds: []kcifake.BuildPlan{
+		{Name: "k", Result: "pass", Tests: []kcifake.TestPlan{{Name: "t"}, {Name: "u", Result: "pass"}}},
+		{Name: "f", Result: "fail"},
+	}}
+	if err := e.fake.Run(ps, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Expire(ps); err != nil {
+		t.Fatal(err)
+	}
+	builds := e.fake.Children(ps)
+	jobs := e.fake.Children(builds[0].ID)
+	got := map[string]string{
+		"patchset":      outcome(t, e.fake, ps),
+		"passed build":  outcome(t, e.fake, builds[0].ID),
+		"failed build":  outcome(t, e.fake, builds[1].ID),
+		"running test":  outcome(t, e.fake, jobs[0].ID),
+		"finished test": outcome(t, e.fake, jobs[1].ID),
+	}
+	want := map[string]string{
+		"patchset":      "done/pass",
+		"passed build":  "done/incomplete/node_timeout",
+		"failed build":  "done/fail",
+		"running test":  "done/incomplete/node_timeout",
+		"finished test": "done/pass",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after the timeout: %v\nwant %v", got, want)
+	}
+	if err := e.fake.Expire(missing); err == nil {
+		t.Error("Expire of an unknown node succeeded")
+	}
+}
+
+func TestFinishWithError(t *testing.T) {
+	e := newEnv(t, "127.0.0.1")
+	ps := e.patchset(t, false)
+	if err := e.fake.FinishWithError(ps, "fail", "", "Hunk #1 FAILED"); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.fake.Node(ps)
+	if outcome(t, e.fake, ps) != "done/fail" || n.Data["error_msg"] != "Hunk #1 FAILED" {
+		t.Errorf("node %s data %v", outcome(t, e.fake, ps), n.Data)
+	}
+	if err := e.fake.FinishWithError(missing, "fail", "", "x"); err == nil {
+		t.Error("FinishWithError of an unknown node succeeded")
+	}
+}
