@@ -127,6 +127,17 @@ type Change struct {
 	Fork bool
 }
 
+// State is where a change stands on its forge, for a dependency that is not
+// among the open changes of a snapshot.
+type State string
+
+// The states of a change.
+const (
+	StateOpen   State = "open"
+	StateMerged State = "merged"
+	StateClosed State = "closed"
+)
+
 // The key forms of each forge, in one place so that a reference to a change
 // of another forge resolves to the very key that forge's source yields.
 

@@ -194,6 +194,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 		}
 	}
 
+	r.resolveRefs(ctx, all, unknown)
 	g := graph.Build(all, unknown, r.o.Limits)
 	ev := newEvaluator(ctx, r, st, all, g)
 	seen := map[string]bool{}

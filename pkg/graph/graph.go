@@ -213,6 +213,8 @@ func vertices(changes []change.Change, unknownSources map[string]bool) []vertex 
 			switch j, present := index[r.Key]; {
 			case r.Merged:
 				// Part of the base, not a unit.
+			case r.Closed:
+				setFirst(&x.ownBlocked, fmt.Sprintf("dependency %s (%q) was closed without being merged", r.Key, r.Raw))
 			case r.Key == "":
 				setFirst(&x.ownBlocked, fmt.Sprintf("unresolved dependency %q", r.Raw))
 			case r.Key == x.c.Key:

@@ -194,6 +194,18 @@ func TestBuild(t *testing.T) {
 			nodes: map[string]Node{"a": ready(nil, nil)},
 		},
 		{
+			name: "closed dependency blocks its dependents with that reason",
+			changes: []change.Change{
+				chg("a", change.Ref{Raw: "https://github.com/o/r/pull/1", Key: "gh:o/r#1", Source: "gh", Closed: true}),
+				chg("b", on("a")),
+			},
+			order: ks("a", "b"),
+			nodes: map[string]Node{
+				"a": {Status: Blocked, Reason: `dependency gh:o/r#1 ("https://github.com/o/r/pull/1") was closed without being merged`},
+				"b": {Status: Blocked, Reason: `depends on a: dependency gh:o/r#1 ("https://github.com/o/r/pull/1") was closed without being merged`, Deps: ks("a"), Closure: ks("a")},
+			},
+		},
+		{
 			name:    "unresolved reference",
 			changes: []change.Change{chg("a", change.Ref{Raw: "<lost@msgid>", Source: "pw"})},
 			order:   ks("a"),

@@ -1,0 +1,193 @@
+package cycle
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
+)
+
+// Claim is how a source relates to a change key.
+type Claim int
+
+// The claims a source can make on a key.
+const (
+	// ClaimNone: the key names a change on another host.
+	ClaimNone Claim = iota
+	// ClaimHost: the key is on this source's host but not its repository or
+	// project; the source can look it up but does not poll it.
+	ClaimHost
+	// ClaimOwn: the key is one of this source's changes.
+	ClaimOwn
+)
+
+// Owner is implemented by sources that can say which keys are theirs and
+// look up a change that is not among their open changes (merged, closed,
+// filtered out). It resolves references across sources and forges.
+type Owner interface {
+	Claim(key change.Key) Claim
+	Lookup(ctx context.Context, key change.Key) (change.State, error)
+}
+
+// MsgIDResolver is implemented by sources that can resolve a mail
+// message-id to the change holding it (Patchwork). It returns "" when the
+// message is unknown there.
+type MsgIDResolver interface {
+	ResolveMsgID(ctx context.Context, msgid string) (change.Key, error)
+}
+
+// resolver completes the dependency references of a cycle's changes across
+// sources, with each lookup made once per cycle.
+type resolver struct {
+	ctx     context.Context
+	r       *Runner
+	present map[change.Key]bool
+	unknown map[string]bool
+	states  map[change.Key]change.State
+	msgids  map[string]change.Key
+}
+
+// resolveRefs rewrites the references of every change in place:
+//   - a reference its own source could not place (another repository,
+//     another forge) is given to the source that owns its key; one on a
+//     host no source is configured for is dropped, never fetched;
+//   - a message-id named outside Patchwork is offered to the sources that
+//     resolve message-ids;
+//   - a dependency owned by a known source but absent from the snapshot is
+//     looked up: merged counts as part of the base, closed blocks.
+func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) {
+	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
+		states: map[change.Key]change.State{}, msgids: map[string]change.Key{}}
+	for _, c := range all {
+		rs.present[c.Key] = true
+	}
+	for i := range all {
+		c := &all[i]
+		// A fresh slice: Deps is shared with the source's snapshot, which
+		// later cycles reuse and must see unresolved.
+		kept := make([]change.Ref, 0, len(c.Deps))
+		for _, ref := range c.Deps {
+			if rs.resolve(c, &ref) {
+				kept = append(kept, ref)
+			}
+		}
+		c.Deps = kept
+	}
+}
+
+// resolve completes one reference; false drops it.
+func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
+	if ref.Key == "" && ref.Source == "" {
+		ref.Key, ref.Source = rs.msgid(ref.Raw)
+	}
+	var host Owner
+	if ref.Key != "" && ref.Source == "" {
+		owner, hostOnly, hostName := rs.claim(ref.Key)
+		switch {
+		case owner != "":
+			ref.Source = owner
+		case hostOnly != nil:
+			host = hostOnly
+			ref.Source = hostName
+		default:
+			rs.r.log.Debug("dependency on a host no source is configured for: ignored",
+				zap.String("change", string(c.Key)), zap.String("ref", ref.Raw))
+			return false
+		}
+	}
+	if ref.Key == "" || ref.Merged || ref.Closed || rs.present[ref.Key] || rs.unknown[ref.Source] {
+		return true
+	}
+	if host == nil {
+		host, _ = rs.r.sources[ref.Source].(Owner)
+	}
+	if host == nil {
+		return true
+	}
+	switch rs.state(host, ref.Key) {
+	case change.StateMerged:
+		ref.Merged = true
+	case change.StateClosed:
+		ref.Closed = true
+	}
+	return true
+}
+
+// claim finds the source owning key, or else one on the same host.
+func (rs *resolver) claim(key change.Key) (owner string, host Owner, hostName string) {
+	for _, name := range rs.r.order {
+		o, ok := rs.r.sources[name].(Owner)
+		if !ok {
+			continue
+		}
+		switch o.Claim(key) {
+		case ClaimOwn:
+			return name, nil, ""
+		case ClaimHost:
+			if host == nil {
+				host, hostName = o, name
+			}
+		}
+	}
+	return "", host, hostName
+}
+
+// state looks key up once per cycle; a failed look-up leaves the state
+// unknown, which keeps the dependent blocked (never triggered) this cycle.
+func (rs *resolver) state(o Owner, key change.Key) change.State {
+	if s, ok := rs.states[key]; ok {
+		return s
+	}
+	s, err := o.Lookup(rs.ctx, key)
+	if err != nil {
+		rs.r.log.Warn("dependency look-up failed", zap.String("dependency", string(key)), zap.Error(err))
+		s = ""
+	}
+	rs.states[key] = s
+	return s
+}
+
+// msgid resolves a message-id reference through the sources that can.
+func (rs *resolver) msgid(raw string) (change.Key, string) {
+	var id string
+	for _, d := range deps.Parse("Depends-on: " + raw) {
+		if d.Kind == deps.MessageID || d.Kind == deps.PatchworkPatch {
+			id = d.MsgID
+			break
+		}
+	}
+	if id == "" {
+		return "", ""
+	}
+	if k, ok := rs.msgids[id]; ok {
+		return k, rs.ownerName(k)
+	}
+	for _, name := range rs.r.order {
+		m, ok := rs.r.sources[name].(MsgIDResolver)
+		if !ok || rs.unknown[name] {
+			continue
+		}
+		k, err := m.ResolveMsgID(rs.ctx, id)
+		if err != nil {
+			rs.r.log.Warn("message-id look-up failed", zap.String("source", name), zap.String("msgid", id), zap.Error(err))
+			continue
+		}
+		if k != "" {
+			rs.msgids[id] = k
+			return k, name
+		}
+	}
+	rs.msgids[id] = ""
+	return "", ""
+}
+
+// ownerName is the source owning key, for a cached message-id.
+func (rs *resolver) ownerName(k change.Key) string {
+	if k == "" {
+		return ""
+	}
+	owner, _, _ := rs.claim(k)
+	return owner
+}
