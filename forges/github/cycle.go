@@ -1,0 +1,175 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	gh "github.com/google/go-github/v92/github"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// parseKey splits a GitHub change key into its host ("" for github.com),
+// repository and number.
+func parseKey(key change.Key) (host, repo string, n int64, ok bool) {
+	rest, found := strings.CutPrefix(string(key), "gh:")
+	if !found {
+		return "", "", 0, false
+	}
+	path, num, found := strings.Cut(rest, "#")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !found || err != nil || n <= 0 {
+		return "", "", 0, false
+	}
+	switch parts := strings.Split(path, "/"); len(parts) {
+	case 2:
+		return "", path, n, true
+	case 3:
+		return parts[0], parts[1] + "/" + parts[2], n, true
+	}
+	return "", "", 0, false
+}
+
+// Claim says whether key is a pull request of this source's repository,
+// of another repository on the same host, or elsewhere.
+func (s *Source) Claim(key change.Key) change.Claim {
+	host, repo, _, ok := parseKey(key)
+	if !ok {
+		return change.ClaimNone
+	}
+	if host == "" {
+		host = defaultHost
+	}
+	switch {
+	case !strings.EqualFold(host, s.host):
+		return change.ClaimNone
+	case strings.EqualFold(repo, s.o.Repo):
+		return change.ClaimOwn
+	}
+	return change.ClaimHost
+}
+
+// ChangeState looks up a pull request that is not among the open ones.
+func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State, error) {
+	_, repo, n, ok := parseKey(key)
+	if !ok || s.Claim(key) == change.ClaimNone {
+		return "", fmt.Errorf("github %s: %s is not a pull request on this host", s.o.Repo, key)
+	}
+	st, err := s.Lookup(ctx, repo, n)
+	if err != nil {
+		return "", err
+	}
+	switch st {
+	case StateMerged:
+		return change.StateMerged, nil
+	case StateClosed:
+		return change.StateClosed, nil
+	}
+	return change.StateOpen, nil
+}
+
+// ReporterOpts configures a commit status reporter.
+type ReporterOpts struct {
+	// Name is the reporter's name in the state.
+	Name string
+	// Context is the status context; "/<target>" is appended when
+	// PerTarget is set, so that each target has its own status.
+	Context   string
+	PerTarget bool
+	// States overrides DefaultStatusStates; an empty value means "not
+	// posted".
+	States map[targets.State]string
+}
+
+// DefaultStatusStates maps result states to commit status states: an
+// infrastructure error is "error" (the CI broke), not "failure" (the
+// change broke it).
+var DefaultStatusStates = map[targets.State]string{
+	targets.StatePending: string(StatusPending),
+	targets.StateSuccess: string(StatusSuccess),
+	targets.StateWarning: string(StatusSuccess),
+	targets.StateFail:    string(StatusFailure),
+	targets.StateInfra:   string(StatusError),
+}
+
+// Reporter posts results as commit statuses on a pull request's head.
+type Reporter struct {
+	o ReporterOpts
+	s *Source
+}
+
+// Reporter returns the status reporter of this source's repository.
+func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
+	if o.Context == "" {
+		return nil, fmt.Errorf("github reporter %s: no status context", o.Name)
+	}
+	states := map[targets.State]string{}
+	for k, v := range DefaultStatusStates {
+		states[k] = v
+	}
+	for k, v := range o.States {
+		if v != "" && (Status{State: StatusState(v), Context: "c"}).check("x") != nil {
+			return nil, fmt.Errorf("github reporter %s: %q is not a commit status state", o.Name, v)
+		}
+		states[k] = v
+	}
+	o.States = states
+	return &Reporter{o: o, s: s}, nil
+}
+
+// Name is the reporter's name.
+func (r *Reporter) Name() string { return r.o.Name }
+
+// Map returns the status state of a result state.
+func (r *Reporter) Map(st targets.State) (string, bool) {
+	v := r.o.States[st]
+	return v, v != ""
+}
+
+// Items is the pull request's head commit.
+func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA} }
+
+// Report posts the status on the head commit unless the commit already
+// carries it (same context, state and description): a crash between a
+// post and the state write then makes no duplicate, and the repository's
+// cap of 1,000 statuses per commit and context is not spent on repeats.
+func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) error {
+	st := Status{State: StatusState(posted), Context: r.o.Context, Description: Description(m), TargetURL: m.URL}
+	if r.o.PerTarget {
+		st.Context += "/" + m.Target
+	}
+	owner, name, err := splitRepo(r.s.o.Repo)
+	if err != nil {
+		return err
+	}
+	if err := r.s.pace(ctx); err != nil {
+		return fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
+	}
+	combined, resp, err := r.s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
+	r.s.observe(resp)
+	if err != nil {
+		return fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, apiError(err))
+	}
+	for _, cur := range combined.Statuses {
+		if cur.GetContext() == st.Context && cur.GetState() == posted && cur.GetDescription() == st.Description {
+			return nil
+		}
+	}
+	return r.s.PostStatus(ctx, r.s.o.Repo, sha, st)
+}
+
+// Description is the one-line status description of a result, within
+// GitHub's 140 characters: its summary, clipped if need be, and the short
+// fingerprint it is about.
+func Description(m report.Message) string {
+	fp := m.Fingerprint
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	suffix := " [trawl " + fp + "]"
+	return clip(strings.Join(strings.Fields(m.Summary), " "), maxDescription-len(suffix)) + suffix
+}

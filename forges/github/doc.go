@@ -1,0 +1,25 @@
+// Package github is trawl's GitHub driver: the Source that turns the open
+// pull requests of one repository into trawl changes, the commit status
+// reporter, the state lookup of any pull request on the same host, and the
+// installation tokens of a GitHub App.
+//
+// All REST calls go through google/go-github over the *http.Client that
+// pkg/httpx builds for the source: the disk cache above, the credential
+// beneath it. Every list page is therefore revalidated with its ETag on
+// every Fetch, and an unchanged page costs a 304 that GitHub does not count
+// against the rate limit of an authenticated client. Nothing here sets a
+// token on a request, and nothing asks the cache to skip validation.
+//
+// go-github's own rate limit memory is switched off: it ignores responses
+// served through a cache (X-From-Cache), so it would go stale and refuse
+// requests on its own. The Source instead keeps the X-RateLimit-* headers
+// of the latest response, and once fewer than Opts.RateReserve requests
+// remain it spreads the rest of the budget until the reset, waiting before
+// each request rather than failing. An exhausted limit is an error, never
+// an empty list.
+//
+// A Fetch never returns part of the list: a failed page fails it, and when
+// the list moved while it was paged (sort=updated puts every edited pull
+// request first, shifting the pages behind it) the earlier pages are
+// revalidated, and the list is read again when one of them changed.
+package github

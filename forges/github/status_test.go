@@ -1,0 +1,157 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/trawl-ci/trawl/forges/github/ghfake"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+)
+
+func TestPostStatus(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(1)
+	s := e.source(t, nil)
+	long := strings.Repeat("é", 100) + strings.Repeat("x", 100) // 200 characters, 300 bytes
+	head := sha("head-1")
+	err := s.PostStatus(context.Background(), testRepo, head, Status{
+		State: StatusFailure, Context: "trawl/buildbot", Description: long, TargetURL: "https://ci.example.org/42",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.fake.Statuses()
+	if len(got) != 1 {
+		t.Fatalf("recorded %d statuses, want 1", len(got))
+	}
+	st := got[0]
+	wantDesc := strings.Repeat("é", 100) + strings.Repeat("x", 39) + "…"
+	if st.Repo != testRepo || st.SHA != head || st.State != "failure" || st.Context != "trawl/buildbot" ||
+		st.TargetURL != "https://ci.example.org/42" || st.Description != wantDesc || st.Creator != "trawl-bot" {
+		t.Errorf("recorded %+v", st)
+	}
+	noLeak(t, e, e.cacheDir, testToken)
+}
+
+func TestPostStatusRejected(t *testing.T) {
+	tests := []struct {
+		name     string
+		repo     string
+		sha      string
+		st       Status
+		sentinel error // nil: refused before any request
+		message  string
+	}{
+		{"unknown state", testRepo, sha("x"), Status{State: "done", Context: "c"}, nil, `unknown status state "done"`},
+		{"no context", testRepo, sha("x"), Status{State: StatusSuccess}, nil, "no context"},
+		{"no commit", testRepo, "", Status{State: StatusSuccess, Context: "c"}, nil, "no commit"},
+		{"bad repository", "base-types", sha("x"), Status{State: StatusSuccess, Context: "c"}, nil, "not owner/name"},
+		{"unknown commit", testRepo, "abc", Status{State: StatusSuccess, Context: "c"}, httpx.ErrBadRequest, "422 Unprocessable Entity: No commit found for SHA: abc"},
+		{"unknown repository", "rock-core/nothing", sha("x"), Status{State: StatusSuccess, Context: "c"}, httpx.ErrNotFound, "404 Not Found: Not Found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, ghfake.Options{}, nil)
+			e.addPRs(1)
+			err := e.source(t, nil).PostStatus(context.Background(), tc.repo, tc.sha, tc.st)
+			if err == nil || !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("error %v, want one saying %q", err, tc.message)
+			}
+			if tc.sentinel == nil && len(e.fake.Requests()) != 0 {
+				t.Errorf("a request was sent for an invalid status")
+			}
+			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+				t.Errorf("error %v does not match %v", err, tc.sentinel)
+			}
+		})
+	}
+}
+
+func TestPostStatusNeedsCredential(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(1)
+	s := e.source(t, func(o *Opts) { o.HTTP = e.client(t, nil) })
+	err := s.PostStatus(context.Background(), testRepo, sha("head-1"), Status{State: StatusPending, Context: "c"})
+	if !errors.Is(err, httpx.ErrForbidden) || !strings.Contains(err.Error(), "401") {
+		t.Errorf("anonymous post: %v, want a 401", err)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(3)
+	if err := e.fake.Merge(testRepo, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Close(testRepo, 3); err != nil {
+		t.Fatal(err)
+	}
+	s := e.source(t, nil)
+	tests := []struct {
+		repo string
+		n    int64
+		want State
+		err  error
+	}{
+		{testRepo, 1, StateOpen, nil},
+		{testRepo, 2, StateMerged, nil},
+		{testRepo, 3, StateClosed, nil},
+		{testRepo, 4, "", httpx.ErrNotFound},
+		{"rock-core/other", 1, "", httpx.ErrNotFound},
+	}
+	for _, tc := range tests {
+		got, err := s.Lookup(context.Background(), tc.repo, tc.n)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("Lookup(%s, %d) = %q, %v; want %q, %v", tc.repo, tc.n, got, err, tc.want, tc.err)
+		}
+	}
+	for _, n := range []int64{0, -1} {
+		if _, err := s.Lookup(context.Background(), testRepo, n); err == nil {
+			t.Errorf("Lookup(%d) gave no error", n)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 5, ""},
+		{"short", 5, "short"},
+		{"longer", 5, "long…"},
+		{"ééééé", 5, "ééééé"},
+		{"éééééé", 5, "éééé…"},
+		{"日本語のテキスト", 4, "日本語…"},
+	}
+	for _, tc := range tests {
+		if got := clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+func FuzzClip(f *testing.F) {
+	for _, s := range []string{"", "ok", strings.Repeat("é", 141), strings.Repeat("x", 140), "\xff\xfe broken"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := clip(s, maxDescription)
+		if n := utf8.RuneCountInString(got); n > maxDescription {
+			t.Fatalf("clip gave %d characters", n)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("clip split a character: %q", got)
+		}
+		if utf8.RuneCountInString(s) <= maxDescription && got != s {
+			t.Fatalf("clip changed a short description %q to %q", s, got)
+		}
+		if utf8.ValidString(s) && got != s && !strings.HasPrefix(s, strings.TrimSuffix(got, "…")) {
+			t.Fatalf("clip(%q) = %q is not a prefix and an ellipsis", s, got)
+		}
+	})
+}

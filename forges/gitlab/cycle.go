@@ -1,0 +1,176 @@
+package gitlab
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// splitKey splits a GitLab change key of this instance into the project
+// path and the merge request's iid.
+func (s *Source) splitKey(key change.Key) (project string, iid int64, ok bool) {
+	rest, found := strings.CutPrefix(string(key), "gl:"+s.host+"/")
+	if !found {
+		return "", 0, false
+	}
+	project, num, found := strings.Cut(rest, "!")
+	iid, err := strconv.ParseInt(num, 10, 64)
+	if !found || err != nil || iid <= 0 || project == "" {
+		return "", 0, false
+	}
+	return project, iid, true
+}
+
+// Claim says whether key is a merge request of this source's project, of
+// another project on the same instance, or elsewhere.
+func (s *Source) Claim(key change.Key) change.Claim {
+	project, _, ok := s.splitKey(key)
+	switch {
+	case !ok:
+		return change.ClaimNone
+	case strings.EqualFold(project, s.o.Project):
+		return change.ClaimOwn
+	}
+	return change.ClaimHost
+}
+
+// ChangeState looks up a merge request that is not among the open ones.
+func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State, error) {
+	project, iid, ok := s.splitKey(key)
+	if !ok {
+		return "", fmt.Errorf("gitlab %s: %s is not a merge request of this instance", s.o.URL, key)
+	}
+	st, err := s.Lookup(ctx, project, iid)
+	if err != nil {
+		return "", err
+	}
+	switch st {
+	case StateMerged:
+		return change.StateMerged, nil
+	case StateClosed:
+		return change.StateClosed, nil
+	}
+	return change.StateOpen, nil
+}
+
+// ReporterOpts configures a commit status reporter.
+type ReporterOpts struct {
+	// Name is the reporter's name in the state.
+	Name string
+	// Context is the status name; "/<target>" is appended when PerTarget
+	// is set.
+	Context   string
+	PerTarget bool
+	// States overrides DefaultStatusStates; an empty value means "not
+	// posted".
+	States map[targets.State]string
+}
+
+// DefaultStatusStates maps result states to GitLab commit status states.
+// GitLab has no "error": an infrastructure error is "failed", and its
+// description says so.
+var DefaultStatusStates = map[targets.State]string{
+	targets.StatePending: string(StatusPending),
+	targets.StateSuccess: string(StatusSuccess),
+	targets.StateWarning: string(StatusSuccess),
+	targets.StateFail:    string(StatusFailed),
+	targets.StateInfra:   string(StatusFailed),
+}
+
+// Reporter posts results as commit statuses on a merge request's head, in
+// the project the head lives in (the source project of a fork).
+type Reporter struct {
+	o ReporterOpts
+	s *Source
+}
+
+// Reporter returns the status reporter of this source.
+func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
+	if o.Context == "" {
+		return nil, fmt.Errorf("gitlab reporter %s: no status name", o.Name)
+	}
+	states := map[targets.State]string{}
+	for k, v := range DefaultStatusStates {
+		states[k] = v
+	}
+	for k, v := range o.States {
+		if v != "" && !StatusState(v).valid() {
+			return nil, fmt.Errorf("gitlab reporter %s: %q is not a commit status state", o.Name, v)
+		}
+		states[k] = v
+	}
+	o.States = states
+	return &Reporter{o: o, s: s}, nil
+}
+
+// Name is the reporter's name.
+func (r *Reporter) Name() string { return r.o.Name }
+
+// Map returns the status state of a result state.
+func (r *Reporter) Map(st targets.State) (string, bool) {
+	v := r.o.States[st]
+	return v, v != ""
+}
+
+// Items is "<project>@<sha>": the head commit in the project it lives in.
+func (r *Reporter) Items(c *change.Change) []string {
+	project := c.HeadRepo
+	if project == "" {
+		project = r.s.o.Project
+	}
+	return []string{project + "@" + c.HeadSHA}
+}
+
+// Report posts the status unless the commit's newest status of that name
+// already says the same thing: a crash between a post and the state write
+// then makes no duplicate.
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) error {
+	i := strings.LastIndexByte(item, '@')
+	if i <= 0 {
+		return fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
+	}
+	project, sha := item[:i], item[i+1:]
+	st := Status{State: StatusState(posted), Name: r.o.Context, Description: Description(m), TargetURL: m.URL}
+	if r.o.PerTarget {
+		st.Name += "/" + m.Target
+	}
+	cur, resp, err := r.s.api.Commits.GetCommitStatuses(project, sha, &gl.GetCommitStatusesOptions{Name: gl.Ptr(st.Name), All: gl.Ptr(true)}, gl.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, project, sha, apiError(resp, err))
+	}
+	var newest *gl.CommitStatus
+	for _, c := range cur {
+		if newest == nil || c.ID > newest.ID {
+			newest = c
+		}
+	}
+	if newest != nil && newest.Status == posted && newest.Description == st.Description {
+		return nil
+	}
+	return r.s.PostStatus(ctx, project, sha, st)
+}
+
+// maxDescription bounds a status description to one readable line.
+const maxDescription = 200
+
+// Description is the one-line status description of a result: its summary
+// and the short fingerprint it is about.
+func Description(m report.Message) string {
+	fp := m.Fingerprint
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	suffix := " [trawl " + fp + "]"
+	s := strings.Join(strings.Fields(m.Summary), " ")
+	if r := []rune(s); len(r)+len(suffix) > maxDescription {
+		s = string(r[:maxDescription-len(suffix)-1]) + "…"
+	}
+	return s + suffix
+}

@@ -1,0 +1,70 @@
+package gitlab
+
+import (
+	"context"
+	"testing"
+
+	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+func TestClaimAndChangeState(t *testing.T) {
+	w := newWorld(t, glfake.Options{})
+	w.addMR(1, nil)
+	w.addMR(2, nil)
+	w.addMR(3, nil)
+	w.fake.Merge(mainID, 1)
+	w.fake.Close(mainID, 2)
+	s := w.source(t, w.opts())
+	own := change.GitLabKey(s.host, mainPath, 1)
+	for key, want := range map[change.Key]change.Claim{
+		own:                                      change.ClaimOwn,
+		change.GitLabKey(s.host, "other/lib", 4): change.ClaimHost,
+		change.GitLabKey("gitlab.com", mainPath, 1): change.ClaimNone,
+		"gh:" + change.Key(mainPath) + "#1":         change.ClaimNone,
+	} {
+		if got := s.Claim(key); got != want {
+			t.Errorf("Claim(%s) = %v, want %v", key, got, want)
+		}
+	}
+	for iid, want := range map[int64]change.State{1: change.StateMerged, 2: change.StateClosed, 3: change.StateOpen} {
+		got, err := s.ChangeState(context.Background(), change.GitLabKey(s.host, mainPath, iid))
+		if err != nil || got != want {
+			t.Errorf("ChangeState(!%d) = %q, %v; want %q", iid, got, err, want)
+		}
+	}
+}
+
+func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
+	w := newWorld(t, glfake.Options{})
+	w.addMR(7, func(m *glfake.MR) { m.SourceProjectID = forkID })
+	s := w.source(t, w.opts())
+	changes, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := changes[0]
+	r, err := s.Reporter(ReporterOpts{Name: "gitlab:main", Context: "trawl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := r.Items(&c)
+	if len(items) != 1 || items[0] != "alice/project@"+c.HeadSHA {
+		t.Fatalf("Items = %v, want the fork's project and the head", items)
+	}
+	for _, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
+		posted, _ := r.Map(st)
+		m := report.Message{Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
+		if err := r.Report(context.Background(), items[0], m, posted); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+	// GitLab moves a pending status to its next state; a repeated failed
+	// post would add a second status, which the look-before-post prevents.
+	got := w.fake.Statuses()
+	if len(got) != 1 || got[0].ProjectID != forkID || got[0].State != "failed" || got[0].Name != "trawl" {
+		t.Fatalf("statuses = %+v, want one on the fork, pending moved to failed, the repeat skipped", got)
+	}
+}
