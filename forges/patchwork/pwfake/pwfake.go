@@ -7,8 +7,12 @@
 // server was measured to:
 //
 //   - /api/1.3/ and /api/ (the latest version is 1.3): patches/, series/,
-//     series/<id>/, covers/ and covers/<id>/. Other API versions, and API
-//     routes not listed here, get the server's HTML 404 page.
+//     series/<id>/, covers/, covers/<id>/, patches/<id>/checks/ (GET, HEAD,
+//     POST, OPTIONS) and patches/<id>/checks/<check id>/. Other API
+//     versions, and API routes not listed here, get the server's HTML 404
+//     page. On /api/1.3/, API URLs in bodies carry the version, except the
+//     "checks" and "comments" links of patches, which Patchwork builds
+//     without it.
 //   - /series/<id>/mbox/ (text/plain, the patches only) and
 //     /project/<link_name>/patch/<msgid>/mbox/ (text/plain; charset=utf-8),
 //     with ?series=* or ?series=<its own series> prepending the earlier
@@ -30,9 +34,41 @@
 //     gives 200 []. A since or before with a time zone gives the recorded
 //     HTML 500 (Django on SQLite); an unparsable one gives []. order and
 //     other parameters are ignored.
-//   - An unknown object id gives JSON 404 {"detail":"Not found."}; a write
-//     to an API route gives 405. Responses carry the recorded headers (Vary,
-//     Allow, X-Frame-Options) and, like the real server, no ETag,
+//   - Check filters: user (id or username, repeatable, OR), state (the
+//     state's value 0 to 3, as Patchwork filters the model's integer choice:
+//     a state name such as success names nothing, so gives []; read from
+//     the source, not recorded), context (exact), since and before.
+//     Patches' combined "check" follows the checks the fake holds: the
+//     latest check per user and context, then fail, warning, pending,
+//     success.
+//   - Authentication, on every API route, before anything else: with
+//     "Authorization: Token <key>", AdminToken is admin (maintainer of
+//     netdev and bpf) and BotToken is ci-bot (maintainer of netdev); an
+//     unknown key gives 403 {"detail":"Invalid token."} (also on reads: DRF
+//     authenticates every request; read from the source, not recorded); no
+//     header is anonymous.
+//   - Check posts, in the recorded order: an unknown patch (or one of a
+//     later phase) gives 404 {"detail":"Not found."}; a poster who is not
+//     a maintainer of the patch's project nor its delegate (anonymous
+//     included) gives 403 {"detail":"You do not have permission to perform
+//     this action."}; then the body is read (JSON, form-encoded or
+//     multipart by Content-Type, else 415; malformed JSON gives 400
+//     {"detail":"JSON parse error - ..."} in Python's words) and validated
+//     as Patchwork's serializer does: a missing or empty state alone gives
+//     {"state":["A check must have a state."]}; otherwise every field is
+//     checked and the errors are listed per field, in the serializer's
+//     order: state is a name or a value 0-3, case-sensitive; target_url is
+//     null, empty, or a URL Django's URLValidator takes of at most 200
+//     characters; context is a slug of at most 255 characters, "default"
+//     when absent; description is any text; strings are stripped and may
+//     not hold NUL. A created check answers 201 with its Location, dated by
+//     Options.Now in naive UTC (microseconds unless zero), posted by the
+//     token's user, and numbered from 13 on (check 12 of the recording came
+//     after the last capture of its patch and is not held). Posted checks
+//     stay across SetPhase.
+//   - An unknown object id gives JSON 404 {"detail":"Not found."}; a method
+//     a view does not take gives 405. Responses carry the recorded headers
+//     (Vary, Allow, X-Frame-Options) and, like the real server, no ETag,
 //     Last-Modified or Cache-Control. The recorded host 127.0.0.1:8000 is
 //     replaced by the request's host in every body.
 //
@@ -73,6 +109,9 @@
 //     in the series, with the series' project and submitter.
 //   - Cover letter details other than 3 and 9: their list form with empty
 //     headers ({}) and empty content.
+//   - Checks 5 to 8 (on patches 3, 4, 2 and 7): from their check-created
+//     events, which have no description (served as null). Checks 1 to 4 and
+//     9 to 11 are recorded whole.
 package pwfake
 
 import (
@@ -81,6 +120,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +142,8 @@ const (
 type Options struct {
 	// Phase is the starting phase; the zero value is Phase1.
 	Phase Phase
+	// Now is the clock that dates posted checks; nil is time.Now.
+	Now func() time.Time
 }
 
 // Fake is a fake Patchwork server. It is an http.Handler, safe for
@@ -109,12 +151,17 @@ type Options struct {
 type Fake struct {
 	data *store
 
-	mu       sync.Mutex
-	phase    Phase
-	requests map[string]int
-	failures map[string]int
-	srv      *http.Server
-	url      string
+	now func() time.Time
+
+	mu        sync.Mutex
+	phase     Phase
+	requests  map[string]int
+	failures  map[string]int
+	checks    []check // recorded, then posted; in id order
+	nextCheck int64
+	posts     int
+	srv       *http.Server
+	url       string
 }
 
 // New builds a fake from the recorded responses.
@@ -126,7 +173,14 @@ func New(o Options) (*Fake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fake{data: data, phase: o.Phase, requests: map[string]int{}, failures: map[string]int{}}, nil
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Fake{
+		data: data, now: now, phase: o.Phase, requests: map[string]int{}, failures: map[string]int{},
+		checks: slices.Clone(data.checks), nextCheck: firstPostedCheck,
+	}, nil
 }
 
 func checkPhase(p Phase) error {
@@ -158,7 +212,8 @@ func (f *Fake) Requests() map[string]int {
 // FailPath makes every request whose path starts with prefix fail with
 // status (a 5xx gets the server's HTML error page, anything else a JSON
 // detail). When prefix contains "?", it is matched against the path and the
-// raw query instead. A status of 0 removes the failure.
+// raw query instead. A prefix "METHOD /path" (e.g. "POST /api/") matches
+// only requests of that method. A status of 0 removes the failure.
 func (f *Fake) FailPath(prefix string, status int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -209,6 +264,9 @@ func (f *Fake) Close() error {
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests[r.URL.Path]++
+	if isCheckPost(r) {
+		f.posts++
+	}
 	phase := f.phase
 	status := f.failure(r)
 	f.mu.Unlock()
@@ -223,13 +281,20 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // matching prefix wins. f.mu must be held.
 func (f *Fake) failure(r *http.Request) int {
 	best, status := -1, 0
-	for prefix, st := range f.failures {
+	for key, st := range f.failures {
+		prefix := key
+		if method, path, ok := strings.Cut(key, " "); ok && method != "" && method == strings.ToUpper(method) && strings.HasPrefix(path, "/") {
+			if method != r.Method {
+				continue
+			}
+			prefix = path
+		}
 		target := r.URL.Path
 		if strings.Contains(prefix, "?") {
 			target += "?" + r.URL.RawQuery
 		}
-		if strings.HasPrefix(target, prefix) && len(prefix) > best {
-			best, status = len(prefix), st
+		if strings.HasPrefix(target, prefix) && len(key) > best {
+			best, status = len(key), st
 		}
 	}
 	return status
@@ -240,5 +305,5 @@ func (f *Fake) fail(w http.ResponseWriter, r *http.Request, status int) {
 		f.writeHTML(w, r, status, f.data.errorPage, "text/html")
 		return
 	}
-	f.writeJSON(w, r, status, []byte(`{"detail":"Injected failure."}`), "")
+	f.writeJSON(w, r, status, detail("Injected failure."), "")
 }

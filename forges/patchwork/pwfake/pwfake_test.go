@@ -569,7 +569,7 @@ func TestStart(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"url":"`+base+`/api/series/1/"`)) {
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"url":"`+base+`/api/1.3/series/1/"`)) {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
 	if err := f.Close(); err != nil {

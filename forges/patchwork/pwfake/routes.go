@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,26 +19,37 @@ const (
 	maxPerPage     = 250
 )
 
+// The Allow header of the API views: read-only ones, and the checks list.
+const (
+	allowRead   = "GET, HEAD, OPTIONS"
+	allowCreate = "GET, POST, HEAD, OPTIONS"
+)
+
 var (
 	apiVersionRe   = regexp.MustCompile(`^/api/(\d+\.\d+)/`)
 	detailRe       = regexp.MustCompile(`^(series|covers)/(\d+)/$`)
+	checkListRe    = regexp.MustCompile(`^patches/(\d+)/checks/$`)
+	checkDetailRe  = regexp.MustCompile(`^patches/(\d+)/checks/(\d+)/$`)
+	versionedRe    = regexp.MustCompile(`("(?:checks|comments)":")?` + regexp.QuoteMeta(recordedHost) + `/api/`)
 	seriesMboxRe   = regexp.MustCompile(`^/series/(\d+)/mbox/$`)
 	patchMboxRe    = regexp.MustCompile(`^/project/([^/]+)/patch/([^/]+)/mbox/$`)
 	downloadNameRe = regexp.MustCompile(`[^-_A-Za-z0-9.]+`)
 )
 
+// apiRoute returns the part of an API path below its version prefix, and
+// whether the path is an API path of a version the fake serves (1.3, or
+// none: the latest).
+func apiRoute(path string) (string, bool) {
+	if m := apiVersionRe.FindStringSubmatch(path); m != nil {
+		return strings.TrimPrefix(path, m[0]), m[1] == "1.3"
+	}
+	return strings.CutPrefix(path, "/api/")
+}
+
 // route dispatches a request to its handler.
 func (f *Fake) route(w http.ResponseWriter, r *http.Request, p Phase) {
 	path := r.URL.Path
-	if m := apiVersionRe.FindStringSubmatch(path); m != nil {
-		if m[1] != "1.3" {
-			f.notFoundHTML(w, r)
-			return
-		}
-		f.api(w, r, p, strings.TrimPrefix(path, m[0]))
-		return
-	}
-	if rest, ok := strings.CutPrefix(path, "/api/"); ok {
+	if rest, ok := apiRoute(path); ok {
 		f.api(w, r, p, rest)
 		return
 	}
@@ -52,29 +64,101 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request, p Phase) {
 	f.notFoundHTML(w, r)
 }
 
-// api serves the REST routes below the version prefix.
+// view is one API view of the recorded server: the methods it allows and
+// how it serves them. A nil post or options is a method it does not allow.
+type view struct {
+	allow   string
+	get     func()
+	post    func(u *user)
+	options func()
+}
+
+// api serves the REST routes below the version prefix. Like Django REST
+// framework, it authenticates the request before it looks at the method.
 func (f *Fake) api(w http.ResponseWriter, r *http.Request, p Phase, rest string) {
-	var serve func()
+	v := f.view(w, r, p, rest)
+	if v == nil {
+		f.notFoundHTML(w, r)
+		return
+	}
+	w.Header().Set("Allow", v.allow)
+	u, denied := f.authenticate(r)
+	switch {
+	case denied != nil:
+		f.writeJSON(w, r, http.StatusForbidden, denied, "")
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		v.get()
+	case r.Method == http.MethodPost && v.post != nil:
+		v.post(u)
+	case r.Method == http.MethodOptions && v.options != nil:
+		v.options()
+	default:
+		f.writeJSON(w, r, http.StatusMethodNotAllowed, detail(fmt.Sprintf(`Method "%s" not allowed.`, r.Method)), "")
+	}
+}
+
+// view returns the view of an API route, nil for none.
+func (f *Fake) view(w http.ResponseWriter, r *http.Request, p Phase, rest string) *view {
 	switch rest {
 	case "patches/":
-		serve = func() { f.list(w, r, f.data.patches, p, f.patchFilters) }
+		return &view{allow: allowRead, get: func() { f.list(w, r, f.patchesNow(), p, f.patchFilters) }}
 	case "series/":
-		serve = func() { f.list(w, r, f.data.series, p, f.seriesFilters) }
+		return &view{allow: allowRead, get: func() { f.list(w, r, f.data.series, p, f.seriesFilters) }}
 	case "covers/":
-		serve = func() { f.list(w, r, f.data.covers, p, f.coverFilters) }
+		return &view{allow: allowRead, get: func() { f.list(w, r, f.data.covers, p, f.coverFilters) }}
 	}
 	if m := detailRe.FindStringSubmatch(rest); m != nil {
-		serve = func() { f.detail(w, r, p, m[1], m[2]) }
+		return &view{allow: allowRead, get: func() { f.detail(w, r, p, m[1], m[2]) }}
+	}
+	// Both check views answer 404 for a patch that does not exist (in
+	// this phase), before they look at anything else.
+	withPatch := func(idText string, serve func(patch object)) func() {
+		return func() {
+			id, err := strconv.ParseInt(idText, 10, 64)
+			patch, ok := find(f.data.patches, p, id)
+			if err != nil || !ok {
+				f.writeJSON(w, r, http.StatusNotFound, f.data.notFound, "")
+				return
+			}
+			serve(patch)
+		}
+	}
+	if m := checkListRe.FindStringSubmatch(rest); m != nil {
+		return &view{
+			allow: allowCreate,
+			get:   withPatch(m[1], func(patch object) { f.checkList(w, r, p, patch) }),
+			post: func(u *user) {
+				withPatch(m[1], func(patch object) { f.postCheck(w, r, u, patch) })()
+			},
+			options: func() { f.writeJSON(w, r, http.StatusOK, f.data.checkOptions, "") },
+		}
+	}
+	if m := checkDetailRe.FindStringSubmatch(rest); m != nil {
+		return &view{allow: allowRead, get: withPatch(m[1], func(patch object) { f.checkDetail(w, r, patch, m[2]) })}
+	}
+	return nil
+}
+
+// authenticate reads an "Authorization: Token <key>" header as Django REST
+// framework's TokenAuthentication does. It returns the user (nil for an
+// anonymous request), or the body of the 403 that refuses the request.
+func (f *Fake) authenticate(r *http.Request) (*user, []byte) {
+	fields := strings.Fields(r.Header.Get("Authorization"))
+	if len(fields) == 0 || !strings.EqualFold(fields[0], "token") {
+		return nil, nil
 	}
 	switch {
-	case serve == nil:
-		f.notFoundHTML(w, r)
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		f.writeJSON(w, r, http.StatusMethodNotAllowed,
-			[]byte(fmt.Sprintf(`{"detail":"Method \"%s\" not allowed."}`, r.Method)), "")
-	default:
-		serve()
+	case len(fields) == 1:
+		return nil, detail("Invalid token header. No credentials provided.")
+	case len(fields) > 2:
+		return nil, detail("Invalid token header. Token string should not contain spaces.")
 	}
+	for i := range f.data.users {
+		if u := &f.data.users[i]; u.token != "" && u.token == fields[1] {
+			return u, nil
+		}
+	}
+	return nil, f.data.invalidToken
 }
 
 // detail serves series/<id>/ and covers/<id>/.
@@ -243,11 +327,26 @@ func (f *Fake) withEarlier(o object, p Phase, sel string) ([]byte, bool) {
 	return bytes.Join(parts, []byte("\n")), true
 }
 
-// rewriteHost replaces the recorded host with the request's in body.
+// rewriteHost replaces the recorded host with the request's in body. On
+// a versioned request, API URLs get the version too, as Django REST
+// framework's versioned reverse gives them, except the "checks" and
+// "comments" links of patches and covers, which Patchwork builds without
+// the version.
 func rewriteHost(r *http.Request, body []byte) []byte {
-	return bytes.ReplaceAll(body, []byte(recordedHost), []byte(scheme(r)+"://"+r.Host))
+	host := []byte(scheme(r) + "://" + r.Host)
+	if m := apiVersionRe.FindStringSubmatch(r.URL.Path); m != nil {
+		versioned := append(slices.Clone(host), "/api/"+m[1]+"/"...)
+		body = versionedRe.ReplaceAllFunc(body, func(u []byte) []byte {
+			if u[0] == '"' {
+				return u
+			}
+			return versioned
+		})
+	}
+	return bytes.ReplaceAll(body, []byte(recordedHost), host)
 }
 
+// writeJSON writes a JSON answer; an API view has set its Allow header.
 func (f *Fake) writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte, link string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -255,7 +354,6 @@ func (f *Fake) writeJSON(w http.ResponseWriter, r *http.Request, status int, bod
 		h.Set("Link", link)
 	}
 	h.Set("Vary", "Accept, Cookie")
-	h.Set("Allow", "GET, HEAD, OPTIONS")
 	f.write(w, r, status, body)
 }
 

@@ -63,6 +63,11 @@ type meta struct {
 	Series      []ref `json:"series"`
 	Patches     []ref `json:"patches"`
 	CoverLetter *ref  `json:"cover_letter"`
+	// Check is a patch's combined check state.
+	Check string `json:"check"`
+	// User and Context are a check's.
+	User    user   `json:"user"`
+	Context string `json:"context"`
 }
 
 // raw is a JSON value kept byte for byte.
@@ -163,10 +168,15 @@ type submissionJSON struct {
 	Mbox           raw `json:"mbox"`
 }
 
-// user is a Patchwork user, for the delegate filter.
+// user is a Patchwork user: its JSON as checks embed it, its API token
+// and the projects it maintains.
 type user struct {
 	ID       int64  `json:"id"`
 	Username string `json:"username"`
+
+	body      []byte
+	token     string
+	maintains []int64
 }
 
 // store is every object of every phase. It is built once and never changed.
@@ -180,11 +190,15 @@ type store struct {
 	// line that separates messages in a series mbox.
 	patchMbox map[int64][]byte
 	users     []user
+	checks    []check // the recorded checks, in id order
 
 	notFoundPage []byte // HTML 404 page; its path is replaced per request
 	errorPage    []byte // HTML 500 page
 	invalidPage  []byte // JSON 404 of an unknown page number
 	notFound     []byte // JSON 404 of an unknown object id
+	invalidToken []byte // JSON 403 of an unknown API token
+	denied       []byte // JSON 403 of a write without the rights
+	checkOptions []byte // OPTIONS metadata of a patch's checks list
 }
 
 // Captures of series as they were in each phase.
@@ -286,21 +300,20 @@ func load() (*store, error) {
 	s := &store{coverDetail: map[int64][]byte{}, patchMbox: map[int64][]byte{}}
 	var err error
 	for name, dst := range map[string]*[]byte{
-		"series-detail-nonint-404.html": &s.notFoundPage,
-		"events-since-Z.html":           &s.errorPage,
-		"page-series-page-invalid.json": &s.invalidPage,
-		"series-detail-404.json":        &s.notFound,
+		"series-detail-nonint-404.html":     &s.notFoundPage,
+		"events-since-Z.html":               &s.errorPage,
+		"page-series-page-invalid.json":     &s.invalidPage,
+		"series-detail-404.json":            &s.notFound,
+		"err-403-check-post-bad-token.json": &s.invalidToken,
+		"err-403-check-post-no-auth.json":   &s.denied,
+		"method-options-checks.json":        &s.checkOptions,
 	} {
 		if *dst, err = readRecorded(name); err != nil {
 			return nil, err
 		}
 	}
-	users, err := readRecorded("auth-users-list-token.json")
-	if err != nil {
+	if err := s.loadUsers(); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(users, &s.users); err != nil {
-		return nil, fmt.Errorf("pwfake: decode users: %w", err)
 	}
 	if err := s.loadSeries(); err != nil {
 		return nil, err
@@ -312,6 +325,9 @@ func load() (*store, error) {
 		return nil, err
 	}
 	if err := s.loadCovers(); err != nil {
+		return nil, err
+	}
+	if err := s.loadChecks(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -1,0 +1,233 @@
+package patchwork
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// Check is a Patchwork check on a patch.
+type Check struct {
+	ID          int64  `json:"id,omitempty"`
+	State       string `json:"state"`
+	TargetURL   string `json:"target_url,omitempty"`
+	Context     string `json:"context"`
+	Description string `json:"description"`
+	Date        Time   `json:"date,omitzero"`
+}
+
+// Check states Patchwork accepts (case-sensitive).
+const (
+	CheckPending = "pending"
+	CheckSuccess = "success"
+	CheckWarning = "warning"
+	CheckFail    = "fail"
+)
+
+// MaxTargetURL is the longest target_url Patchwork stores (a URLField of 200).
+const MaxTargetURL = 200
+
+// contextRe is Patchwork's slug rule for a check context.
+var contextRe = regexp.MustCompile(`^[-a-zA-Z0-9_]{1,255}$`)
+
+// ValidContext reports whether ctx is a context Patchwork accepts.
+func ValidContext(ctx string) bool { return contextRe.MatchString(ctx) }
+
+// ListChecks returns the checks of patch id in one context, oldest first.
+// Checks are append-only: the latest one is the patch's current state for
+// that context and user.
+func (c *Client) ListChecks(ctx context.Context, patchID int64, checkContext string) ([]Check, error) {
+	q := url.Values{"per_page": {"250"}, "context": {checkContext}}
+	checks, err := getList[Check](ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q))
+	if err != nil {
+		return nil, c.errorf(fmt.Sprintf("list checks of patch %d", patchID), err)
+	}
+	return checks, nil
+}
+
+// PostCheck creates a check on patch id. It needs a token of a maintainer
+// of the project, or of the patch's submitter or delegate.
+func (c *Client) PostCheck(ctx context.Context, patchID int64, chk Check) (*Check, error) {
+	body, err := json.Marshal(chk)
+	if err != nil {
+		return nil, err
+	}
+	u := c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", nil)
+	op := fmt.Sprintf("post check on patch %d", patchID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, c.errorf(op, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.errorf(op, err)
+	}
+	defer resp.Body.Close()
+	if err := httpx.CheckResponse(resp); err != nil {
+		return nil, c.errorf(op, err)
+	}
+	var out Check
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
+		return nil, c.errorf(op, fmt.Errorf("decode answer: %w", err))
+	}
+	return &out, nil
+}
+
+// ReporterOpts configures a Patchwork reporter.
+type ReporterOpts struct {
+	// Name is the reporter's name in the state (e.g. "patchwork-netdev").
+	Name string
+	// Context is the check context, a slug ([-a-zA-Z0-9_]).
+	Context string
+	// PerTarget appends "-<target>" to the context, so that each target of
+	// a source has its own check.
+	PerTarget bool
+	// States maps result states to check states; missing states use
+	// DefaultCheckStates. An empty value means "not reported".
+	States map[targets.State]string
+}
+
+// DefaultCheckStates is the default mapping of result states to check
+// states. An infrastructure error is a warning, not a failure: it says
+// nothing about the patches.
+var DefaultCheckStates = map[targets.State]string{
+	targets.StatePending: CheckPending,
+	targets.StateSuccess: CheckSuccess,
+	targets.StateWarning: CheckWarning,
+	targets.StateFail:    CheckFail,
+	targets.StateInfra:   CheckWarning,
+}
+
+// Reporter writes results as checks on every patch of a series (Patchwork
+// has no series-level checks).
+type Reporter struct {
+	o      ReporterOpts
+	client *Client
+}
+
+// Reporter returns the reporter that posts checks on this source's
+// instance. The source's HTTP client must carry a token allowed to post.
+func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
+	if !ValidContext(o.Context) {
+		return nil, fmt.Errorf("patchwork reporter %s: context %q must match [-a-zA-Z0-9_]+ (no dots, slashes or spaces)", o.Name, o.Context)
+	}
+	states := map[targets.State]string{}
+	for k, v := range DefaultCheckStates {
+		states[k] = v
+	}
+	for k, v := range o.States {
+		switch v {
+		case "", CheckPending, CheckSuccess, CheckWarning, CheckFail:
+			states[k] = v
+		default:
+			return nil, fmt.Errorf("patchwork reporter %s: %q is not a check state (pending, success, warning, fail)", o.Name, v)
+		}
+	}
+	o.States = states
+	return &Reporter{o: o, client: s.client}, nil
+}
+
+// Name is the reporter's name.
+func (r *Reporter) Name() string { return r.o.Name }
+
+// Map returns the check state of a result state.
+func (r *Reporter) Map(s targets.State) (string, bool) {
+	v := r.o.States[s]
+	return v, v != ""
+}
+
+// Items lists the series' patch ids, in order.
+func (r *Reporter) Items(c *change.Change) []string {
+	items := make([]string, 0, len(c.Patches))
+	for _, p := range c.Patches {
+		items = append(items, strconv.FormatInt(p.ID, 10))
+	}
+	return items
+}
+
+// Report posts the check on one patch unless the patch's latest check in
+// this context already says the same thing for the same fingerprint: a
+// crash between a post and the state write then makes no duplicate.
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) error {
+	id, err := strconv.ParseInt(item, 10, 64)
+	if err != nil {
+		return fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
+	}
+	chk := Check{State: posted, Context: r.context(m.Target), Description: Description(m)}
+	if validTargetURL(m.URL) {
+		chk.TargetURL = m.URL
+	}
+	existing, err := r.client.ListChecks(ctx, id, chk.Context)
+	if err != nil {
+		return err
+	}
+	if n := len(existing); n > 0 {
+		last := existing[n-1]
+		if last.State == chk.State && last.Description == chk.Description {
+			return nil
+		}
+	}
+	_, err = r.client.PostCheck(ctx, id, chk)
+	return err
+}
+
+// validTargetURL reports whether Patchwork will take u as a target_url: an
+// http(s) URL with a host, within its 200 characters. Any other link is
+// left out rather than have Django refuse the whole check.
+func validTargetURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && len(u) <= MaxTargetURL && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" && p.User == nil
+}
+
+// context is the check context of a target's results.
+func (r *Reporter) context(target string) string {
+	if r.o.PerTarget {
+		return r.o.Context + "-" + target
+	}
+	return r.o.Context
+}
+
+// maxDescription bounds a check description: Patchwork takes any length,
+// but a check is read in a one-line table.
+const maxDescription = 200
+
+// Description is the one-line check description of a result: its summary
+// and the short fingerprint it is about, so that a reader (and Post) can
+// tell which revision of the unit it describes.
+func Description(m report.Message) string {
+	fp := m.Fingerprint
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	suffix := " [trawl " + fp + "]"
+	s := strings.Join(strings.Fields(m.Summary), " ")
+	if len(s)+len(suffix) > maxDescription {
+		cut := maxDescription - len(suffix) - 3
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	// Patchwork strips the description: an empty summary must not leave a
+	// leading space, or the look before posting never matches.
+	return strings.TrimSpace(s + suffix)
+}

@@ -1,0 +1,59 @@
+package patchwork
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// Claim tells the cycle whether key is a series of this source's project
+// (ClaimOwn), of another project on the same instance (ClaimHost), or
+// elsewhere.
+func (s *Source) Claim(key change.Key) change.Claim {
+	k := string(key)
+	own := string(change.PatchworkKey(s.host, s.o.Project, 0))
+	own = strings.TrimSuffix(own, "0")
+	switch {
+	case strings.HasPrefix(k, own):
+		return change.ClaimOwn
+	case strings.HasPrefix(k, "pw:"+s.host+"/"):
+		return change.ClaimHost
+	}
+	return change.ClaimNone
+}
+
+// ChangeState says whether a series of this instance that is not among the open
+// changes was applied (every patch accepted: merged), will not be
+// (closed), or is still open (incomplete, or outside the lookback window).
+func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State, error) {
+	_, num, found := strings.Cut(string(key), "/series/")
+	id, err := strconv.ParseInt(num, 10, 64)
+	if s.Claim(key) == change.ClaimNone || !found || err != nil {
+		return "", s.client.errorf("look up "+string(key), fmt.Errorf("%w: not a series key of this instance", errMalformed))
+	}
+	patches, err := s.client.ListPatches(ctx, ListOptions{Series: id})
+	if err != nil {
+		return "", err
+	}
+	switch merged, closed := seriesState(patches); {
+	case merged:
+		return change.StateMerged, nil
+	case closed:
+		return change.StateClosed, nil
+	}
+	return change.StateOpen, nil
+}
+
+// ResolveMsgID returns the series of this project holding the patch or the
+// cover letter with that message-id (without angle brackets), or "".
+func (s *Source) ResolveMsgID(ctx context.Context, msgid string) (change.Key, error) {
+	r := &resolver{s: s, msgids: map[string]int64{}, targets: map[int64]target{}}
+	id, err := r.byMsgID(ctx, strings.Trim(msgid, "<>"))
+	if err != nil || id == 0 {
+		return "", err
+	}
+	return s.key(id), nil
+}
