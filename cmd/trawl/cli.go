@@ -7,11 +7,14 @@ import (
 	"io"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/daemon"
 	"github.com/trawl-ci/trawl/pkg/demo"
 	"github.com/trawl-ci/trawl/pkg/setup"
+	"github.com/trawl-ci/trawl/pkg/state"
 )
 
 // Exit codes, documented in README.md.
@@ -29,6 +32,7 @@ commands:
   run -c FILE       poll on the configured schedules until SIGINT/SIGTERM
   once -c FILE      run one cycle for every source and exit (for cron)
   plan -c FILE      run one cycle without triggering or writing anything; print every unit
+  status -c FILE    print every unit's last trigger, job, result and what was reported where
   validate -c FILE  check the configuration and exit
   demo              run the embedded default: recorded Patchwork data, in-process KernelCI
   version           print the version
@@ -60,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		return exitOK
-	case "run", "once", "plan", "validate":
+	case "run", "once", "plan", "validate", "status":
 	default:
 		fmt.Fprintf(stderr, "trawl: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -81,8 +85,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitConfig
 	}
-	if cmd == "validate" {
+	switch cmd {
+	case "validate":
 		fmt.Fprintf(stdout, "%s: valid (%d sources, %d targets)\n", *path, len(cfg.Sources), len(cfg.Targets))
+		return exitOK
+	case "status":
+		st, err := state.ReadOnly(cfg.StatePath()).Load()
+		if err != nil {
+			fmt.Fprintf(stderr, "trawl status: %v\n", err)
+			return exitRuntime
+		}
+		if err := cycle.WriteStatus(stdout, st); err != nil {
+			fmt.Fprintf(stderr, "trawl status: write: %v\n", err)
+			return exitRuntime
+		}
 		return exitOK
 	}
 
@@ -106,6 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Groups:       app.Groups,
 			Parse:        config.ParseSchedule,
 			CycleTimeout: time.Duration(cfg.CycleTimeout),
+			Listen:       cfg.Listen,
+			Metrics:      promhttp.HandlerFor(app.Metrics, promhttp.HandlerOpts{}),
 			Logger:       log,
 		})
 		if err != nil {

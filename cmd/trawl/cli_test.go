@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -259,5 +261,83 @@ func TestStateLockedByAnotherTrawl(t *testing.T) {
 	// plan reads beside the lock holder.
 	if code, out, errs := trawl(t, "plan", "-c", w.config); code != exitOK {
 		t.Fatalf("plan beside a running trawl: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestRunServesMetricsAndStopsGracefully(t *testing.T) {
+	w := newWorld(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := os.ReadFile(w.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.config, append([]byte("listen: "+addr+"\n"), cfg...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"run", "-c", w.config}, &out, &errb) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for w.kci.Submissions() < 6 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the daemon's first cycle submitted %d patchsets, want 6\n%s", w.kci.Submissions(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	body := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := body("/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	if m := body("/metrics"); !strings.Contains(m, `trawl_http_responses_total{outcome="network"}`) {
+		t.Errorf("/metrics lacks the request counters:\n%s", m)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("run exited %d\n%s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop after the signal")
+	}
+	if w.kci.Submissions() != 6 {
+		t.Fatalf("submissions = %d after stop, want 6", w.kci.Submissions())
+	}
+}
+
+func TestStatusShowsUnitsBesideARunningTrawl(t *testing.T) {
+	w := newWorld(t)
+	if code, out, errs := trawl(t, "once", "-c", w.config); code != exitOK {
+		t.Fatalf("once: %d\n%s%s", code, out, errs)
+	}
+	holder, err := state.Open(w.state) // a daemon holds the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	code, out, errs := trawl(t, "status", "-c", w.config)
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"/series/1@kernelci", "status     triggered", "triggered  ", "on kernelci, job ", "status     blocked: git pull request without a diff", "7 units, 0 reports queued"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -66,6 +66,9 @@ type Config struct {
 	GoneGrace Duration `yaml:"gone_grace" json:"gone_grace"`
 	// TriggerConcurrency bounds the triggers running at once (1..64).
 	TriggerConcurrency int `yaml:"trigger_concurrency" json:"trigger_concurrency"`
+	// Listen, when set, is the address `trawl run` serves /metrics
+	// (Prometheus) and /healthz on, e.g. 127.0.0.1:9120.
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
 	// HTTP tunes every HTTP client.
 	HTTP HTTP `yaml:"http" json:"http"`
 	// Log sets up logging.
@@ -134,6 +137,10 @@ type Source struct {
 	Base change.Base `yaml:"base" json:"base"`
 	// Patchwork is set when Type is SourcePatchwork.
 	Patchwork *Patchwork `yaml:"patchwork,omitempty" json:"patchwork,omitempty"`
+	// GitHub is set when Type is SourceGitHub.
+	GitHub *GitHub `yaml:"github,omitempty" json:"github,omitempty"`
+	// GitLab is set when Type is SourceGitLab.
+	GitLab *GitLab `yaml:"gitlab,omitempty" json:"gitlab,omitempty"`
 	// Report says where the source's results are written back.
 	Report Report `yaml:"report" json:"report"`
 }
@@ -186,3 +193,9 @@ func LoadFile(path string) (*Config, error) {
 	}
 	return load(data, path, dir)
 }
+
+// StatePath is the state file in StateDir.
+func (c *Config) StatePath() string { return filepath.Join(c.StateDir, "state.json") }
+
+// CacheDir is the HTTP cache in StateDir.
+func (c *Config) CacheDir() string { return filepath.Join(c.StateDir, "cache") }

@@ -162,6 +162,16 @@ func TestLoadFileErrors(t *testing.T) {
 		}, ""},
 		{"bad-policy", []string{`:17: sources[0].base.policy: "sometimes" is not one of pinned, follow, tag`}, ""},
 		{"unknown-target", []string{`:12: sources[0].targets[1]: no target is named "jenkins"; targets are: kci`}, ""},
+		{"bad-forges", []string{
+			`:14: sources[0].base.branch: each pull or merge request's own target branch is its base`,
+			`:16: sources[0].github.repo: "rock-core" is not a repository`,
+			`:17: sources[0].github.api_url: a GitHub Enterprise API needs host`,
+			`:19: sources[0].github.app.installation_id: required`,
+			`:19: sources[0].github.app: set either a token or an app, not both`,
+			`:24: sources[0].report.states.fail: "fail" is not a commit status state: pending, success, failure, error, or none`,
+			`:28: sources[1].gitlab: needs token_file or token_env`,
+			`:30: sources[1].gitlab.project: "12345" is not a project path`,
+		}, ""},
 		{"bad-report", []string{
 			`:14: reporters[0].resultsdb.testcase: "trawl build" must not contain white space or commas`,
 			`:15: reporters[0].resultsdb.outcomes: pending cannot be posted to ResultsDB: its results are final`,

@@ -438,7 +438,12 @@ var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // secret reads the token_file / token_env pair of o; at most one may be
 // set, and one must be when required. It never reads the secret itself.
 func (l *loader) secret(o object, required bool) secret.Source {
-	ff, fe := o.get("token_file"), o.get("token_env")
+	return l.secretPair(o, "token_file", "token_env", "token", required)
+}
+
+// secretPair reads a <name>_file / <name>_env pair of o, as secret does.
+func (l *loader) secretPair(o object, fileKey, envKey, what string, required bool) secret.Source {
+	ff, fe := o.get(fileKey), o.get(envKey)
 	var src secret.Source
 	if s, ok := l.scalar(ff); ok {
 		if s == "" {
@@ -448,10 +453,10 @@ func (l *loader) secret(o object, required bool) secret.Source {
 		}
 	}
 	if s, ok := l.scalar(fe); ok {
-		// The value is not quoted back: a token pasted here by mistake
+		// The value is not quoted back: a secret pasted here by mistake
 		// must not end up in a log.
 		if !envRE.MatchString(s) {
-			l.errorf(fe, "is not an environment variable name (letters, digits and '_'); it must name the variable holding the token, not the token itself")
+			l.errorf(fe, "is not an environment variable name (letters, digits and '_'); it must name the variable holding the %s, not the %s itself", what, what)
 		} else {
 			src.Env = s
 		}
@@ -462,10 +467,10 @@ func (l *loader) secret(o object, required bool) secret.Source {
 		if fe.line > ff.line {
 			later = fe
 		}
-		l.errorf(later, "set only one of token_file and token_env")
+		l.errorf(later, "set only one of %s and %s", fileKey, envKey)
 		return secret.Source{}
 	case required && ff.node == nil && fe.node == nil:
-		l.errorf(o.field, "needs token_file or token_env (where the token is read from)")
+		l.errorf(o.field, "needs %s or %s (where the %s is read from)", fileKey, envKey, what)
 	}
 	return src
 }

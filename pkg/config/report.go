@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -15,14 +16,17 @@ const (
 
 // Report says where a source's results are written back.
 type Report struct {
-	// Checks posts a Patchwork check on every patch of a series. It
-	// defaults to true when the Patchwork source has a token.
+	// Checks posts the result where the change lives: a Patchwork check on
+	// every patch of a series (key "checks"), a commit status on a pull or
+	// merge request's head (key "statuses"). It defaults to true when the
+	// source has a token.
 	Checks bool `yaml:"checks" json:"checks"`
 	// Context is the check context, a slug; when the source has several
 	// targets, "-<target>" is appended so each target has its own.
 	Context string `yaml:"context" json:"context"`
 	// States maps a result state (pending, success, warning, fail,
-	// infra-error) to the check state posted; "none" means not posted.
+	// infra-error) to the check or status state posted, in the forge's
+	// words; "none" means not posted.
 	// Missing states keep the reporter's default.
 	States map[targets.State]string `yaml:"states,omitempty" json:"states,omitempty"`
 	// Reporters names further reporters (ResultsDB) the source's results go to.
@@ -92,12 +96,22 @@ func (l *loader) reporter(f field, seen map[string]int) Reporter {
 	return r
 }
 
-// report reads a source's report block. hasToken says whether the source
-// can post checks; reporters maps the reporter names to their lines.
-func (l *loader) report(f field, targetCount int, hasToken bool, reporters map[string]int) Report {
-	o := l.object(f, "checks", "context", "states", "reporters")
+// report reads a source's report block; reporters maps the reporter
+// names to their lines.
+func (l *loader) report(f field, s Source, reporters map[string]int) Report {
+	key, what, words := "checks", "check", []string{"pending", "success", "warning", "fail"}
+	hasToken := s.Patchwork != nil && s.Patchwork.Token.IsSet()
+	switch s.Type {
+	case SourceGitHub:
+		key, what, words = "statuses", "commit status", []string{"pending", "success", "failure", "error"}
+		hasToken = s.GitHub != nil
+	case SourceGitLab:
+		key, what, words = "statuses", "commit status", []string{"pending", "running", "success", "failed", "canceled"}
+		hasToken = s.GitLab != nil
+	}
+	o := l.object(f, key, "context", "states", "reporters")
 	r := Report{Checks: hasToken, Context: DefaultCheckContext}
-	cf := o.get("checks")
+	cf := o.get(key)
 	if v := l.enum(cf, "", "true", "false"); v != "" {
 		r.Checks = v == "true"
 		if r.Checks && !hasToken {
@@ -105,18 +119,18 @@ func (l *loader) report(f field, targetCount int, hasToken bool, reporters map[s
 		}
 	}
 	xf := o.get("context")
-	if r.Context = l.optional(xf, DefaultCheckContext); !checkSlugRE.MatchString(r.Context) {
+	r.Context = l.optional(xf, DefaultCheckContext)
+	switch {
+	case s.Type == SourcePatchwork && !checkSlugRE.MatchString(r.Context):
 		l.errorf(xf, "%s is not a check context: letters, digits, '-' and '_' only (no dots, slashes or spaces)", quote(r.Context))
-	}
-	if targetCount > 1 && len(r.Context)+1+64 > 255 {
-		l.errorf(xf, "too long to carry a target name suffix")
+	case r.Context == "" || len(r.Context) > 190:
+		l.errorf(xf, "must be 1 to 190 characters")
 	}
 	r.States = l.stateMap(o.get("states"), func(f field, v string) bool {
-		switch v {
-		case "pending", "success", "warning", "fail", "none":
+		if v == "none" || slices.Contains(words, v) {
 			return true
 		}
-		l.errorf(f, "%s is not a check state: pending, success, warning, fail, or none", quote(v))
+		l.errorf(f, "%s is not a %s state: %s, or none", quote(v), what, strings.Join(words, ", "))
 		return false
 	})
 	for _, it := range l.items(o.get("reporters")) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,7 +27,7 @@ func load(data []byte, filename, dir string) (*Config, error) {
 
 // config reads the top level.
 func (l *loader) config(f field) *Config {
-	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "http", "log", "targets", "reporters", "sources")
+	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "listen", "http", "log", "targets", "reporters", "sources")
 	c := &Config{
 		CycleTimeout:       l.duration(o.get("cycle_timeout"), DefaultCycleTimeout),
 		GoneGrace:          l.duration(o.get("gone_grace"), DefaultGoneGrace),
@@ -39,6 +40,12 @@ func (l *loader) config(f field) *Config {
 		l.errorf(sd, "must name a directory; leave state_dir out for %s beside the config file", DefaultStateDir)
 	}
 
+	lf := o.get("listen")
+	if c.Listen = l.optional(lf, ""); c.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			l.errorf(lf, "%s is not an address host:port (e.g. 127.0.0.1:9120)", quote(c.Listen))
+		}
+	}
 	h := l.object(o.get("http"), "timeout", "retries")
 	c.HTTP = HTTP{
 		Timeout: l.duration(h.get("timeout"), DefaultHTTPTimeout),
@@ -130,10 +137,10 @@ func (l *loader) kernelCI(f field) *KernelCI {
 // source reads one source; seen maps the source names read so far to their
 // lines, and targets the target names.
 func (l *loader) source(f field, seen, targets, reporters map[string]int) Source {
-	o := l.object(f, "name", "type", "schedule", "targets", "base", "report", SourcePatchwork)
+	o := l.object(f, "name", "type", "schedule", "targets", "base", "report", SourcePatchwork, SourceGitHub, SourceGitLab)
 	s := Source{Name: l.name(o.get("name"), seen)}
 	var block field
-	s.Type, block = l.typeOf(o, "source", SourcePatchwork)
+	s.Type, block = l.typeOf(o, "source", SourcePatchwork, SourceGitHub, SourceGitLab)
 	sf := o.get("schedule")
 	s.Schedule = l.optional(sf, DefaultSchedule)
 	if _, err := ParseSchedule(s.Schedule); err != nil {
@@ -153,12 +160,22 @@ func (l *loader) source(f field, seen, targets, reporters map[string]int) Source
 			s.Targets = append(s.Targets, name)
 		}
 	}
-	s.Base = l.base(o.get("base"))
-	if block.node != nil && s.Type == SourcePatchwork {
-		s.Patchwork = l.patchwork(block)
+	if s.Type == SourceGitHub || s.Type == SourceGitLab {
+		s.Base = l.prBase(o.get("base"))
+	} else {
+		s.Base = l.base(o.get("base"))
 	}
-	hasToken := s.Patchwork != nil && s.Patchwork.Token.IsSet()
-	s.Report = l.report(o.get("report"), len(s.Targets), hasToken, reporters)
+	if block.node != nil {
+		switch s.Type {
+		case SourcePatchwork:
+			s.Patchwork = l.patchwork(block)
+		case SourceGitHub:
+			s.GitHub = l.github(block)
+		case SourceGitLab:
+			s.GitLab = l.gitlab(block)
+		}
+	}
+	s.Report = l.report(o.get("report"), s, reporters)
 	return s
 }
 

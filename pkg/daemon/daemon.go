@@ -11,6 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -38,7 +41,11 @@ type Options struct {
 	Parse func(spec string) (cron.Schedule, error)
 	// CycleTimeout bounds each cycle; a cycle past it is abandoned.
 	CycleTimeout time.Duration
-	Logger       *zap.Logger
+	// Listen, when set, is the address /metrics and /healthz are served on.
+	Listen string
+	// Metrics is what /metrics serves.
+	Metrics http.Handler
+	Logger  *zap.Logger
 }
 
 // Run schedules every group and blocks until ctx is cancelled, then waits
@@ -63,6 +70,13 @@ func Run(ctx context.Context, o Options) error {
 		job := cron.NewChain(cron.Recover(cl)).Then(cron.FuncJob(func() { tick(ctx, o, log, g) }))
 		jobs = append(jobs, job)
 		c.Schedule(sched, job)
+	}
+	if o.Listen != "" {
+		stop, err := serve(o.Listen, o.Metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	for _, j := range jobs {
 		if ctx.Err() != nil {
@@ -94,6 +108,34 @@ func tick(ctx context.Context, o Options, log *zap.Logger, g Group) {
 	case err != nil:
 		log.Error("cycle failed", zap.Strings("sources", g.Sources), zap.Error(err))
 	}
+}
+
+// serve serves /metrics and /healthz on addr until stop is called.
+func serve(addr string, metrics http.Handler, log *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("/metrics", metrics)
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("serving /metrics and /healthz", zap.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // cronLogger adapts zap to cron.Logger.

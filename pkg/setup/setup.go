@@ -16,16 +16,21 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/trawl-ci/trawl/forges/github"
+	"github.com/trawl-ci/trawl/forges/gitlab"
 	"github.com/trawl-ci/trawl/forges/patchwork"
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/daemon"
 	"github.com/trawl-ci/trawl/pkg/gitref"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
 )
 
@@ -47,7 +52,9 @@ type App struct {
 	Groups []daemon.Group
 	// Meter counts every HTTP response of every client.
 	Meter *httpx.Meter
-	store interface{ Close() error }
+	// Metrics holds the metrics `trawl run` serves on /metrics.
+	Metrics *prometheus.Registry
+	store   interface{ Close() error }
 }
 
 // New wires cfg. The state is locked until Close (unless ReadOnly).
@@ -56,8 +63,8 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &App{Meter: &httpx.Meter{}}
-	client := func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
+	a := &App{Meter: &httpx.Meter{}, Metrics: prometheus.NewRegistry()}
+	var client clientFunc = func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
 		opts := httpx.Options{
 			Name:       name,
 			Credential: cred,
@@ -72,7 +79,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 			opts.RetryMax = -1
 		}
 		if cache {
-			opts.CacheDir = filepath.Join(cfg.StateDir, "cache", dirName(name))
+			opts.CacheDir = filepath.Join(cfg.CacheDir(), dirName(name))
 		}
 		return httpx.New(opts)
 	}
@@ -114,7 +121,34 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		}
 	}
 
+	stores := map[string]cycle.Reporter{}
+	for _, rc := range cfg.Reporters {
+		switch rc.Type {
+		case config.ReporterResultsDB:
+			hc, err := client("resultsdb "+rc.Name, nil, false)
+			if err != nil {
+				return nil, err
+			}
+			r, err := resultsdb.New(resultsdb.Opts{
+				Name:     rc.Name,
+				URL:      rc.ResultsDB.URL,
+				Testcase: rc.ResultsDB.Testcase,
+				ItemType: rc.ResultsDB.ItemType,
+				Outcomes: rc.ResultsDB.Outcomes,
+				HTTP:     hc,
+				Logger:   log.With(zap.String("reporter", rc.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
+			}
+			stores[rc.Name] = r
+		default:
+			return nil, fmt.Errorf("reporter %s: unsupported type %q", rc.Name, rc.Type)
+		}
+	}
+
 	var srcs []cycle.Source
+	reporters := map[string][]cycle.Reporter{}
 	groups := map[string]int{} // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
 		switch s.Type {
@@ -144,6 +178,36 @@ func New(cfg *config.Config, o Options) (*App, error) {
 				return nil, fmt.Errorf("source %s: %w", s.Name, err)
 			}
 			srcs = append(srcs, src)
+			if s.Report.Checks {
+				rp, err := src.Reporter(patchwork.ReporterOpts{
+					Name:      "patchwork:" + s.Name,
+					Context:   s.Report.Context,
+					PerTarget: len(s.Targets) > 1,
+					States:    checkStates(s.Report.States),
+				})
+				if err != nil {
+					return nil, fmt.Errorf("source %s: %w", s.Name, err)
+				}
+				reporters[s.Name] = append(reporters[s.Name], rp)
+			}
+		case config.SourceGitHub:
+			src, rp, err := gitHub(s, client, a.Metrics, log)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", s.Name, err)
+			}
+			srcs = append(srcs, src)
+			if rp != nil {
+				reporters[s.Name] = append(reporters[s.Name], rp)
+			}
+		case config.SourceGitLab:
+			src, rp, err := gitLab(s, client, log)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", s.Name, err)
+			}
+			srcs = append(srcs, src)
+			if rp != nil {
+				reporters[s.Name] = append(reporters[s.Name], rp)
+			}
 		default:
 			return nil, fmt.Errorf("source %s: unsupported type %q", s.Name, s.Type)
 		}
@@ -154,9 +218,15 @@ func New(cfg *config.Config, o Options) (*App, error) {
 			a.Groups = append(a.Groups, daemon.Group{Schedule: s.Schedule})
 		}
 		a.Groups[i].Sources = append(a.Groups[i].Sources, s.Name)
+		for _, name := range s.Report.Reporters {
+			reporters[s.Name] = append(reporters[s.Name], stores[name])
+		}
 	}
 
-	path := filepath.Join(cfg.StateDir, "state.json")
+	if err := registerMeter(a.Metrics, a.Meter); err != nil {
+		return nil, err
+	}
+	path := cfg.StatePath()
 	var store cycle.Store
 	if o.ReadOnly {
 		store = state.ReadOnly(path)
@@ -174,6 +244,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		Store:       store,
 		GoneGrace:   time.Duration(cfg.GoneGrace),
 		Concurrency: cfg.TriggerConcurrency,
+		Reporters:   reporters,
 		Requests:    a.Meter.Snapshot,
 		Logger:      log,
 	})
@@ -186,6 +257,126 @@ func (a *App) Close() error {
 		return nil
 	}
 	return a.store.Close()
+}
+
+// registerMeter exports the request counts of every client.
+func registerMeter(reg prometheus.Registerer, m *httpx.Meter) error {
+	for _, c := range []struct {
+		outcome string
+		value   func(httpx.Counts) int64
+	}{
+		{"network", func(c httpx.Counts) int64 { return c.Network }},
+		{"revalidated", func(c httpx.Counts) int64 { return c.Revalidated }},
+		{"cache", func(c httpx.Counts) int64 { return c.Cache }},
+		{"failed", func(c httpx.Counts) int64 { return c.Failed }},
+	} {
+		err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "trawl_http_responses_total",
+			Help:        "HTTP responses of every forge and target client, by outcome.",
+			ConstLabels: prometheus.Labels{"outcome": c.outcome},
+		}, func() float64 { return float64(c.value(m.Snapshot())) }))
+		if err != nil {
+			return err
+		}
+	}
+	return reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "trawl_http_received_bytes_total",
+		Help: "Response body bytes received from the network.",
+	}, func() float64 { return float64(m.Snapshot().Bytes) }))
+}
+
+// clientFunc builds the HTTP client of one forge instance or target.
+type clientFunc func(name string, cred *httpx.Credential, cache bool) (*http.Client, error)
+
+// gitHub builds a GitHub source, and its status reporter when the source
+// reports statuses.
+func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *zap.Logger) (*github.Source, cycle.Reporter, error) {
+	g := s.GitHub
+	cred := &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Secret: g.Token}
+	if g.App != nil {
+		plain, err := client("github-app "+s.Name, nil, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		app, err := github.NewAppToken(github.AppOpts{
+			AppID:          g.App.AppID,
+			InstallationID: g.App.InstallationID,
+			PrivateKey:     g.App.PrivateKey,
+			APIURL:         g.APIURL,
+			HTTP:           plain,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		cred = &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Token: app.Token, Identity: app.Identity()}
+	}
+	hc, err := client("github "+s.Name, cred, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := github.New(github.Opts{
+		Name:        s.Name,
+		Repo:        g.Repo,
+		APIURL:      g.APIURL,
+		Host:        g.Host,
+		Branches:    g.Branches,
+		Drafts:      g.Drafts,
+		Forks:       g.Forks,
+		Base:        s.Base,
+		Targets:     s.Targets,
+		HTTP:        hc,
+		RateReserve: g.RateReserve,
+		Registerer:  reg,
+		Logger:      log.With(zap.String("source", s.Name)),
+	})
+	if err != nil || !s.Report.Checks {
+		return src, nil, err
+	}
+	rp, err := src.Reporter(github.ReporterOpts{Name: "github:" + s.Name, Context: s.Report.Context,
+		PerTarget: len(s.Targets) > 1, States: checkStates(s.Report.States)})
+	return src, rp, err
+}
+
+// gitLab builds a GitLab source, and its status reporter when the source
+// reports statuses.
+func gitLab(s config.Source, client clientFunc, log *zap.Logger) (*gitlab.Source, cycle.Reporter, error) {
+	g := s.GitLab
+	hc, err := client("gitlab "+s.Name, &httpx.Credential{Header: "PRIVATE-TOKEN", Secret: g.Token}, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := gitlab.New(gitlab.Opts{
+		Name:       s.Name,
+		URL:        g.URL,
+		Project:    g.Project,
+		Branches:   g.Branches,
+		Drafts:     g.Drafts,
+		Forks:      g.Forks,
+		FullRelist: time.Duration(g.FullRelist),
+		Base:       s.Base,
+		Targets:    s.Targets,
+		HTTP:       hc,
+		Logger:     log.With(zap.String("source", s.Name)),
+	})
+	if err != nil || !s.Report.Checks {
+		return src, nil, err
+	}
+	rp, err := src.Reporter(gitlab.ReporterOpts{Name: "gitlab:" + s.Name, Context: s.Report.Context,
+		PerTarget: len(s.Targets) > 1, States: checkStates(s.Report.States)})
+	return src, rp, err
+}
+
+// checkStates turns the configured mapping into the reporter's: "none"
+// means the state is not posted.
+func checkStates(m map[targets.State]string) map[targets.State]string {
+	out := make(map[targets.State]string, len(m))
+	for k, v := range m {
+		if v == "none" {
+			v = ""
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // resolverFunc adapts a function to cycle.BaseResolver.
