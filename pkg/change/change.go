@@ -138,6 +138,21 @@ const (
 	StateClosed State = "closed"
 )
 
+// Claim is how a source relates to a change key, so that a reference to a
+// change on another source or forge reaches the source that owns it.
+type Claim int
+
+// The claims a source can make on a key.
+const (
+	// ClaimNone: the key names a change on another host.
+	ClaimNone Claim = iota
+	// ClaimHost: the key is on the source's host but not its repository or
+	// project; the source can look it up but does not poll it.
+	ClaimHost
+	// ClaimOwn: the key is one of the source's changes.
+	ClaimOwn
+)
+
 // The key forms of each forge, in one place so that a reference to a change
 // of another forge resolves to the very key that forge's source yields.
 

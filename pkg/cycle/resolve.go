@@ -9,26 +9,12 @@ import (
 	"github.com/trawl-ci/trawl/pkg/deps"
 )
 
-// Claim is how a source relates to a change key.
-type Claim int
-
-// The claims a source can make on a key.
-const (
-	// ClaimNone: the key names a change on another host.
-	ClaimNone Claim = iota
-	// ClaimHost: the key is on this source's host but not its repository or
-	// project; the source can look it up but does not poll it.
-	ClaimHost
-	// ClaimOwn: the key is one of this source's changes.
-	ClaimOwn
-)
-
 // Owner is implemented by sources that can say which keys are theirs and
 // look up a change that is not among their open changes (merged, closed,
 // filtered out). It resolves references across sources and forges.
 type Owner interface {
-	Claim(key change.Key) Claim
-	Lookup(ctx context.Context, key change.Key) (change.State, error)
+	Claim(key change.Key) change.Claim
+	ChangeState(ctx context.Context, key change.Key) (change.State, error)
 }
 
 // MsgIDResolver is implemented by sources that can resolve a mail
@@ -123,9 +109,9 @@ func (rs *resolver) claim(key change.Key) (owner string, host Owner, hostName st
 			continue
 		}
 		switch o.Claim(key) {
-		case ClaimOwn:
+		case change.ClaimOwn:
 			return name, nil, ""
-		case ClaimHost:
+		case change.ClaimHost:
 			if host == nil {
 				host, hostName = o, name
 			}
@@ -140,7 +126,7 @@ func (rs *resolver) state(o Owner, key change.Key) change.State {
 	if s, ok := rs.states[key]; ok {
 		return s
 	}
-	s, err := o.Lookup(rs.ctx, key)
+	s, err := o.ChangeState(rs.ctx, key)
 	if err != nil {
 		rs.r.log.Warn("dependency look-up failed", zap.String("dependency", string(key)), zap.Error(err))
 		s = ""

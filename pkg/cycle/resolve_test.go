@@ -19,17 +19,17 @@ type ownerSource struct {
 	lookups   int
 }
 
-func (o *ownerSource) Claim(k change.Key) Claim {
+func (o *ownerSource) Claim(k change.Key) change.Claim {
 	switch {
 	case strings.HasPrefix(string(k), o.own):
-		return ClaimOwn
+		return change.ClaimOwn
 	case o.host != "" && strings.HasPrefix(string(k), o.host):
-		return ClaimHost
+		return change.ClaimHost
 	}
-	return ClaimNone
+	return change.ClaimNone
 }
 
-func (o *ownerSource) Lookup(_ context.Context, k change.Key) (change.State, error) {
+func (o *ownerSource) ChangeState(_ context.Context, k change.Key) (change.State, error) {
 	o.lookups++
 	return o.states[k], nil
 }

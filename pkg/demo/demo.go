@@ -193,7 +193,7 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 		{title: "v3 is complete: only it triggers; v2 is superseded and gone", phase: pwfake.P2V3Complete},
 		{title: "a series with Depends-on tags arrives: built with its dependencies' patches first", phase: pwfake.P2DependsOn},
 		{title: "the state file is deleted (as after a crash): jobs are adopted, nothing is submitted twice", phase: pwfake.P2DependsOn,
-			before: func(string) error { return os.Remove(filepath.Join(cfg.StateDir, "state.json")) }},
+			before: func(string) error { return os.Remove(cfg.StatePath()) }},
 	}
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {

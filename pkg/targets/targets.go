@@ -42,6 +42,23 @@ type Request struct {
 	// Patches are the patches to apply, in order: every open dependency's
 	// patches in topological order, then the change's own.
 	Patches []change.Patch
+	// Heads lists every change of the unit that is a pull or merge request,
+	// in topological order: its open dependencies first, the change last.
+	// It is empty for a unit made of Patchwork series only.
+	Heads []Head
+}
+
+// Head is the head commit of one pull or merge request of a unit: what a CI
+// fetches to build it.
+type Head struct {
+	// Key is the change the head belongs to.
+	Key change.Key `json:"key"`
+	// Repo is where the head commit lives: a clone URL or "owner/repo".
+	Repo string `json:"repo"`
+	// Ref is the head branch name; may be empty.
+	Ref string `json:"ref,omitempty"`
+	// SHA is the head commit.
+	SHA string `json:"sha"`
 }
 
 // Job is what a trigger created, or adopted, on a target.
