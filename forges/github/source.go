@@ -415,6 +415,7 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 		HeadSHA:   sha,
 		HeadRepo:  headRepo,
 		HeadRef:   pr.GetHead().GetRef(),
+		FetchRef:  fmt.Sprintf("refs/pull/%d/head", pr.GetNumber()),
 		BaseSHA:   pr.GetBase().GetSHA(),
 		Draft:     pr.GetDraft(),
 		Fork:      fork,

@@ -40,7 +40,7 @@ func TestFetchConvertsPullRequests(t *testing.T) {
 				WebURL: "https://github.com/" + testRepo + "/pull/1", Submitter: "alice",
 				Content: []string{sha("h1")}, Targets: []string{"buildbot"},
 				Base:    change.Base{Tree: testRepo, URL: "https://github.com/" + testRepo + ".git", Branch: "master", Policy: change.PolicyFollow},
-				HeadSHA: sha("h1"), HeadRepo: testRepo, HeadRef: "frames", BaseSHA: sha("b1"),
+				HeadSHA: sha("h1"), HeadRepo: testRepo, HeadRef: "frames", FetchRef: "refs/pull/1/head", BaseSHA: sha("b1"),
 			},
 		},
 		{
@@ -53,7 +53,7 @@ func TestFetchConvertsPullRequests(t *testing.T) {
 				WebURL: "https://github.com/" + testRepo + "/pull/1", Submitter: "bob",
 				Content: []string{sha("h2")}, Targets: []string{"buildbot"},
 				Base:    change.Base{Tree: "rock", URL: "https://git.example.org/rock.git", Branch: "main", Policy: change.PolicyPinned},
-				HeadSHA: sha("h2"), HeadRepo: "bob/base-types", HeadRef: "wip", BaseSHA: sha("b2"),
+				HeadSHA: sha("h2"), HeadRepo: "bob/base-types", HeadRef: "wip", FetchRef: "refs/pull/1/head", BaseSHA: sha("b2"),
 				Draft: true, Fork: true,
 			},
 		},
@@ -66,7 +66,7 @@ func TestFetchConvertsPullRequests(t *testing.T) {
 				WebURL: "https://github.com/" + testRepo + "/pull/1", Submitter: "carol",
 				Content: []string{sha("h3")}, Targets: []string{"buildbot"},
 				Base:    change.Base{Tree: testRepo, URL: "https://github.com/" + testRepo + ".git", Branch: "main", Policy: change.PolicyFollow},
-				HeadSHA: sha("h3"), HeadRepo: "", HeadRef: "gone", BaseSHA: sha("b3"), Fork: true,
+				HeadSHA: sha("h3"), HeadRepo: "", HeadRef: "gone", FetchRef: "refs/pull/1/head", BaseSHA: sha("b3"), Fork: true,
 			},
 		},
 	}

@@ -73,6 +73,7 @@ func (s *Source) convert(ctx context.Context, project *gl.Project, e entry) (cha
 		HeadSHA:  mr.SHA,
 		HeadRepo: headRepo,
 		HeadRef:  mr.SourceBranch,
+		FetchRef: fmt.Sprintf("refs/merge-requests/%d/head", mr.IID),
 		BaseSHA:  e.baseSHA,
 		Draft:    mr.Draft,
 		Fork:     fork,

@@ -40,20 +40,20 @@ func TestFetchConvertsMergeRequests(t *testing.T) {
 			Key: "gl:gitlab.test/group/sub/project!1", Source: "gl-main", Title: "change 1",
 			WebURL: testBase + "/group/sub/project/-/merge_requests/1", Submitter: "bob",
 			Content: []string{sha("a", 1)}, Base: base("main"), Targets: []string{"ci"},
-			HeadSHA: sha("a", 1), HeadRepo: mainPath, HeadRef: "topic-1", BaseSHA: sha("b", 1),
+			HeadSHA: sha("a", 1), HeadRepo: mainPath, HeadRef: "topic-1", FetchRef: "refs/merge-requests/1/head", BaseSHA: sha("b", 1),
 		},
 		{
 			Key: "gl:gitlab.test/group/sub/project!2", Source: "gl-main", Title: "change 2",
 			WebURL: testBase + "/group/sub/project/-/merge_requests/2", Submitter: "alice",
 			Content: []string{sha("a", 2)}, Base: base("stable"), Targets: []string{"ci"},
-			HeadSHA: sha("a", 2), HeadRepo: "alice/project", HeadRef: "alice-fix", BaseSHA: sha("b", 2),
+			HeadSHA: sha("a", 2), HeadRepo: "alice/project", HeadRef: "alice-fix", FetchRef: "refs/merge-requests/2/head", BaseSHA: sha("b", 2),
 			Draft: true, Fork: true,
 		},
 		{
 			Key: "gl:gitlab.test/group/sub/project!3", Source: "gl-main", Title: "change 3",
 			WebURL: testBase + "/group/sub/project/-/merge_requests/3", Submitter: "bob",
 			Content: []string{sha("a", 3)}, Base: base("main"), Targets: []string{"ci"},
-			HeadSHA: sha("a", 3), HeadRepo: mainPath, HeadRef: "topic-3",
+			HeadSHA: sha("a", 3), HeadRepo: mainPath, HeadRef: "topic-3", FetchRef: "refs/merge-requests/3/head",
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -119,6 +119,10 @@ type Change struct {
 	HeadRepo string
 	// HeadRef is the head branch name.
 	HeadRef string
+	// FetchRef is the ref of the base repository (Base.URL) that holds the
+	// head, forks included: refs/pull/N/head on GitHub,
+	// refs/merge-requests/N/head on GitLab.
+	FetchRef string
 	// BaseSHA is the forge's view of the base branch's commit.
 	BaseSHA string
 	// Draft reports a draft pull or merge request.

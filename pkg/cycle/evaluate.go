@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/change"
@@ -150,8 +151,8 @@ func (ev *evaluator) resolve(t Target, url, branch string) (string, error) {
 	return got.commit, got.err
 }
 
-// request describes a ready unit to its target: the patches of every open
-// dependency in topological order, then the change's own.
+// request describes a ready unit to its target: the patches and the heads
+// of every open dependency in topological order, then the change's own.
 func (ev *evaluator) request(unit string, c *change.Change, e *evaluation) targets.Request {
 	r := targets.Request{
 		Unit:        unit,
@@ -161,10 +162,13 @@ func (ev *evaluator) request(unit string, c *change.Change, e *evaluation) targe
 		WebURL:      c.WebURL,
 		Base:        e.base,
 	}
-	for _, k := range ev.g.Nodes[c.Key].Closure {
-		r.Patches = append(r.Patches, ev.changes[k].Patches...)
+	for _, k := range append(slices.Clone(ev.g.Nodes[c.Key].Closure), c.Key) {
+		d := ev.changes[k]
+		r.Patches = append(r.Patches, d.Patches...)
+		if d.HeadSHA != "" {
+			r.Heads = append(r.Heads, targets.Head{Key: d.Key, Repo: d.Base.URL, Ref: d.FetchRef, SHA: d.HeadSHA})
+		}
 	}
-	r.Patches = append(r.Patches, c.Patches...)
 	return r
 }
 

@@ -93,6 +93,17 @@ func TestOneGraphAcrossThreeForges(t *testing.T) {
 	if got := by["gl:gitlab.com/redhat/kernel!7"]; got.Outcome != OutcomeTriggered || len(got.Deps) != 1 {
 		t.Fatalf("MR 7: %s deps %v, want triggered on the series", got.Outcome, got.Deps)
 	}
+	for _, r := range h.tgt.created {
+		if r.Change != "gh:rock-core/base-types#42" {
+			continue
+		}
+		if len(r.Patches) != 1 || r.Patches[0].Hash != "a" {
+			t.Fatalf("PR 42 request patches %+v, want the series' patch", r.Patches)
+		}
+		if len(r.Heads) != 2 || r.Heads[0].SHA != "sha-gl:gitlab.com/redhat/kernel!7" || r.Heads[1].SHA != "sha-gh:rock-core/base-types#42" {
+			t.Fatalf("PR 42 request heads %+v, want the MR's head then its own", r.Heads)
+		}
+	}
 
 	// A new revision of the Patchwork series retriggers the MR and the PR.
 	pw.changes = []change.Change{series(1, 2, "a2")}
