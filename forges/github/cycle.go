@@ -9,6 +9,7 @@ import (
 	gh "github.com/google/go-github/v92/github"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -139,7 +140,10 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA}
 // cap of 1,000 statuses per commit and context is not spent on repeats.
 func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) error {
 	st := Status{State: StatusState(posted), Context: r.o.Context, Description: Description(m), TargetURL: m.URL}
-	if r.o.PerTarget {
+	switch {
+	case m.Context != "":
+		st.Context = m.Context
+	case r.o.PerTarget:
 		st.Context += "/" + m.Target
 	}
 	owner, name, err := splitRepo(r.s.o.Repo)
@@ -172,4 +176,79 @@ func Description(m report.Message) string {
 	}
 	suffix := " [trawl " + fp + "]"
 	return clip(strings.Join(strings.Fields(m.Summary), " "), maxDescription-len(suffix)) + suffix
+}
+
+// relays returns the changes named in the pull request's Relay-CI-from:
+// lines (see cycle.StatusReader), with their keys.
+func (s *Source) relays(self change.Key, body string) []change.Ref {
+	var out []change.Ref
+	for _, d := range deps.ParseRelays(body) {
+		var key change.Key
+		switch d.Kind {
+		case deps.GitHubPR, deps.ShortPR:
+			repo := d.Repo
+			if repo == "" {
+				repo = s.o.Repo
+			}
+			host := d.Host
+			if d.Kind == deps.ShortPR || host == "github.com" {
+				host = s.host
+			}
+			key = change.GitHubKey(host, repo, d.Number)
+		case deps.GitLabMR:
+			key, _ = d.GitLabKey("", "")
+		}
+		if key != "" && key != self {
+			out = append(out, change.Ref{Raw: d.Raw, Key: key})
+		}
+	}
+	return out
+}
+
+// Statuses returns the head commit of pull request key and the newest
+// status of each context on it, in trawl's words, for relaying.
+func (s *Source) Statuses(ctx context.Context, key change.Key) (string, []report.Status, error) {
+	_, repo, n, ok := parseKey(key)
+	if !ok || s.Claim(key) == change.ClaimNone {
+		return "", nil, fmt.Errorf("github %s: %s is not a pull request on this host", s.o.Repo, key)
+	}
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.pace(ctx); err != nil {
+		return "", nil, err
+	}
+	pr, resp, err := s.client.PullRequests.Get(ctx, owner, name, int(n))
+	s.observe(resp)
+	if err != nil {
+		return "", nil, fmt.Errorf("github %s: get pull request %d: %w", repo, n, apiError(err))
+	}
+	sha := pr.GetHead().GetSHA()
+	if err := s.pace(ctx); err != nil {
+		return "", nil, err
+	}
+	combined, resp, err := s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
+	s.observe(resp)
+	if err != nil {
+		return "", nil, fmt.Errorf("github %s: read statuses of %s: %w", repo, sha, apiError(err))
+	}
+	var out []report.Status
+	for _, st := range combined.Statuses {
+		out = append(out, report.Status{
+			Context:     st.GetContext(),
+			State:       fromStatus[st.GetState()],
+			Description: st.GetDescription(),
+			URL:         st.GetTargetURL(),
+		})
+	}
+	return sha, out, nil
+}
+
+// fromStatus maps commit status states to result states.
+var fromStatus = map[string]targets.State{
+	string(StatusPending): targets.StatePending,
+	string(StatusSuccess): targets.StateSuccess,
+	string(StatusFailure): targets.StateFail,
+	string(StatusError):   targets.StateInfra,
 }

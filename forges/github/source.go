@@ -402,6 +402,7 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 	if err != nil {
 		return change.Change{}, err
 	}
+	relays := s.relays(key, pr.GetBody())
 	c := change.Change{
 		Key:       key,
 		Source:    s.o.Name,
@@ -410,6 +411,7 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 		Submitter: pr.GetUser().GetLogin(),
 		Content:   []string{sha},
 		Deps:      deps,
+		Relays:    relays,
 		Base:      base,
 		Targets:   slices.Clone(s.o.Targets),
 		HeadSHA:   sha,

@@ -38,6 +38,7 @@ func (s *Source) build(ctx context.Context, project *gl.Project, snap map[int64]
 		if c.Deps, err = r.refs(ctx, c.Key, e.mr.Description); err != nil {
 			return nil, fmt.Errorf("merge request %s!%d: dependencies: %w", s.o.Project, iid, err)
 		}
+		c.Relays = s.relays(c.Key, e.mr.Description)
 		out = append(out, c)
 	}
 	return out, nil

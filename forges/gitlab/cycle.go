@@ -9,6 +9,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -138,7 +139,10 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	}
 	project, sha := item[:i], item[i+1:]
 	st := Status{State: StatusState(posted), Name: r.o.Context, Description: Description(m), TargetURL: m.URL}
-	if r.o.PerTarget {
+	switch {
+	case m.Context != "":
+		st.Name = m.Context
+	case r.o.PerTarget:
 		st.Name += "/" + m.Target
 	}
 	cur, resp, err := r.s.api.Commits.GetCommitStatuses(project, sha, &gl.GetCommitStatusesOptions{Name: gl.Ptr(st.Name), All: gl.Ptr(true)}, gl.WithContext(ctx))
@@ -173,4 +177,74 @@ func Description(m report.Message) string {
 		s = string(r[:maxDescription-len(suffix)-1]) + "…"
 	}
 	return s + suffix
+}
+
+// relays returns the changes named in the merge request's Relay-CI-from:
+// lines (see cycle.StatusReader), with their keys.
+func (s *Source) relays(self change.Key, text string) []change.Ref {
+	var out []change.Ref
+	for _, d := range deps.ParseRelays(text) {
+		var key change.Key
+		switch d.Kind {
+		case deps.GitLabMR, deps.ShortMR:
+			key, _ = d.GitLabKey(s.host, s.o.Project)
+		case deps.GitHubPR:
+			key, _ = d.GitHubKey("")
+		}
+		if key != "" && key != self {
+			out = append(out, change.Ref{Raw: d.Raw, Key: key})
+		}
+	}
+	return out
+}
+
+// Statuses returns the head commit of merge request key and the newest
+// status of each name on it, in trawl's words, for relaying.
+func (s *Source) Statuses(ctx context.Context, key change.Key) (string, []report.Status, error) {
+	project, iid, ok := s.splitKey(key)
+	if !ok {
+		return "", nil, fmt.Errorf("gitlab %s: %s is not a merge request of this instance", s.o.URL, key)
+	}
+	mr, resp, err := s.api.MergeRequests.GetMergeRequest(project, iid, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", nil, fmt.Errorf("gitlab %s: get %s!%d: %w", s.o.URL, project, iid, apiError(resp, err))
+	}
+	where := any(project)
+	if mr.SourceProjectID != 0 && mr.SourceProjectID != mr.ProjectID {
+		where = mr.SourceProjectID
+	}
+	all, resp, err := s.api.Commits.GetCommitStatuses(where, mr.SHA, &gl.GetCommitStatusesOptions{All: gl.Ptr(true)}, gl.WithContext(ctx))
+	if err != nil {
+		return "", nil, fmt.Errorf("gitlab %s: read statuses of %s!%d: %w", s.o.URL, project, iid, apiError(resp, err))
+	}
+	newest := map[string]*gl.CommitStatus{}
+	var names []string
+	for _, st := range all {
+		if cur, ok := newest[st.Name]; !ok || st.ID > cur.ID {
+			if !ok {
+				names = append(names, st.Name)
+			}
+			newest[st.Name] = st
+		}
+	}
+	var out []report.Status
+	for _, name := range names {
+		st := newest[name]
+		out = append(out, report.Status{Context: name, State: fromStatus(st.Status), Description: st.Description, URL: st.TargetURL})
+	}
+	return mr.SHA, out, nil
+}
+
+// fromStatus maps a GitLab commit status to a result state: a canceled or
+// skipped job says nothing about the change, like an infrastructure error.
+func fromStatus(s string) targets.State {
+	switch s {
+	case "success":
+		return targets.StateSuccess
+	case "failed":
+		return targets.StateFail
+	case "canceled", "skipped":
+		return targets.StateInfra
+	}
+	return targets.StatePending
 }

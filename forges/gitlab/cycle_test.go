@@ -68,3 +68,38 @@ func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
 		t.Fatalf("statuses = %+v, want one on the fork, pending moved to failed, the repeat skipped", got)
 	}
 }
+
+func TestRelayLinksAndStatuses(t *testing.T) {
+	w := newWorld(t, glfake.Options{})
+	desc := "Source-git change.\nRelay-CI-from: !42\n"
+	w.addMR(7, func(m *glfake.MR) { m.Description = &desc })
+	w.addMR(42, nil)
+	s := w.source(t, w.opts())
+	changes, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := byIID(t, changes, 7)
+	dist := byIID(t, changes, 42)
+	if len(src.Relays) != 1 || src.Relays[0].Key != dist.Key {
+		t.Fatalf("relays = %+v, want MR 42", src.Relays)
+	}
+	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := r.Items(&dist)[0]
+	for _, st := range []targets.State{targets.StatePending, targets.StateFail} {
+		posted, _ := r.Map(st)
+		if err := r.Report(context.Background(), item, report.Message{Fingerprint: "f", State: st, Summary: "build", Context: "ci/build"}, posted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, statuses, err := s.Statuses(context.Background(), dist.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head != dist.HeadSHA || len(statuses) != 1 || statuses[0].Context != "ci/build" || statuses[0].State != targets.StateFail {
+		t.Fatalf("Statuses = %s %+v, want the newest ci/build: failed", head, statuses)
+	}
+}

@@ -95,6 +95,11 @@ type Change struct {
 	Patches []Patch
 	// Deps are the dependency references found in the change.
 	Deps []Ref
+	// Relays are the changes whose CI results are copied onto this one
+	// ("Relay-CI-from:" in a pull or merge request's description), e.g. a
+	// source-git merge request relaying its dist-git merge request's
+	// pipelines.
+	Relays []Ref
 	// Base is what the change applies on.
 	Base Base
 	// BaseCommit is the "base-commit:" the change names itself, if any; it is

@@ -78,6 +78,9 @@ type Options struct {
 	// Reporters lists, by source name, where the results of that source's
 	// units are reported.
 	Reporters map[string][]Reporter
+	// Relays names, by source name, the reporter that relayed statuses are
+	// posted through: the source's own commit status reporter.
+	Relays map[string]Reporter
 	// Requests returns the running request counts of every HTTP client, so
 	// a cycle can log what it cost. Nil means no counts.
 	Requests func() httpx.Counts
@@ -261,6 +264,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 
 	if mode == Act {
 		r.trigger(ctx, pending, rep)
+		r.relay(ctx, st, all, inScope, unknown, seen, rep)
 	}
 	r.sweep(st, inScope, unknown, seen, start, rep)
 	rep.count()

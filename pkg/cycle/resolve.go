@@ -60,6 +60,20 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 			}
 		}
 		c.Deps = kept
+		relays := make([]change.Ref, 0, len(c.Relays))
+		for _, ref := range c.Relays {
+			if ref.Source == "" && ref.Key != "" {
+				owner, _, hostName := rs.claim(ref.Key)
+				ref.Source = owner
+				if owner == "" {
+					ref.Source = hostName
+				}
+			}
+			if ref.Source != "" {
+				relays = append(relays, ref)
+			}
+		}
+		c.Relays = relays
 	}
 }
 

@@ -118,15 +118,20 @@ func (r *Runner) poll(ctx context.Context, u *state.Unit, ur *UnitReport) *targe
 	return &res
 }
 
-// enqueue queues a report unless the exactness rule says it was made
-// already. A queued report for the same unit and reporter is replaced: only
-// the newest state is worth posting.
+// enqueue queues a report of unit u's result unless the exactness rule
+// says it was made already.
 func (r *Runner) enqueue(st *state.State, u *state.Unit, c *change.Change, rp Reporter, res targets.Result, now time.Time) {
+	r.enqueueAs(st, change.UnitKey(c.Key, u.Target), u, c, rp, res, "", now)
+}
+
+// enqueueAs queues a report of record unit (u) under reporting context
+// reportCtx ("" for the reporter's own). A queued report for the same
+// record and reporter is replaced: only the newest state is worth posting.
+func (r *Runner) enqueueAs(st *state.State, unit string, u *state.Unit, c *change.Change, rp Reporter, res targets.Result, reportCtx string, now time.Time) {
 	posted, ok := rp.Map(res.State)
 	if !ok {
 		return
 	}
-	unit := change.UnitKey(c.Key, u.Target)
 	if !shouldReport(u.Reports[rp.Name()], u.Fingerprint, res.State, posted) {
 		return
 	}
@@ -153,6 +158,7 @@ func (r *Runner) enqueue(st *state.State, u *state.Unit, c *change.Change, rp Re
 			State:       res.State,
 			Summary:     res.Summary,
 			URL:         res.URL,
+			Context:     reportCtx,
 		},
 		Posted:      posted,
 		Items:       rp.Items(c),

@@ -96,6 +96,9 @@ func (f *fakeReporter) Report(_ context.Context, item string, m report.Message, 
 	if err := f.fail[item]; err != nil {
 		return err
 	}
+	if m.Context != "" {
+		posted = m.Context + "=" + posted
+	}
 	f.posts = append(f.posts, item+":"+posted)
 	return nil
 }

@@ -28,6 +28,19 @@ type Message struct {
 	Summary string `json:"summary"`
 	// URL is where the result is (the job's page).
 	URL string `json:"url,omitempty"`
+	// Context, when set, is the check or status context to post under
+	// instead of the reporter's own: a relayed result keeps the name it has
+	// on the change it comes from ("relay/<context>").
+	Context string `json:"context,omitempty"`
+}
+
+// Status is one CI status of a change, in trawl's words, as a source reads
+// it for relaying.
+type Status struct {
+	Context     string
+	State       targets.State
+	Description string
+	URL         string
 }
 
 // Permanent reports whether a failed post cannot succeed by retrying: the

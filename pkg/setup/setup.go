@@ -149,6 +149,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 
 	var srcs []cycle.Source
 	reporters := map[string][]cycle.Reporter{}
+	relays := map[string]cycle.Reporter{} // commit status reporters, which relayed statuses go through
 	groups := map[string]int{} // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
 		switch s.Type {
@@ -198,6 +199,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 			srcs = append(srcs, src)
 			if rp != nil {
 				reporters[s.Name] = append(reporters[s.Name], rp)
+				relays[s.Name] = rp
 			}
 		case config.SourceGitLab:
 			src, rp, err := gitLab(s, client, log)
@@ -207,6 +209,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 			srcs = append(srcs, src)
 			if rp != nil {
 				reporters[s.Name] = append(reporters[s.Name], rp)
+				relays[s.Name] = rp
 			}
 		default:
 			return nil, fmt.Errorf("source %s: unsupported type %q", s.Name, s.Type)
@@ -245,6 +248,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		GoneGrace:   time.Duration(cfg.GoneGrace),
 		Concurrency: cfg.TriggerConcurrency,
 		Reporters:   reporters,
+		Relays:      relays,
 		Requests:    a.Meter.Snapshot,
 		Logger:      log,
 	})

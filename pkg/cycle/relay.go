@@ -1,0 +1,106 @@
+package cycle
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// StatusReader is implemented by sources whose changes carry CI statuses
+// that can be relayed onto another change.
+type StatusReader interface {
+	// Statuses returns the head commit of change key and its current
+	// statuses (the newest of each context).
+	Statuses(ctx context.Context, key change.Key) (head string, statuses []report.Status, error error)
+}
+
+// RelayPrefix starts the context of every relayed status; statuses under
+// it are never relayed again, so two changes relaying each other do not
+// loop.
+const RelayPrefix = "relay/"
+
+// relayTarget is the Target of a relay record in the state.
+const relayTarget = "relay"
+
+// relay copies the statuses of every linked change onto the change that
+// names it, through the change's own status reporter. Each relayed context
+// is a record in the state (so it shows in `trawl status` and is forgotten
+// like a unit when the link goes), and its reports go through the outbox
+// with the same exactness rules as results: the fingerprint is both heads,
+// so a push on either side starts over.
+func (r *Runner) relay(ctx context.Context, st *state.State, all []change.Change, scope map[string]struct{}, unknown map[string]bool, seen map[string]bool, rep *Report) {
+	now := r.now()
+	type read struct {
+		head     string
+		statuses []report.Status
+		err      error
+	}
+	cache := map[change.Key]read{}
+	for i := range all {
+		c := &all[i]
+		home := r.o.Relays[c.Source]
+		if _, ok := scope[c.Source]; !ok || home == nil || len(c.Relays) == 0 || c.HeadSHA == "" {
+			continue
+		}
+		for _, ref := range c.Relays {
+			reader, ok := r.sources[ref.Source].(StatusReader)
+			if ref.Key == "" || !ok || unknown[ref.Source] {
+				continue
+			}
+			got, done := cache[ref.Key]
+			if !done {
+				got.head, got.statuses, got.err = reader.Statuses(ctx, ref.Key)
+				cache[ref.Key] = got
+				if got.err != nil {
+					rep.Errors++
+					r.log.Warn("relay: reading statuses failed", zap.String("from", string(ref.Key)), zap.Error(got.err))
+				}
+			}
+			if got.err != nil {
+				// Keep the relay records of this link: a failed read is not a removed link.
+				for k, u := range st.Units {
+					if u.Target == relayTarget && strings.HasPrefix(k, relayPrefix(c.Key, ref.Key)) {
+						seen[k] = true
+					}
+				}
+				continue
+			}
+			for _, s := range got.statuses {
+				if strings.HasPrefix(s.Context, RelayPrefix) {
+					continue
+				}
+				r.relayOne(st, c, ref.Key, got.head, s, home, seen, now, rep)
+			}
+		}
+	}
+}
+
+func relayPrefix(to, from change.Key) string { return string(to) + "@relay:" + string(from) + "#" }
+
+// relayOne records and queues one relayed status.
+func (r *Runner) relayOne(st *state.State, c *change.Change, from change.Key, head string, s report.Status, home Reporter, seen map[string]bool, now time.Time, rep *Report) {
+	key := relayPrefix(c.Key, from) + s.Context
+	seen[key] = true
+	u := st.Units[key]
+	if u == nil {
+		u = &state.Unit{Change: string(c.Key), Target: relayTarget, Source: c.Source, FirstSeen: now}
+		st.Units[key] = u
+	}
+	u.LastSeen, u.GoneSince = now, nil
+	u.Status, u.Reason = "relayed", "from "+string(from)
+	u.Fingerprint = c.HeadSHA + "+" + head
+	res := targets.Result{State: s.State, Summary: "relayed from " + string(from) + ": " + s.Description, URL: s.URL}
+	u.Result = &res
+	t := now
+	u.ResultAt = &t
+	rep.Units = append(rep.Units, UnitReport{Unit: key, Change: c.Key, Target: relayTarget, Title: c.Title,
+		Outcome: "relayed", Detail: string(s.State) + ": " + s.Context + " from " + string(from), Fingerprint: u.Fingerprint})
+	r.enqueueAs(st, key, u, c, home, res, RelayPrefix+s.Context, now)
+}
