@@ -150,7 +150,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	var srcs []cycle.Source
 	reporters := map[string][]cycle.Reporter{}
 	relays := map[string]cycle.Reporter{} // commit status reporters, which relayed statuses go through
-	groups := map[string]int{} // schedule -> index in a.Groups
+	groups := map[string]int{}            // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
 		switch s.Type {
 		case config.SourcePatchwork:
