@@ -105,6 +105,10 @@ type Target struct {
 	Type string `yaml:"type" json:"type"`
 	// KernelCI is set when Type is TargetKernelCI.
 	KernelCI *KernelCI `yaml:"kernelci,omitempty" json:"kernelci,omitempty"`
+	// Exec is set when Type is TargetExec.
+	Exec *Exec `yaml:"exec,omitempty" json:"exec,omitempty"`
+	// Webhook is set when Type is TargetWebhook.
+	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
 }
 
 // KernelCI configures a KernelCI target.

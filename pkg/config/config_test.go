@@ -162,6 +162,15 @@ func TestLoadFileErrors(t *testing.T) {
 		}, ""},
 		{"bad-policy", []string{`:17: sources[0].base.policy: "sometimes" is not one of pinned, follow, tag`}, ""},
 		{"unknown-target", []string{`:12: sources[0].targets[1]: no target is named "jenkins"; targets are: kci`}, ""},
+		{"bad-targets", []string{
+			`:6: targets[0].exec.command: names no program`,
+			`:8: targets[0].exec.env.TRAWL_UNIT: TRAWL_ variables are set by trawl`,
+			`:9: targets[0].exec.env.GITHUB_TOKEN: secrets may not be written in the config file`,
+			`:10: targets[0].exec.env.bad name: "bad name" is not an environment variable name`,
+			`:13: targets[1].webhook: needs secret_file or secret_env`,
+			`:14: targets[1].webhook.url: "ftp://ci.example.org/hook" is not an http or https URL`,
+			`:15: targets[1].webhook.header: "X Bad" is not an HTTP header name`,
+		}, "ghp_secret"},
 		{"bad-forges", []string{
 			`:14: sources[0].base.branch: each pull or merge request's own target branch is its base`,
 			`:16: sources[0].github.repo: "rock-core" is not a repository`,

@@ -45,8 +45,9 @@ func FuzzLoad(f *testing.F) {
 			if _, err := ParseSchedule(s.Schedule); err != nil {
 				t.Fatalf("source %s: valid config with a bad schedule: %v", s.Name, err)
 			}
-			if s.Patchwork == nil {
-				t.Fatalf("source %s has no patchwork block", s.Name)
+			if blocks := count(s.Patchwork != nil, s.GitHub != nil, s.GitLab != nil); blocks != 1 ||
+				(s.Type == SourcePatchwork) != (s.Patchwork != nil) || (s.Type == SourceGitHub) != (s.GitHub != nil) {
+				t.Fatalf("source %s of type %s has %d blocks", s.Name, s.Type, blocks)
 			}
 			for _, tn := range s.Targets {
 				if _, ok := c.Target(tn); !ok {
@@ -55,8 +56,13 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, tg := range c.Targets {
-			if tg.KernelCI == nil || !tg.KernelCI.Token.IsSet() {
-				t.Fatalf("target %s without its block or token", tg.Name)
+			switch {
+			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil) != 1:
+				t.Fatalf("target %s of type %s without exactly its block", tg.Name, tg.Type)
+			case tg.KernelCI != nil && !tg.KernelCI.Token.IsSet(), tg.Webhook != nil && !tg.Webhook.Secret.IsSet():
+				t.Fatalf("target %s without its secret", tg.Name)
+			case tg.Exec != nil && len(tg.Exec.Command) == 0:
+				t.Fatalf("target %s without a command", tg.Name)
 			}
 		}
 	})
@@ -88,4 +94,15 @@ func FuzzParseSchedule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = ParseSchedule(s)
 	})
+}
+
+// count is the number of true values.
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

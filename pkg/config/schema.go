@@ -110,12 +110,19 @@ func (l *loader) typeOf(o object, what string, types ...string) (string, field) 
 // target reads one target; seen maps the target names read so far to
 // their lines.
 func (l *loader) target(f field, seen map[string]int) Target {
-	o := l.object(f, "name", "type", TargetKernelCI)
+	o := l.object(f, "name", "type", TargetKernelCI, TargetExec, TargetWebhook)
 	t := Target{Name: l.name(o.get("name"), seen)}
 	var block field
-	t.Type, block = l.typeOf(o, "target", TargetKernelCI)
-	if block.node != nil && t.Type == TargetKernelCI {
-		t.KernelCI = l.kernelCI(block)
+	t.Type, block = l.typeOf(o, "target", TargetKernelCI, TargetExec, TargetWebhook)
+	if block.node != nil {
+		switch t.Type {
+		case TargetKernelCI:
+			t.KernelCI = l.kernelCI(block)
+		case TargetExec:
+			t.Exec = l.exec(block)
+		case TargetWebhook:
+			t.Webhook = l.webhook(block)
+		}
 	}
 	return t
 }

@@ -31,7 +31,9 @@ import (
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/exec"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
+	"github.com/trawl-ci/trawl/pkg/targets/webhook"
 )
 
 // Options are what the configuration does not say.
@@ -55,15 +57,22 @@ type App struct {
 	// Metrics holds the metrics `trawl run` serves on /metrics.
 	Metrics *prometheus.Registry
 	store   interface{ Close() error }
+	// closers are released by Close: targets running commands.
+	closers []io.Closer
 }
 
 // New wires cfg. The state is locked until Close (unless ReadOnly).
-func New(cfg *config.Config, o Options) (*App, error) {
+func New(cfg *config.Config, o Options) (app *App, err error) {
 	log := o.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
 	a := &App{Meter: &httpx.Meter{}, Metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			_ = a.Close() // what was built so far
+		}
+	}()
 	var client clientFunc = func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
 		opts := httpx.Options{
 			Name:       name,
@@ -116,6 +125,43 @@ func New(cfg *config.Config, o Options) (*App, error) {
 				return nil, fmt.Errorf("target %s: %w", t.Name, err)
 			}
 			tgts = append(tgts, kt)
+		case config.TargetExec:
+			e := t.Exec
+			dir := e.Dir
+			if dir == "" {
+				dir = cfg.StateDir
+			}
+			xt, err := exec.New(exec.Opts{
+				Name:     t.Name,
+				Command:  e.Command,
+				Dir:      dir,
+				Timeout:  time.Duration(e.Timeout),
+				Env:      e.Env,
+				StateDir: cfg.StateDir,
+				Logger:   log.With(zap.String("target", t.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			tgts = append(tgts, xt)
+			a.closers = append(a.closers, xt)
+		case config.TargetWebhook:
+			hc, err := client("webhook "+t.Name, nil, false)
+			if err != nil {
+				return nil, err
+			}
+			wt, err := webhook.New(webhook.Opts{
+				Name:   t.Name,
+				URL:    t.Webhook.URL,
+				Secret: t.Webhook.Secret,
+				Header: t.Webhook.Header,
+				HTTP:   hc,
+				Logger: log.With(zap.String("target", t.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			tgts = append(tgts, wt)
 		default:
 			return nil, fmt.Errorf("target %s: unsupported type %q", t.Name, t.Type)
 		}
@@ -255,12 +301,16 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	return a, nil
 }
 
-// Close releases the state lock.
+// Close stops what the targets run and releases the state lock.
 func (a *App) Close() error {
-	if a.store == nil {
-		return nil
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c.Close())
 	}
-	return a.store.Close()
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // registerMeter exports the request counts of every client.

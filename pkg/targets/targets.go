@@ -53,9 +53,11 @@ type Request struct {
 type Head struct {
 	// Key is the change the head belongs to.
 	Key change.Key `json:"key"`
-	// Repo is where the head commit lives: a clone URL or "owner/repo".
+	// Repo is the clone URL of the base repository, which holds the head
+	// of every pull or merge request, forks included, under Ref.
 	Repo string `json:"repo"`
-	// Ref is the head branch name; may be empty.
+	// Ref is the ref of Repo that holds the head: refs/pull/N/head on
+	// GitHub, refs/merge-requests/N/head on GitLab.
 	Ref string `json:"ref,omitempty"`
 	// SHA is the head commit.
 	SHA string `json:"sha"`

@@ -1,0 +1,130 @@
+package exec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// record is the job record of one run, as stored in <job id>.json.
+type record struct {
+	ID          string    `json:"id"`
+	Unit        string    `json:"unit"`
+	Fingerprint string    `json:"fingerprint"`
+	Started     time.Time `json:"started"`
+	// PID is the process (and process group) id; 0 until the command has
+	// started.
+	PID int `json:"pid,omitempty"`
+	// Done reports that the outcome below is recorded.
+	Done     bool       `json:"done"`
+	Finished *time.Time `json:"finished,omitempty"`
+	// ExitCode is the exit status, -1 when the command did not exit by
+	// itself (Error says why).
+	ExitCode int `json:"exit_code"`
+	// Error says why a run ended without an exit status of its own: timed
+	// out, killed by a signal, stopped by Close.
+	Error string `json:"error,omitempty"`
+	// LastLine is the last non-empty line of output.
+	LastLine string `json:"last_line,omitempty"`
+	// Log is the file holding the last MiB of output, once the run ended.
+	Log string `json:"log"`
+}
+
+// tempPrefix starts the names of the temporary files of atomic writes.
+const tempPrefix = ".tmp-"
+
+// path is the file of job id with the given extension.
+func (t *Target) path(id, ext string) string {
+	return filepath.Join(t.records, id+ext)
+}
+
+// validID reports whether id can be a job id (and so a file name).
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// read loads the record of job id. A missing record is an error wrapping
+// fs.ErrNotExist.
+func (t *Target) read(id string) (*record, error) {
+	p := t.path(id, ".json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read job record: %w", err)
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("job record %s: %w", p, err)
+	}
+	return &rec, nil
+}
+
+// write replaces the record of rec.ID atomically.
+func (t *Target) write(rec *record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode job record: %w", err)
+	}
+	if err := writeAtomic(t.path(rec.ID, ".json"), append(b, '\n')); err != nil {
+		return fmt.Errorf("write job record: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic replaces the file at path with b: it writes a temporary
+// file (mode 0600) in the same directory, syncs it, renames it over path
+// and syncs the directory. On error the temporary file is removed.
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeTemps removes the temporary files a crash left in dir.
+func removeTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
