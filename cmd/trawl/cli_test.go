@@ -30,16 +30,27 @@ type world struct {
 	state  string
 }
 
-func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+func newWorld(t *testing.T) *world { return newWorldWith(t, worldOpts{}) }
 
-// newWorldWith lets a test wrap the KernelCI pipeline handler.
-func newWorldWith(t *testing.T, wrapPipeline func(http.Handler) http.Handler) *world {
+// worldOpts varies a world: wrappers around the KernelCI pipeline and the
+// Patchwork handlers, and whether trawl posts checks.
+type worldOpts struct {
+	wrapPipeline, wrapPatchwork func(http.Handler) http.Handler
+	checks                      bool
+}
+
+func newWorldWith(t *testing.T, o worldOpts) *world {
 	t.Helper()
+	wrapPipeline := o.wrapPipeline
 	pw, err := pwfake.New(pwfake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pwSrv := httptest.NewServer(pw)
+	var pwh http.Handler = pw
+	if o.wrapPatchwork != nil {
+		pwh = o.wrapPatchwork(pw)
+	}
+	pwSrv := httptest.NewServer(pwh)
 	t.Cleanup(pwSrv.Close)
 	kci := kcifake.New(kcifake.Options{Secret: []byte("test-secret")})
 	api := httptest.NewServer(kci.APIHandler())
@@ -57,6 +68,13 @@ func newWorldWith(t *testing.T, wrapPipeline func(http.Handler) http.Handler) *w
 	token := filepath.Join(dir, "kci.jwt")
 	if err := os.WriteFile(token, []byte(kci.Token("ci@example.org", "patchset")), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	report := ""
+	if o.checks {
+		if err := os.WriteFile(filepath.Join(dir, "pw.token"), []byte(pwfake.BotToken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		report = "      token_file: pw.token\n    report:\n      context: kernelci\n"
 	}
 	cfg := fmt.Sprintf(`state_dir: state
 http:
@@ -79,7 +97,7 @@ sources:
       url: %s
       project: netdev
       lookback: 10000d
-`, api.URL, pipe.URL, url, pwSrv.URL)
+%s`, api.URL, pipe.URL, url, pwSrv.URL, report)
 	path := filepath.Join(dir, "trawl.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -171,28 +189,14 @@ func TestKilledBetweenTriggerAndStateWriteMakesNoDuplicate(t *testing.T) {
 	accepted := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	w := newWorldWith(t, func(next http.Handler) http.Handler {
+	w := newWorldWith(t, worldOpts{wrapPipeline: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(rw, r) // the patchset node is created...
 			once.Do(func() { close(accepted) })
 			<-release // ...and trawl never hears back: it is killed first
 		})
-	})
-	child := exec.Command(os.Args[0], "once", "-c", w.config)
-	child.Env = append(os.Environ(), "TRAWL_TEST_RUN_MAIN=1")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-accepted:
-	case <-time.After(30 * time.Second):
-		_ = child.Process.Kill()
-		t.Fatal("the child trawl never submitted a patchset")
-	}
-	if err := child.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = child.Wait()
+	}})
+	killAfter(t, w, accepted)
 	close(release)
 	submitted := w.kci.Submissions()
 	if submitted == 0 {
@@ -339,5 +343,77 @@ func TestStatusShowsUnitsBesideARunningTrawl(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// killAfter runs `trawl once` on w in a child process and kills it with
+// SIGKILL as soon as happened is closed.
+func killAfter(t *testing.T, w *world, happened chan struct{}) {
+	t.Helper()
+	child := exec.Command(os.Args[0], "once", "-c", w.config)
+	child.Env = append(os.Environ(), "TRAWL_TEST_RUN_MAIN=1")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-happened:
+	case <-time.After(30 * time.Second):
+		_ = child.Process.Kill()
+		t.Fatal("the child trawl never got that far")
+	}
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+}
+
+func TestKilledInTheMiddleOfReportingLosesNoCheckAndDuplicatesNone(t *testing.T) {
+	posted := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	w := newWorldWith(t, worldOpts{checks: true, wrapPatchwork: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(rw, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/checks/") {
+				once.Do(func() { close(posted) }) // the first check is stored...
+				<-release                         // ...and trawl is killed before it hears back
+			}
+		})
+	}})
+	killAfter(t, w, posted)
+	close(release)
+	if w.pw.PostCount() != 1 {
+		t.Fatalf("%d checks posted before the kill, want 1", w.pw.PostCount())
+	}
+
+	code, out, errs := trawl(t, "once", "-c", w.config)
+	if code != exitOK {
+		t.Fatalf("restart: exit %d\n%s\n%s", code, out, errs)
+	}
+	// Every patch of the six triggered series (15 patches) carries exactly
+	// one pending check of ours: none lost, none twice.
+	ours := map[int64]int{}
+	for id := int64(1); id <= 30; id++ {
+		for _, c := range w.pw.Checks(id) {
+			if c.Context == "kernelci" {
+				ours[id]++
+				if c.State != "pending" || !strings.Contains(c.Description, "[trawl ") {
+					t.Errorf("patch %d: check %+v", id, c)
+				}
+			}
+		}
+	}
+	total := 0
+	for id, n := range ours {
+		if n != 1 {
+			t.Errorf("patch %d has %d pending checks, want 1", id, n)
+		}
+		total += n
+	}
+	if total != 15 {
+		t.Fatalf("%d patches carry our check, want the 15 patches of the 6 triggered series", total)
+	}
+	if w.kci.Submissions() != 6 {
+		t.Fatalf("submissions = %d, want 6 (the killed run's jobs adopted)", w.kci.Submissions())
 	}
 }

@@ -4,15 +4,21 @@
 // no configuration and no setup, and narrates a few ticks:
 //
 //  1. the recorded netdev project: every complete, actionable series
-//     triggers once;
-//  2. nothing changed: nothing triggers;
-//  3. the v3 cover letter and first patch of "A sample series" arrive: an
+//     triggers once, and a pending check goes on each of its patches;
+//  2. KernelCI has built and tested them: the results go on the patches as
+//     checks (a lab timeout is a warning, not a failure);
+//  3. nothing changed: nothing triggers and nothing is posted again;
+//  4. the v3 cover letter and first patch of "A sample series" arrive: an
 //     incomplete series is not buildable, nothing triggers;
-//  4. v3 is complete: it alone triggers, and v2 is gone (superseded);
-//  5. a series with Depends-on tags arrives: it triggers with its
+//  5. v3 is complete: it alone triggers, and v2 is gone (superseded);
+//  6. a series with Depends-on tags arrives: it triggers with its
 //     dependencies' patches applied first;
-//  6. the state file is deleted: the next tick adopts the jobs KernelCI
-//     already has instead of submitting them again.
+//  7. the state file is deleted: the next tick adopts the jobs KernelCI
+//     already has, and finds the checks already posted, instead of
+//     submitting or posting them again.
+//
+// Between ticks the demo plays KernelCI's pipeline: it applies each new
+// patchset, builds it and runs a test on it.
 //
 // Everything runs through the same wiring as `trawl once`: configuration
 // loading, the cached HTTP stack, the Patchwork source, the KernelCI target
@@ -89,6 +95,10 @@ sources:
       project: netdev
       # The recorded mails date from 2016 to 2026: look back far enough.
       lookback: 10000d
+      # ci-bot, a maintainer of the project: it may post checks.
+      token_file: %s
+    report:
+      context: kernelci
 `
 
 // step is one narrated tick.
@@ -105,6 +115,8 @@ type Tick struct {
 	Report *cycle.Report
 	// Submissions is the number of patchsets KernelCI received this tick.
 	Submissions int
+	// Checks describes the Patchwork checks posted this tick ("15 pending").
+	Checks string
 }
 
 // Run runs the demo until it ends or ctx is cancelled, and returns what
@@ -153,12 +165,16 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 	if err := os.WriteFile(tokenFile, []byte(kci.Token("demo@trawl.example", "patchset")+"\n"), 0o600); err != nil {
 		return err
 	}
+	pwToken := filepath.Join(dir, "patchwork.token")
+	if err := os.WriteFile(pwToken, []byte(pwfake.BotToken+"\n"), 0o600); err != nil {
+		return err
+	}
 	level := "error"
 	if o.Verbose {
 		level = "info"
 	}
 	cfgPath := filepath.Join(dir, "trawl.yaml")
-	cfgText := fmt.Sprintf(configTemplate, filepath.Join(dir, "state"), level, apiURL, pipeURL, tokenFile, pwURL)
+	cfgText := fmt.Sprintf(configTemplate, filepath.Join(dir, "state"), level, apiURL, pipeURL, tokenFile, pwURL, pwToken)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
@@ -187,14 +203,18 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 		pwURL, apiURL, pipeURL, baseURL, baseBranch, baseCommit[:12], cfgPath)
 
 	steps := []step{
-		{title: "the recorded netdev project: every complete, actionable series triggers", phase: pwfake.Phase1},
-		{title: "nothing changed on Patchwork: nothing triggers, and the tick is cheap", phase: pwfake.Phase1},
+		{title: "the recorded netdev project: every complete, actionable series triggers; pending checks go on its patches", phase: pwfake.Phase1},
+		{title: "KernelCI has built and tested them: the results go on every patch as checks", phase: pwfake.Phase1},
+		{title: "nothing changed: nothing triggers, nothing is posted again, and the tick is cheap", phase: pwfake.Phase1},
 		{title: "the v3 cover letter and first patch of \"A sample series\" arrive: incomplete, not buildable yet", phase: pwfake.P2OnePatch},
 		{title: "v3 is complete: only it triggers; v2 is superseded and gone", phase: pwfake.P2V3Complete},
 		{title: "a series with Depends-on tags arrives: built with its dependencies' patches first", phase: pwfake.P2DependsOn},
-		{title: "the state file is deleted (as after a crash): jobs are adopted, nothing is submitted twice", phase: pwfake.P2DependsOn,
+		{title: "the state file is deleted (as after a crash): jobs are adopted, nothing is submitted or posted twice", phase: pwfake.P2DependsOn,
 			before: func(string) error { return os.Remove(cfg.StatePath()) }},
 	}
+	ran := map[string]bool{}
+	var lastCheck int64 = 1 << 62
+	newChecks(pw, &lastCheck) // the recorded checks are not the demo's
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -216,8 +236,14 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 			return err
 		}
 		w.table(rep)
-		w.printf("   KernelCI patchset submissions this tick: %d (total %d)\n\n", kci.Submissions()-before, kci.Submissions())
-		record(Tick{Title: s.title, Report: rep, Submissions: kci.Submissions() - before})
+		w.printf("   KernelCI patchset submissions this tick: %d (total %d)\n", kci.Submissions()-before, kci.Submissions())
+		posted := newChecks(pw, &lastCheck)
+		w.printf("   Patchwork checks posted this tick: %s\n\n", posted)
+		record(Tick{Title: s.title, Report: rep, Submissions: kci.Submissions() - before, Checks: posted})
+		if err := pipeline(kci, ran); err != nil {
+			return err
+		}
+
 		if rep.Errors > 0 {
 			return errors.New("the demo cycle reported errors; run with -v to see trawl's log")
 		}
@@ -225,6 +251,67 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 	w.printf("Done. The same run against a real Patchwork and KernelCI: see README.md, \"Pointing trawl at a real Patchwork and KernelCI\".\n")
 	log.Info("demo finished", zap.Int("submissions", kci.Submissions()))
 	return w.err
+}
+
+// pipeline plays KernelCI's pipeline for the patchsets it has not run yet:
+// the patchset service applies them, then one build and one test run. A
+// series of Viresh Kumar's fails its test; one of Xiaolou's hits a lab
+// timeout, an infrastructure error; the others pass.
+func pipeline(kci *kcifake.Fake, ran map[string]bool) error {
+	kci.Process()
+	for _, n := range kci.Patchsets() {
+		if ran[n.ID] {
+			continue
+		}
+		ran[n.ID] = true
+		test := kcifake.TestPlan{Name: "baseline-x86", Platform: "qemu-x86", Result: "pass"}
+		for _, u := range n.Artifacts {
+			switch {
+			case strings.Contains(u, "viresh.kumar"):
+				test.Result = "fail"
+			case strings.Contains(u, "xiaolou4617"):
+				test.Result, test.ErrorCode, test.ErrorMsg = "incomplete", "node_timeout", "the lab did not answer in time"
+			}
+		}
+		plan := kcifake.RunPlan{Builds: []kcifake.BuildPlan{{Name: "kbuild-gcc-12-x86", Arch: "x86_64", Result: "pass", Tests: []kcifake.TestPlan{test}}}}
+		if err := kci.Run(n.ID, plan); err != nil {
+			return fmt.Errorf("demo pipeline: %w", err)
+		}
+	}
+	kci.Settle()
+	return nil
+}
+
+// newChecks describes the checks posted since *last (a check id) and
+// moves *last past them. The first call only records where the recorded
+// checks end.
+func newChecks(pw *pwfake.Fake, last *int64) string {
+	start := *last
+	byState := map[string]int{}
+	var maxID int64
+	for id := int64(1); id <= 40; id++ {
+		for _, c := range pw.Checks(id) {
+			maxID = max(maxID, c.ID)
+			if c.ID > start {
+				byState[c.State]++
+			}
+		}
+	}
+	if start == 1<<62 {
+		*last = maxID
+		return ""
+	}
+	*last = max(start, maxID)
+	if len(byState) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, st := range []string{"pending", "success", "warning", "fail"} {
+		if n := byState[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // narrator writes the demo's text and remembers the first write error.

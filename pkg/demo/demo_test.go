@@ -17,8 +17,8 @@ func TestDemoTellsTheStoryItPromises(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	if len(ticks) != 6 {
-		t.Fatalf("%d ticks, want 6", len(ticks))
+	if len(ticks) != 7 {
+		t.Fatalf("%d ticks, want 7", len(ticks))
 	}
 	outcome := func(i int, series string) cycle.Outcome {
 		for _, u := range ticks[i].Report.Units {
@@ -33,16 +33,25 @@ func TestDemoTellsTheStoryItPromises(t *testing.T) {
 		triggered   int
 		adopted     int
 		submissions int
+		checks      string
 		want        map[string]cycle.Outcome
 	}{
-		{0, 6, 0, 6, map[string]cycle.Outcome{"1": "triggered", "3": "triggered", "7": "blocked", "13": "absent"}},
-		{1, 0, 0, 0, map[string]cycle.Outcome{"1": "unchanged", "3": "unchanged"}},
-		{2, 0, 0, 0, map[string]cycle.Outcome{"15": "absent", "3": "unchanged"}},
-		{3, 1, 0, 1, map[string]cycle.Outcome{"15": "triggered", "3": "gone"}},
-		{4, 1, 0, 1, map[string]cycle.Outcome{"16": "triggered", "15": "unchanged"}},
-		{5, 0, 7, 0, map[string]cycle.Outcome{"1": "adopted", "16": "adopted", "7": "blocked"}},
+		{0, 6, 0, 6, "15 pending", map[string]cycle.Outcome{"1": "triggered", "3": "triggered", "7": "blocked", "13": "absent"}},
+		// 4 patches of series 4 fail their test; series 5 and 6 (2
+		// patches each) hit a lab timeout: a warning, not a failure.
+		{1, 0, 0, 0, "7 success, 4 warning, 4 fail", map[string]cycle.Outcome{"1": "unchanged", "3": "unchanged"}},
+		{2, 0, 0, 0, "none", map[string]cycle.Outcome{"1": "unchanged"}},
+		{3, 0, 0, 0, "none", map[string]cycle.Outcome{"15": "absent", "3": "unchanged"}},
+		{4, 1, 0, 1, "2 pending", map[string]cycle.Outcome{"15": "triggered", "3": "gone"}},
+		{5, 1, 0, 1, "2 pending, 2 success", map[string]cycle.Outcome{"16": "triggered", "15": "unchanged"}},
+		// After the state is lost, only series 16's new result is posted:
+		// every other check is found already there.
+		{6, 0, 7, 0, "2 success", map[string]cycle.Outcome{"1": "adopted", "16": "adopted", "7": "blocked"}},
 	} {
 		tk := ticks[tc.tick]
+		if tk.Checks != tc.checks {
+			t.Errorf("tick %d (%s): checks posted %q, want %q", tc.tick+1, tk.Title, tk.Checks, tc.checks)
+		}
 		if tk.Report.Count.Triggered != tc.triggered || tk.Report.Count.Adopted != tc.adopted || tk.Submissions != tc.submissions {
 			t.Errorf("tick %d (%s): triggered %d adopted %d submissions %d, want %d/%d/%d",
 				tc.tick+1, tk.Title, tk.Report.Count.Triggered, tk.Report.Count.Adopted, tk.Submissions, tc.triggered, tc.adopted, tc.submissions)
@@ -56,15 +65,15 @@ func TestDemoTellsTheStoryItPromises(t *testing.T) {
 			t.Errorf("tick %d: %d errors", tc.tick+1, tk.Report.Errors)
 		}
 	}
-	if idle := ticks[1].Report.Requests; idle.Cache == 0 || idle.Network >= ticks[0].Report.Requests.Network {
+	if idle := ticks[2].Report.Requests; idle.Cache == 0 || idle.Network >= ticks[0].Report.Requests.Network {
 		t.Errorf("idle tick requests %+v vs first %+v: want cache hits and fewer network requests", idle, ticks[0].Report.Requests)
 	}
-	for _, u := range ticks[4].Report.Units {
+	for _, u := range ticks[5].Report.Units {
 		if strings.HasSuffix(string(u.Change), "/series/16") && len(u.Deps) != 2 {
 			t.Errorf("series 16 built on %v, want series 1 and 15", u.Deps)
 		}
 	}
-	if !strings.Contains(out.String(), "tick 6") || !strings.Contains(out.String(), "built on") {
+	if !strings.Contains(out.String(), "tick 7") || !strings.Contains(out.String(), "built on") {
 		t.Errorf("narration incomplete:\n%s", out.String())
 	}
 }
