@@ -30,7 +30,7 @@ type world struct {
 	state  string
 }
 
-func newWorld(t *testing.T) *world { return newWorldWith(t, worldOpts{}) }
+func newWorld(t testing.TB) *world { return newWorldWith(t, worldOpts{}) }
 
 // worldOpts varies a world: wrappers around the KernelCI pipeline and the
 // Patchwork handlers, and whether trawl posts checks.
@@ -39,7 +39,7 @@ type worldOpts struct {
 	checks                      bool
 }
 
-func newWorldWith(t *testing.T, o worldOpts) *world {
+func newWorldWith(t testing.TB, o worldOpts) *world {
 	t.Helper()
 	wrapPipeline := o.wrapPipeline
 	pw, err := pwfake.New(pwfake.Options{})
