@@ -394,8 +394,8 @@ func (l *loader) httpURL(f field, required bool) string {
 // scpURLRE matches git's scp-like form, "user@host:path".
 var scpURLRE = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:.+$`)
 
-// gitURL returns the required git URL f: http(s), git or ssh, or the
-// scp-like form user@host:path.
+// gitURL returns the required git URL f: http(s), git, ssh, a local
+// file:/// mirror, or the scp-like form user@host:path.
 func (l *loader) gitURL(f field) string {
 	s := l.required(f)
 	if s == "" || scpURLRE.MatchString(s) {
@@ -403,10 +403,12 @@ func (l *loader) gitURL(f field) string {
 	}
 	u, err := url.Parse(s)
 	switch {
+	case err == nil && u.Scheme == "file" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+		return s // a local mirror
 	case err != nil || u.Host == "" || u.Path == "":
-		l.errorf(f, "%s is not a git URL (https://, git://, ssh:// or user@host:path)", quote(redact(s)))
+		l.errorf(f, "%s is not a git URL (https://, git://, ssh://, file:///path or user@host:path)", quote(redact(s)))
 	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "git" && u.Scheme != "ssh":
-		l.errorf(f, "%s is not a git URL (https://, git://, ssh:// or user@host:path)", quote(redact(s)))
+		l.errorf(f, "%s is not a git URL (https://, git://, ssh://, file:///path or user@host:path)", quote(redact(s)))
 	case hasPassword(u):
 		l.errorf(f, "credentials may not be written in a URL")
 	default:

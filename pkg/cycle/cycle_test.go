@@ -435,3 +435,20 @@ func TestScopeLeavesOtherSourcesAlone(t *testing.T) {
 		t.Fatal("unknown scope accepted")
 	}
 }
+
+func TestPullRequestBaseNeedsNoResolution(t *testing.T) {
+	c := series(1, 1, "a")
+	c.BaseSHA = "forge-base"
+	h := newHarness(t, c)
+	h.tgt.waitFor["main"] = true // the branch itself cannot be resolved
+	h.run(t, Act)
+	if h.tgt.triggers() != 1 || h.tgt.created[0].Base.Commit != "forge-base" {
+		t.Fatalf("triggers %d: want one built on the forge's base commit", h.tgt.triggers())
+	}
+	c.Base.Policy = change.PolicyFollow
+	h2 := newHarness(t, c)
+	h2.run(t, Act)
+	if got := h2.tgt.created[0].Base.Commit; got != "c1" {
+		t.Fatalf("follow built on %q, want the branch tip c1 (the forge's view can lag)", got)
+	}
+}

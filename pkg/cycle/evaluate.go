@@ -105,7 +105,8 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 //   - tag: the change's own base-commit when it has one (part of the
 //     fingerprint), else as pinned;
 //   - pinned: the commit recorded when the unit was first seen, else the
-//     current one; not part of the fingerprint.
+//     forge's own view of a pull request's base, else the branch's current
+//     commit; not part of the fingerprint.
 func (ev *evaluator) base(c *change.Change, t Target, stored *state.Unit) (targets.Base, string, error) {
 	b := targets.Base{Tree: c.Base.Tree, URL: c.Base.URL, Branch: c.Base.Branch}
 	switch {
@@ -116,6 +117,12 @@ func (ev *evaluator) base(c *change.Change, t Target, stored *state.Unit) (targe
 		b.Exact = true
 	case stored != nil && stored.BaseCommit != "":
 		b.Commit = stored.BaseCommit
+		return b, "", nil
+	case c.BaseSHA != "":
+		// A pull or merge request comes with the forge's view of its
+		// base: pinned when first seen, no git call needed. (Under follow
+		// the branch tip is resolved instead: that view can lag.)
+		b.Commit = c.BaseSHA
 		return b, "", nil
 	}
 	commit, err := ev.resolve(t, c.Base.URL, c.Base.Branch)
