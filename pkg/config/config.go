@@ -147,6 +147,10 @@ type Source struct {
 	GitLab *GitLab `yaml:"gitlab,omitempty" json:"gitlab,omitempty"`
 	// Report says where the source's results are written back.
 	Report Report `yaml:"report" json:"report"`
+	// RetryInfra is how many times a unit whose job ended in an
+	// infrastructure error (a lab timeout, an incomplete node) is built
+	// again for the same fingerprint, 0..5. A failure is never retried.
+	RetryInfra int `yaml:"retry_infra" json:"retry_infra"`
 }
 
 // Patchwork configures a Patchwork source.

@@ -90,7 +90,8 @@ func TestLoadFileGood(t *testing.T) {
 		Sources: []Source{
 			{
 				Name: "netdev", Type: SourcePatchwork, Schedule: "*/10 * * * *",
-				Targets: []string{"kernelci-staging", "kernelci-prod"},
+				Targets:    []string{"kernelci-staging", "kernelci-prod"},
+				RetryInfra: 2,
 				Base: change.Base{
 					Tree:   "net-next",
 					URL:    "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git",

@@ -144,8 +144,8 @@ func (l *loader) kernelCI(f field) *KernelCI {
 // source reads one source; seen maps the source names read so far to their
 // lines, and targets the target names.
 func (l *loader) source(f field, seen, targets, reporters map[string]int) Source {
-	o := l.object(f, "name", "type", "schedule", "targets", "base", "report", SourcePatchwork, SourceGitHub, SourceGitLab)
-	s := Source{Name: l.name(o.get("name"), seen)}
+	o := l.object(f, "name", "type", "schedule", "targets", "base", "report", "retry_infra", SourcePatchwork, SourceGitHub, SourceGitLab)
+	s := Source{Name: l.name(o.get("name"), seen), RetryInfra: l.integer(o.get("retry_infra"), 0, 0, 5)}
 	var block field
 	s.Type, block = l.typeOf(o, "source", SourcePatchwork, SourceGitHub, SourceGitLab)
 	sf := o.get("schedule")

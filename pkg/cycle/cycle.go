@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -81,6 +82,10 @@ type Options struct {
 	// Relays names, by source name, the reporter that relayed statuses are
 	// posted through: the source's own commit status reporter.
 	Relays map[string]Reporter
+	// RetryInfra is, by source name, how many times a unit whose job ended
+	// in an infrastructure error is triggered again for the same
+	// fingerprint (0: never). A failure is never retried.
+	RetryInfra map[string]int
 	// Requests returns the running request counts of every HTTP client, so
 	// a cycle can log what it cost. Nil means no counts.
 	Requests func() httpx.Counts
@@ -246,13 +251,22 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 						u.BaseCommit = e.base.Commit
 					}
 					reason, why := decide(u, e.fp, e.in)
+					if reason == ReasonUnchanged && retryInfra(u, r.o.RetryInfra[c.Source]) {
+						reason = ReasonRetry
+						why = []string{fmt.Sprintf("infrastructure error in job %s: retry %d of %d", u.Job.ID, u.Attempt+1, r.o.RetryInfra[c.Source])}
+					}
 					ur.Reason, ur.Why = reason, why
 					if reason == ReasonUnchanged {
 						ur.Outcome = OutcomeUnchanged
 						break
 					}
 					ur.Outcome = OutcomeTrigger
-					pending = append(pending, &pendingTrigger{unit: u, report: len(rep.Units), eval: e, req: ev.request(uk, c, e)})
+					req := ev.request(uk, c, e)
+					if reason == ReasonRetry {
+						req.Attempt = u.Attempt + 1
+						req.Exclude = append(slices.Clone(u.PreviousJobs), u.Job.ID)
+					}
+					pending = append(pending, &pendingTrigger{unit: u, report: len(rep.Units), eval: e, req: req})
 				}
 			}
 			if ur.Outcome != OutcomeTrigger {
@@ -378,6 +392,11 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 				break
 			}
 			job := p.job
+			if p.req.Attempt > 0 {
+				u.Attempt, u.PreviousJobs = p.req.Attempt, p.req.Exclude
+			} else {
+				u.Attempt, u.PreviousJobs = 0, nil
+			}
 			u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
 			u.TriggeredAt = &now
 			u.Result, u.ResultAt = nil, nil // the old job's result says nothing about the new fingerprint
@@ -390,7 +409,7 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 				ur.Outcome = OutcomeAdopted
 			}
 			why := ur.Why
-			if ur.Reason == ReasonNew {
+			if ur.Reason == ReasonNew && p.req.Attempt == 0 {
 				why = []string{"new unit"}
 			}
 			r.log.Info(string(ur.Outcome),

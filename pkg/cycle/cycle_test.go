@@ -67,7 +67,7 @@ func (t *fakeTarget) Trigger(_ context.Context, r targets.Request) (targets.Job,
 	if t.fail != nil {
 		return targets.Job{}, t.fail
 	}
-	k := r.Unit + "/" + r.Fingerprint
+	k := fmt.Sprintf("%s/%s/%d", r.Unit, r.Fingerprint, r.Attempt)
 	if j, ok := t.jobs[k]; ok {
 		j.Adopted = true
 		return j, nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // Reason says why a ready unit is (or is not) triggered this cycle.
@@ -16,6 +17,9 @@ const (
 	ReasonUnchanged Reason = iota
 	ReasonNew
 	ReasonChanged
+	// ReasonRetry: unchanged, but its job ended in an infrastructure
+	// error and the source's policy retries it.
+	ReasonRetry
 )
 
 // String names the reason for logs and plans.
@@ -25,6 +29,8 @@ func (r Reason) String() string {
 		return "new"
 	case ReasonChanged:
 		return "changed"
+	case ReasonRetry:
+		return "retry"
 	}
 	return "unchanged"
 }
@@ -50,4 +56,11 @@ func decide(stored *state.Unit, fp string, in fingerprint.Input) (Reason, []stri
 		why = []string{"fingerprint format changed"}
 	}
 	return ReasonChanged, why
+}
+
+// retryInfra reports whether an unchanged unit is to be triggered again:
+// its job ended in an infrastructure error and fewer than limit retries
+// were made for its fingerprint.
+func retryInfra(u *state.Unit, limit int) bool {
+	return u.Job != nil && u.Result != nil && u.Result.State == targets.StateInfra && u.Attempt < limit
 }

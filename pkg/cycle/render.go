@@ -55,7 +55,7 @@ func (u *UnitReport) why() string {
 	switch u.Outcome {
 	case OutcomeTrigger, OutcomeTriggered, OutcomeAdopted:
 		s := "new unit"
-		if u.Reason == ReasonChanged {
+		if u.Reason == ReasonChanged || u.Reason == ReasonRetry {
 			s = strings.Join(u.Why, "; ")
 		}
 		if len(u.Deps) > 0 {

@@ -255,3 +255,48 @@ func TestQueuedResultOfOldFingerprintIsDropped(t *testing.T) {
 		t.Fatalf("dropped %d, outbox %d; want the stale report dropped", rep.Reports.Dropped, len(h.store.st.Outbox))
 	}
 }
+
+func TestInfrastructureErrorsAreRetriedByPolicy(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a"))
+	h.r = New(Options{
+		Sources: []Source{h.src}, Targets: []Target{pt}, Store: h.store, GoneGrace: time.Hour,
+		Reporters:  map[string][]Reporter{"netdev": {rp}},
+		RetryInfra: map[string]int{"netdev": 2},
+		Now:        func() time.Time { return h.now },
+	})
+	h.run(t, Act)
+	pt.set(targets.StateInfra, "tests: 1 infra error")
+	h.run(t, Act) // the result is polled and reported as a warning
+	if got := rp.take(); !eq(got, []string{"10:pending", "10:warning"}) {
+		t.Fatalf("posted %v", got)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		rep := h.run(t, Act)
+		if rep.Count.Triggered != 1 || rep.Units[0].Reason != ReasonRetry {
+			t.Fatalf("attempt %d: triggered %d reason %v, want a retry", attempt, rep.Count.Triggered, rep.Units[0].Reason)
+		}
+		last := h.tgt.created[len(h.tgt.created)-1]
+		if last.Attempt != attempt || len(last.Exclude) != attempt {
+			t.Fatalf("retry request attempt %d excludes %v", last.Attempt, last.Exclude)
+		}
+		// The retry's job is polled in the same cycle: still an
+		// infrastructure error, so the next cycle retries again.
+	}
+	rep := h.run(t, Act)
+	if rep.Count.Triggered != 0 || h.tgt.triggers() != 3 {
+		t.Fatalf("triggered %d (total %d): the policy allows 2 retries", rep.Count.Triggered, h.tgt.triggers())
+	}
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("posted %v: a retry must not downgrade the posted warning to pending, nor repeat it", got)
+	}
+	pt.set(targets.StateFail, "tests: 1 failed")
+	h.src.changes = []change.Change{series(1, 1, "b")} // a new revision starts over
+	h.run(t, Act)
+	h.run(t, Act)
+	if rep := h.run(t, Act); rep.Count.Triggered != 0 {
+		t.Fatal("a failure was retried: only infrastructure errors are")
+	}
+	if u := h.store.st.Units[unit(1)]; u.Attempt != 0 || u.PreviousJobs != nil {
+		t.Fatalf("new fingerprint kept attempt %d, previous %v", u.Attempt, u.PreviousJobs)
+	}
+}

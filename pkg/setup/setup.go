@@ -196,7 +196,8 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	var srcs []cycle.Source
 	reporters := map[string][]cycle.Reporter{}
 	relays := map[string]cycle.Reporter{} // commit status reporters, which relayed statuses go through
-	groups := map[string]int{}            // schedule -> index in a.Groups
+	retry := map[string]int{}
+	groups := map[string]int{} // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
 		switch s.Type {
 		case config.SourcePatchwork:
@@ -270,6 +271,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		for _, name := range s.Report.Reporters {
 			reporters[s.Name] = append(reporters[s.Name], stores[name])
 		}
+		retry[s.Name] = s.RetryInfra
 	}
 
 	if err := registerMeter(a.Metrics, a.Meter); err != nil {
@@ -295,6 +297,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		Concurrency: cfg.TriggerConcurrency,
 		Reporters:   reporters,
 		Relays:      relays,
+		RetryInfra:  retry,
 		Requests:    a.Meter.Snapshot,
 		Logger:      log,
 	})

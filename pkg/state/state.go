@@ -63,6 +63,10 @@ type Unit struct {
 	LastSeen    time.Time  `json:"last_seen"`
 	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
 	GoneSince   *time.Time `json:"gone_since,omitempty"`
+	// Attempt counts the retries of Fingerprint after infrastructure
+	// errors; PreviousJobs are the jobs those retries replaced.
+	Attempt      int      `json:"attempt,omitempty"`
+	PreviousJobs []string `json:"previous_jobs,omitempty"`
 	// Result is the last polled result of Job.
 	Result *targets.Result `json:"result,omitempty"`
 	// ResultAt is when Result was polled.

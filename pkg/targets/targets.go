@@ -42,6 +42,13 @@ type Request struct {
 	// Patches are the patches to apply, in order: every open dependency's
 	// patches in topological order, then the change's own.
 	Patches []change.Patch
+	// Attempt is 0 for a unit's first build of a fingerprint and n for its
+	// n-th retry after an infrastructure error.
+	Attempt int
+	// Exclude lists jobs of earlier attempts: a target must not adopt
+	// them (they ended in an infrastructure error), but it still adopts a
+	// job of this very attempt.
+	Exclude []string
 	// Heads lists every change of the unit that is a pull or merge request,
 	// in topological order: its open dependencies first, the change last.
 	// It is empty for a unit made of Patchwork series only.

@@ -43,7 +43,8 @@
 //
 // Each run has a job record, a JSON file under
 // StateDir/exec/<target name>/ named by the job id: the hex sha256 of the
-// unit key, a zero byte and the fingerprint. Trigger writes the record
+// unit key, a zero byte and the fingerprint, then for a retry after an
+// infrastructure error a zero byte and the attempt number. Trigger writes the record
 // atomically (temporary file, fsync, rename, fsync of the directory) before
 // it starts the command. A Trigger that finds a record adopts it
 // (Job.Adopted) and runs nothing, whether the run is going on or long over;
@@ -103,6 +104,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,8 +272,12 @@ func (t *Target) ConfigHash() string { return t.configHash }
 
 // JobID is the job id of a unit at a fingerprint: the hex sha256 of the
 // unit key, a zero byte and the fingerprint. It names the job record.
-func JobID(unit, fingerprint string) string {
-	sum := sha256.Sum256([]byte(unit + "\x00" + fingerprint))
+func JobID(unit, fingerprint string, attempt int) string {
+	key := unit + "\x00" + fingerprint
+	if attempt > 0 {
+		key += "\x00" + strconv.Itoa(attempt)
+	}
+	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -285,7 +291,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	if err := ctx.Err(); err != nil {
 		return targets.Job{}, fmt.Errorf("exec %s: unit %s: %w", t.name, r.Unit, err)
 	}
-	id := JobID(r.Unit, r.Fingerprint)
+	id := JobID(r.Unit, r.Fingerprint, r.Attempt)
 	job := targets.Job{Target: t.name, ID: id, BaseCommit: r.Base.Commit}
 	stdin, err := json.Marshal(newDocument(r))
 	if err != nil {

@@ -183,7 +183,7 @@ func TestTriggerPassesTheUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := targets.Job{Target: "local", ID: JobID(r.Unit, r.Fingerprint), BaseCommit: r.Base.Commit}
+	want := targets.Job{Target: "local", ID: JobID(r.Unit, r.Fingerprint, 0), BaseCommit: r.Base.Commit}
 	if job != want {
 		t.Errorf("Trigger = %+v, want %+v", job, want)
 	}
@@ -453,7 +453,7 @@ func TestInterruptedRun(t *testing.T) {
 			f.opts.Now = func() time.Time { return now }
 			tg := f.target()
 			r := request("fp1")
-			id := JobID(r.Unit, r.Fingerprint)
+			id := JobID(r.Unit, r.Fingerprint, 0)
 			if err := tg.write(&record{ID: id, Unit: r.Unit, Fingerprint: r.Fingerprint, Started: tt.started, PID: tt.pid}); err != nil {
 				t.Fatal(err)
 			}
@@ -513,7 +513,7 @@ func TestLogKeepsTheEnd(t *testing.T) {
 
 func TestResultOfUnknownJob(t *testing.T) {
 	tg := newFixture(t, "ok").target()
-	for _, id := range []string{"", "../../etc/passwd", JobID("u", "f")} {
+	for _, id := range []string{"", "../../etc/passwd", JobID("u", "f", 0)} {
 		if _, err := tg.Result(context.Background(), targets.Job{Target: "local", ID: id}); err == nil {
 			t.Errorf("Result(%q) = nil error, want one", id)
 		}

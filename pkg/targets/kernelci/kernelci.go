@@ -352,7 +352,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: base needs a URL, a branch and a commit", t.name, r.Unit)
 	}
 
-	existing, adopted, err := t.adopt(ctx, b, urls)
+	existing, adopted, err := t.adopt(ctx, b, urls, r.Exclude)
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: look for an existing patchset: %w", t.name, r.Unit, err)
 	}
@@ -417,8 +417,10 @@ func (t *Target) patchURLs(patches []change.Patch) ([]string, error) {
 }
 
 // adopt looks for a patchset node that builds the same thing as a new
+// submission would, other than the excluded ones (earlier attempts that
+// ended in an infrastructure error), as
 // submission would (see the package documentation).
-func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string) (targets.Job, bool, error) {
+func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string, exclude []string) (targets.Job, bool, error) {
 	q := url.Values{
 		"name":                        {"patchset"},
 		"data.kernel_revision.url":    {b.URL},
@@ -433,7 +435,7 @@ func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string) (targ
 		return targets.Job{}, false, err
 	}
 	n, ok, err := newest(nodes, func(n *node) bool {
-		return samePatches(n.Artifacts, urls) &&
+		return samePatches(n.Artifacts, urls) && !slices.Contains(exclude, n.ID) &&
 			sameSet(n.JobFilter, t.jobFilter) && sameSet(n.PlatformFilter, t.platformFilter)
 	})
 	if err != nil || !ok {

@@ -739,3 +739,30 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryDoesNotAdoptTheFailedJob(t *testing.T) {
+	e := newEnv(t)
+	e.fake.AddCheckout("net-next", treeURL, branch, c1)
+	r := e.request(c1, false, e.patchList(2))
+	first, err := e.target(t).Trigger(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first job ended in an infrastructure error: retry it.
+	r.Attempt, r.Exclude = 1, []string{first.ID}
+	retry, err := e.target(t).Trigger(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry.Adopted || retry.ID == first.ID || e.fake.Submissions() != 2 {
+		t.Fatalf("retry = %+v after %d submissions: want a new job", retry, e.fake.Submissions())
+	}
+	// trawl crashed before recording the retry: the retry is adopted.
+	again, err := e.target(t).Trigger(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Adopted || again.ID != retry.ID || e.fake.Submissions() != 2 {
+		t.Fatalf("after the crash: %+v, %d submissions; want the retry adopted", again, e.fake.Submissions())
+	}
+}

@@ -65,6 +65,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -186,9 +187,14 @@ func (t *Target) Name() string { return t.name }
 func (t *Target) ConfigHash() string { return t.configHash }
 
 // DeliveryID is the delivery id of a unit at a fingerprint: the hex sha256
-// of the unit key, a zero byte and the fingerprint.
-func DeliveryID(unit, fingerprint string) string {
-	sum := sha256.Sum256([]byte(unit + "\x00" + fingerprint))
+// of the unit key, a zero byte and the fingerprint, then for a retry after an
+// infrastructure error a zero byte and the attempt number.
+func DeliveryID(unit, fingerprint string, attempt int) string {
+	key := unit + "\x00" + fingerprint
+	if attempt > 0 {
+		key += "\x00" + strconv.Itoa(attempt)
+	}
+	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -206,7 +212,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	if r.Unit == "" || r.Fingerprint == "" {
 		return targets.Job{}, fmt.Errorf("webhook %s: request needs a unit and a fingerprint", t.name)
 	}
-	delivery := DeliveryID(r.Unit, r.Fingerprint)
+	delivery := DeliveryID(r.Unit, r.Fingerprint, r.Attempt)
 	body, err := json.Marshal(newPayload(r, delivery))
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("webhook %s: unit %s: encode: %w", t.name, r.Unit, err)

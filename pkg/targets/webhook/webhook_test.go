@@ -119,7 +119,7 @@ func TestTriggerDeliversSignedUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := rc.last(t)
-	wantID := webhook.DeliveryID(r.Unit, r.Fingerprint)
+	wantID := webhook.DeliveryID(r.Unit, r.Fingerprint, 0)
 	if want := (targets.Job{Target: "hook", ID: wantID, BaseCommit: r.Base.Commit}); job != want {
 		t.Errorf("Trigger = %+v, want %+v", job, want)
 	}
@@ -195,7 +195,7 @@ func TestEmptyListsAreArrays(t *testing.T) {
 }
 
 func TestAnswer(t *testing.T) {
-	delivery := webhook.DeliveryID(request("fp1").Unit, "fp1")
+	delivery := webhook.DeliveryID(request("fp1").Unit, "fp1", 0)
 	tests := []struct {
 		name   string
 		answer string
