@@ -89,7 +89,7 @@ type ReporterOpts struct {
 // DefaultStatusStates maps result states to commit status states: an
 // infrastructure error is "error" (the CI broke), not "failure" (the
 // change broke it).
-var DefaultStatusStates = map[targets.State]string{
+var DefaultStatusStates = report.States{
 	targets.StatePending: string(StatusPending),
 	targets.StateSuccess: string(StatusSuccess),
 	targets.StateWarning: string(StatusSuccess),
@@ -99,8 +99,9 @@ var DefaultStatusStates = map[targets.State]string{
 
 // Reporter posts results as commit statuses on a pull request's head.
 type Reporter struct {
-	o ReporterOpts
-	s *Source
+	o      ReporterOpts
+	states report.States
+	s      *Source
 }
 
 // Reporter returns the status reporter of this source's repository.
@@ -108,28 +109,18 @@ func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
 	if o.Context == "" {
 		return nil, fmt.Errorf("github reporter %s: no status context", o.Name)
 	}
-	states := map[targets.State]string{}
-	for k, v := range DefaultStatusStates {
-		states[k] = v
+	states, err := DefaultStatusStates.WithOverrides(o.States, func(v string) bool { return (Status{State: StatusState(v), Context: "c"}).check("x") == nil })
+	if err != nil {
+		return nil, fmt.Errorf("github reporter %s: %w", o.Name, err)
 	}
-	for k, v := range o.States {
-		if v != "" && (Status{State: StatusState(v), Context: "c"}).check("x") != nil {
-			return nil, fmt.Errorf("github reporter %s: %q is not a commit status state", o.Name, v)
-		}
-		states[k] = v
-	}
-	o.States = states
-	return &Reporter{o: o, s: s}, nil
+	return &Reporter{o: o, states: states, s: s}, nil
 }
 
 // Name is the reporter's name.
 func (r *Reporter) Name() string { return r.o.Name }
 
 // Map returns the status state of a result state.
-func (r *Reporter) Map(st targets.State) (string, bool) {
-	v := r.o.States[st]
-	return v, v != ""
-}
+func (r *Reporter) Map(st targets.State) (string, bool) { return r.states.Map(st) }
 
 // Items is the pull request's head commit.
 func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA} }
@@ -139,7 +130,7 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA}
 // post and the state write then makes no duplicate, and the repository's
 // cap of 1,000 statuses per commit and context is not spent on repeats.
 func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) error {
-	st := Status{State: StatusState(posted), Context: r.o.Context, Description: Description(m), TargetURL: m.URL}
+	st := Status{State: StatusState(posted), Context: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
 	switch {
 	case m.Context != "":
 		st.Context = m.Context
@@ -164,18 +155,6 @@ func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, pos
 		}
 	}
 	return r.s.PostStatus(ctx, r.s.o.Repo, sha, st)
-}
-
-// Description is the one-line status description of a result, within
-// GitHub's 140 characters: its summary, clipped if need be, and the short
-// fingerprint it is about.
-func Description(m report.Message) string {
-	fp := m.Fingerprint
-	if len(fp) > 12 {
-		fp = fp[:12]
-	}
-	suffix := " [trawl " + fp + "]"
-	return clip(strings.Join(strings.Fields(m.Summary), " "), maxDescription-len(suffix)) + suffix
 }
 
 // relays returns the changes named in the pull request's Relay-CI-from:

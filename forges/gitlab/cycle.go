@@ -77,7 +77,7 @@ type ReporterOpts struct {
 // DefaultStatusStates maps result states to GitLab commit status states.
 // GitLab has no "error": an infrastructure error is "failed", and its
 // description says so.
-var DefaultStatusStates = map[targets.State]string{
+var DefaultStatusStates = report.States{
 	targets.StatePending: string(StatusPending),
 	targets.StateSuccess: string(StatusSuccess),
 	targets.StateWarning: string(StatusSuccess),
@@ -88,8 +88,9 @@ var DefaultStatusStates = map[targets.State]string{
 // Reporter posts results as commit statuses on a merge request's head, in
 // the project the head lives in (the source project of a fork).
 type Reporter struct {
-	o ReporterOpts
-	s *Source
+	o      ReporterOpts
+	states report.States
+	s      *Source
 }
 
 // Reporter returns the status reporter of this source.
@@ -97,28 +98,18 @@ func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
 	if o.Context == "" {
 		return nil, fmt.Errorf("gitlab reporter %s: no status name", o.Name)
 	}
-	states := map[targets.State]string{}
-	for k, v := range DefaultStatusStates {
-		states[k] = v
+	states, err := DefaultStatusStates.WithOverrides(o.States, func(v string) bool { return StatusState(v).valid() })
+	if err != nil {
+		return nil, fmt.Errorf("gitlab reporter %s: %w", o.Name, err)
 	}
-	for k, v := range o.States {
-		if v != "" && !StatusState(v).valid() {
-			return nil, fmt.Errorf("gitlab reporter %s: %q is not a commit status state", o.Name, v)
-		}
-		states[k] = v
-	}
-	o.States = states
-	return &Reporter{o: o, s: s}, nil
+	return &Reporter{o: o, states: states, s: s}, nil
 }
 
 // Name is the reporter's name.
 func (r *Reporter) Name() string { return r.o.Name }
 
 // Map returns the status state of a result state.
-func (r *Reporter) Map(st targets.State) (string, bool) {
-	v := r.o.States[st]
-	return v, v != ""
-}
+func (r *Reporter) Map(st targets.State) (string, bool) { return r.states.Map(st) }
 
 // Items is "<project>@<sha>": the head commit in the project it lives in.
 func (r *Reporter) Items(c *change.Change) []string {
@@ -138,7 +129,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		return fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
 	}
 	project, sha := item[:i], item[i+1:]
-	st := Status{State: StatusState(posted), Name: r.o.Context, Description: Description(m), TargetURL: m.URL}
+	st := Status{State: StatusState(posted), Name: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
 	switch {
 	case m.Context != "":
 		st.Name = m.Context
@@ -163,21 +154,6 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 
 // maxDescription bounds a status description to one readable line.
 const maxDescription = 200
-
-// Description is the one-line status description of a result: its summary
-// and the short fingerprint it is about.
-func Description(m report.Message) string {
-	fp := m.Fingerprint
-	if len(fp) > 12 {
-		fp = fp[:12]
-	}
-	suffix := " [trawl " + fp + "]"
-	s := strings.Join(strings.Fields(m.Summary), " ")
-	if r := []rune(s); len(r)+len(suffix) > maxDescription {
-		s = string(r[:maxDescription-len(suffix)-1]) + "…"
-	}
-	return s + suffix
-}
 
 // relays returns the changes named in the merge request's Relay-CI-from:
 // lines (see cycle.StatusReader), with their keys.

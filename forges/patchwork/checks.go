@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
@@ -109,7 +107,7 @@ type ReporterOpts struct {
 // DefaultCheckStates is the default mapping of result states to check
 // states. An infrastructure error is a warning, not a failure: it says
 // nothing about the patches.
-var DefaultCheckStates = map[targets.State]string{
+var DefaultCheckStates = report.States{
 	targets.StatePending: CheckPending,
 	targets.StateSuccess: CheckSuccess,
 	targets.StateWarning: CheckWarning,
@@ -121,6 +119,7 @@ var DefaultCheckStates = map[targets.State]string{
 // has no series-level checks).
 type Reporter struct {
 	o      ReporterOpts
+	states report.States
 	client *Client
 }
 
@@ -130,30 +129,20 @@ func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
 	if !ValidContext(o.Context) {
 		return nil, fmt.Errorf("patchwork reporter %s: context %q must match [-a-zA-Z0-9_]+ (no dots, slashes or spaces)", o.Name, o.Context)
 	}
-	states := map[targets.State]string{}
-	for k, v := range DefaultCheckStates {
-		states[k] = v
+	states, err := DefaultCheckStates.WithOverrides(o.States, func(v string) bool {
+		return v == CheckPending || v == CheckSuccess || v == CheckWarning || v == CheckFail
+	})
+	if err != nil {
+		return nil, fmt.Errorf("patchwork reporter %s: %w (pending, success, warning, fail)", o.Name, err)
 	}
-	for k, v := range o.States {
-		switch v {
-		case "", CheckPending, CheckSuccess, CheckWarning, CheckFail:
-			states[k] = v
-		default:
-			return nil, fmt.Errorf("patchwork reporter %s: %q is not a check state (pending, success, warning, fail)", o.Name, v)
-		}
-	}
-	o.States = states
-	return &Reporter{o: o, client: s.client}, nil
+	return &Reporter{o: o, states: states, client: s.client}, nil
 }
 
 // Name is the reporter's name.
 func (r *Reporter) Name() string { return r.o.Name }
 
 // Map returns the check state of a result state.
-func (r *Reporter) Map(s targets.State) (string, bool) {
-	v := r.o.States[s]
-	return v, v != ""
-}
+func (r *Reporter) Map(s targets.State) (string, bool) { return r.states.Map(s) }
 
 // Items lists the series' patch ids, in order.
 func (r *Reporter) Items(c *change.Change) []string {
@@ -172,7 +161,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	if err != nil {
 		return fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
 	}
-	chk := Check{State: posted, Context: r.context(m.Target), Description: Description(m)}
+	chk := Check{State: posted, Context: r.context(m.Target), Description: report.Description(m, maxDescription)}
 	if validTargetURL(m.URL) {
 		chk.TargetURL = m.URL
 	}
@@ -209,25 +198,3 @@ func (r *Reporter) context(target string) string {
 // maxDescription bounds a check description: Patchwork takes any length,
 // but a check is read in a one-line table.
 const maxDescription = 200
-
-// Description is the one-line check description of a result: its summary
-// and the short fingerprint it is about, so that a reader (and Post) can
-// tell which revision of the unit it describes.
-func Description(m report.Message) string {
-	fp := m.Fingerprint
-	if len(fp) > 12 {
-		fp = fp[:12]
-	}
-	suffix := " [trawl " + fp + "]"
-	s := strings.Join(strings.Fields(m.Summary), " ")
-	if len(s)+len(suffix) > maxDescription {
-		cut := maxDescription - len(suffix) - 3
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	// Patchwork strips the description: an empty summary must not leave a
-	// leading space, or the look before posting never matches.
-	return strings.TrimSpace(s + suffix)
-}

@@ -326,26 +326,6 @@ func TestReporterPerTarget(t *testing.T) {
 	}
 }
 
-func TestDescription(t *testing.T) {
-	tests := []struct {
-		summary, fp, want string
-	}{
-		{"build and boot passed", "0123456789abcdef", "build and boot passed [trawl 0123456789ab]"},
-		{"  two\nlines\tand  spaces ", "0123", "two lines and spaces [trawl 0123]"},
-		{"", "0123456789abcdef", "[trawl 0123456789ab]"},
-		{strings.Repeat("é", 150), "0123456789abcdef", strings.Repeat("é", 88) + "... [trawl 0123456789ab]"},
-	}
-	for _, tt := range tests {
-		got := Description(report.Message{Summary: tt.summary, Fingerprint: tt.fp})
-		if got != tt.want {
-			t.Errorf("Description(%.20q) = %q, want %q", tt.summary, got, tt.want)
-		}
-		if len(got) > maxDescription || strings.TrimSpace(got) != got {
-			t.Errorf("Description(%.20q) = %q: too long or not trimmed", tt.summary, got)
-		}
-	}
-}
-
 // TestTokenNeverCached posts and reads through a cached client and looks
 // for the token in every file of the cache.
 func TestTokenNeverCached(t *testing.T) {

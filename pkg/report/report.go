@@ -9,6 +9,9 @@ package report
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -48,4 +51,51 @@ type Status struct {
 // unknown object). Timeouts, 5xx and 429 are not permanent.
 func Permanent(err error) bool {
 	return errors.Is(err, httpx.ErrBadRequest) || errors.Is(err, httpx.ErrForbidden) || errors.Is(err, httpx.ErrNotFound)
+}
+
+// States maps result states to a reporter's own words for them (a
+// Patchwork check state, a commit status state); a state mapped to "" is
+// not posted.
+type States map[targets.State]string
+
+// WithOverrides returns a copy of s with overrides applied. An override's
+// value must be "" (not posted) or accepted by valid.
+func (s States) WithOverrides(overrides map[targets.State]string, valid func(string) bool) (States, error) {
+	out := make(States, len(s))
+	for k, v := range s {
+		out[k] = v
+	}
+	for k, v := range overrides {
+		if v != "" && !valid(v) {
+			return nil, fmt.Errorf("%q is not a state this reporter can post", v)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Map returns the word for st and whether st is posted at all.
+func (s States) Map(st targets.State) (string, bool) {
+	v := s[st]
+	return v, v != ""
+}
+
+// Description is the one-line description of a result, at most limit
+// characters: its summary (white space folded, clipped with "…" when too
+// long) and the short fingerprint it is about, "[trawl 5d41c3f0a9b2]", so
+// that a reader, and a reporter looking before it posts, can tell which
+// revision of the unit it describes. It has no leading or trailing space:
+// forges strip them, and the look-before-post compares exactly.
+func Description(m Message, limit int) string {
+	fp := m.Fingerprint
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	suffix := "[trawl " + fp + "]"
+	summary := []rune(strings.Join(strings.Fields(m.Summary), " "))
+	room := limit - utf8.RuneCountInString(suffix) - 1
+	if len(summary) > room {
+		summary = append(summary[:max(room-1, 0)], '…')
+	}
+	return strings.TrimSpace(string(summary) + " " + suffix)
 }

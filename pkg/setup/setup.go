@@ -238,18 +238,14 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				}
 				reporters[s.Name] = append(reporters[s.Name], rp)
 			}
-		case config.SourceGitHub:
-			src, rp, err := gitHub(s, client, a.Metrics, log)
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", s.Name, err)
+		case config.SourceGitHub, config.SourceGitLab:
+			var src cycle.Source
+			var rp cycle.Reporter
+			if s.Type == config.SourceGitHub {
+				src, rp, err = gitHub(s, client, a.Metrics, log)
+			} else {
+				src, rp, err = gitLab(s, client, log)
 			}
-			srcs = append(srcs, src)
-			if rp != nil {
-				reporters[s.Name] = append(reporters[s.Name], rp)
-				relays[s.Name] = rp
-			}
-		case config.SourceGitLab:
-			src, rp, err := gitLab(s, client, log)
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", s.Name, err)
 			}
@@ -347,7 +343,7 @@ type clientFunc func(name string, cred *httpx.Credential, cache bool) (*http.Cli
 
 // gitHub builds a GitHub source, and its status reporter when the source
 // reports statuses.
-func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *zap.Logger) (*github.Source, cycle.Reporter, error) {
+func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
 	g := s.GitHub
 	cred := &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Secret: g.Token}
 	if g.App != nil {
@@ -396,7 +392,7 @@ func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *
 
 // gitLab builds a GitLab source, and its status reporter when the source
 // reports statuses.
-func gitLab(s config.Source, client clientFunc, log *zap.Logger) (*gitlab.Source, cycle.Reporter, error) {
+func gitLab(s config.Source, client clientFunc, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
 	g := s.GitLab
 	hc, err := client("gitlab "+s.Name, &httpx.Credential{Header: "PRIVATE-TOKEN", Secret: g.Token}, true)
 	if err != nil {

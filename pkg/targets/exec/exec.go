@@ -26,7 +26,7 @@
 //
 // Its standard input is the whole request as one JSON document:
 //
-//	{"unit": "...", "fingerprint": "...", "change": "...", "title": "...",
+//	{"unit": "...", "fingerprint": "...", "attempt": 0, "change": "...", "title": "...",
 //	 "web_url": "...",
 //	 "base": {"tree": "...", "url": "...", "branch": "...", "commit": "...", "exact": false},
 //	 "patches": [{"id": 1, "msgid": "<...>", "name": "...", "hash": "...",
@@ -95,8 +95,6 @@ package exec
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +110,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -244,23 +241,13 @@ func New(o Opts) (*Target, error) {
 	return t, nil
 }
 
-// configHash is the sha256, in hex, of a length-prefixed encoding of what
-// changes the build: the argv, the working directory and the extra
-// environment, values included, in order. The timeout is not part of it.
+// configHash hashes what changes the build: the argv, the working
+// directory and the extra environment, values included, in order. The
+// timeout is not part of it.
 func configHash(argv []string, dir string, env []string) string {
-	h := sha256.New()
-	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
-	list := func(l []string) {
-		field(fmt.Sprint(len(l)))
-		for _, e := range l {
-			field(e)
-		}
-	}
-	field("trawl exec config v1")
-	list(argv)
-	field(dir)
-	list(env)
-	return hex.EncodeToString(h.Sum(nil))
+	parts := append([]string{"trawl exec config v1", strconv.Itoa(len(argv))}, argv...)
+	parts = append(parts, dir, strconv.Itoa(len(env)))
+	return targets.HashConfig(append(parts, env...)...)
 }
 
 // Name is the configured target name.
@@ -270,15 +257,10 @@ func (t *Target) Name() string { return t.name }
 // command, its working directory and Opts.Env with its values.
 func (t *Target) ConfigHash() string { return t.configHash }
 
-// JobID is the job id of a unit at a fingerprint: the hex sha256 of the
-// unit key, a zero byte and the fingerprint. It names the job record.
+// JobID is the job id of a build attempt (targets.AttemptID). It names the
+// job record.
 func JobID(unit, fingerprint string, attempt int) string {
-	key := unit + "\x00" + fingerprint
-	if attempt > 0 {
-		key += "\x00" + strconv.Itoa(attempt)
-	}
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
+	return targets.AttemptID(unit, fingerprint, attempt)
 }
 
 // Trigger runs the command for r, or adopts the run its record describes
@@ -293,7 +275,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	}
 	id := JobID(r.Unit, r.Fingerprint, r.Attempt)
 	job := targets.Job{Target: t.name, ID: id, BaseCommit: r.Base.Commit}
-	stdin, err := json.Marshal(newDocument(r))
+	stdin, err := json.Marshal(targets.NewDocument(r))
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("exec %s: unit %s: encode request: %w", t.name, r.Unit, err)
 	}
@@ -505,57 +487,4 @@ func (t *Target) Close() error {
 	t.stop(errClosed)
 	t.wg.Wait()
 	return nil
-}
-
-// document is the JSON the command reads on its standard input.
-type document struct {
-	Unit        string         `json:"unit"`
-	Fingerprint string         `json:"fingerprint"`
-	Change      change.Key     `json:"change"`
-	Title       string         `json:"title"`
-	WebURL      string         `json:"web_url"`
-	Base        base           `json:"base"`
-	Patches     []patch        `json:"patches"`
-	Heads       []targets.Head `json:"heads"`
-}
-
-type base struct {
-	Tree   string `json:"tree"`
-	URL    string `json:"url"`
-	Branch string `json:"branch"`
-	Commit string `json:"commit"`
-	Exact  bool   `json:"exact"`
-}
-
-type patch struct {
-	ID      int64  `json:"id"`
-	MsgID   string `json:"msgid"`
-	Name    string `json:"name"`
-	Hash    string `json:"hash"`
-	MboxURL string `json:"mbox_url"`
-	WebURL  string `json:"web_url,omitempty"`
-}
-
-// newDocument converts r to the standard input document.
-func newDocument(r targets.Request) document {
-	d := document{
-		Unit:        r.Unit,
-		Fingerprint: r.Fingerprint,
-		Change:      r.Change,
-		Title:       r.Title,
-		WebURL:      r.WebURL,
-		Base: base{
-			Tree:   r.Base.Tree,
-			URL:    r.Base.URL,
-			Branch: r.Base.Branch,
-			Commit: r.Base.Commit,
-			Exact:  r.Base.Exact,
-		},
-		Patches: make([]patch, len(r.Patches)),
-		Heads:   append([]targets.Head{}, r.Heads...),
-	}
-	for i, p := range r.Patches {
-		d.Patches[i] = patch{ID: p.ID, MsgID: p.MsgID, Name: p.Name, Hash: p.Hash, MboxURL: p.MboxURL, WebURL: p.WebURL}
-	}
-	return d
 }

@@ -237,6 +237,7 @@ func TestTriggerPassesTheUnit(t *testing.T) {
 	wantDoc := map[string]any{
 		"unit":        r.Unit,
 		"fingerprint": "fp1",
+		"attempt":     float64(0),
 		"change":      string(r.Change),
 		"title":       r.Title,
 		"web_url":     r.WebURL,

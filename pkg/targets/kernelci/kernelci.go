@@ -119,8 +119,6 @@ package kernelci
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -268,25 +266,16 @@ func baseURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// configHash is the sha256, in hex, of a length-prefixed encoding of what
-// changes the build: both service URLs and the filters (as sets).
+// configHash hashes what changes the build: both service URLs and the
+// filters (as sets).
 func configHash(api, pipeline string, jobFilter, platformFilter []string) string {
-	h := sha256.New()
-	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
-	list := func(l []string) {
+	parts := []string{"trawl kernelci config v1", api, pipeline}
+	for _, l := range [][]string{jobFilter, platformFilter} {
 		s := slices.Clone(l)
 		slices.Sort(s)
-		field(strconv.Itoa(len(s)))
-		for _, e := range s {
-			field(e)
-		}
+		parts = append(append(parts, strconv.Itoa(len(s))), s...)
 	}
-	field("trawl kernelci config v1")
-	field(api)
-	field(pipeline)
-	list(jobFilter)
-	list(platformFilter)
-	return hex.EncodeToString(h.Sum(nil))
+	return targets.HashConfig(parts...)
 }
 
 // Name is the configured target name.

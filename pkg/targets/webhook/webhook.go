@@ -6,7 +6,7 @@
 //
 // One trigger is one POST to Opts.URL with this body:
 //
-//	{"unit": "...", "fingerprint": "...", "change": "...", "title": "...",
+//	{"unit": "...", "fingerprint": "...", "attempt": 0, "change": "...", "title": "...",
 //	 "web_url": "...",
 //	 "base": {"tree": "...", "url": "...", "branch": "...", "commit": "...", "exact": false},
 //	 "patches": [{"id": 1, "msgid": "<...>", "name": "...", "hash": "...",
@@ -65,13 +65,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode"
 
 	"go.uber.org/zap"
 
-	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -148,7 +146,7 @@ func New(o Opts) (*Target, error) {
 	if t.log == nil {
 		t.log = zap.NewNop()
 	}
-	t.configHash = configHash(t.url, t.header)
+	t.configHash = targets.HashConfig("trawl webhook config v1", t.url, t.header)
 	return t, nil
 }
 
@@ -169,16 +167,6 @@ func token(s string) bool {
 	return true
 }
 
-// configHash is the sha256, in hex, of a length-prefixed encoding of the
-// URL and the signature header's name.
-func configHash(u, header string) string {
-	h := sha256.New()
-	for _, s := range []string{"trawl webhook config v1", u, header} {
-		fmt.Fprintf(h, "%d:%s;", len(s), s)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // Name is the configured target name.
 func (t *Target) Name() string { return t.name }
 
@@ -186,16 +174,10 @@ func (t *Target) Name() string { return t.name }
 // header's name. It never covers the secret.
 func (t *Target) ConfigHash() string { return t.configHash }
 
-// DeliveryID is the delivery id of a unit at a fingerprint: the hex sha256
-// of the unit key, a zero byte and the fingerprint, then for a retry after an
-// infrastructure error a zero byte and the attempt number.
+// DeliveryID is the delivery id of a build attempt (targets.AttemptID):
+// the same for every redelivery of it.
 func DeliveryID(unit, fingerprint string, attempt int) string {
-	key := unit + "\x00" + fingerprint
-	if attempt > 0 {
-		key += "\x00" + strconv.Itoa(attempt)
-	}
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
+	return targets.AttemptID(unit, fingerprint, attempt)
 }
 
 // Sign returns the signature header's value for body: "sha256=" and the
@@ -213,7 +195,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("webhook %s: request needs a unit and a fingerprint", t.name)
 	}
 	delivery := DeliveryID(r.Unit, r.Fingerprint, r.Attempt)
-	body, err := json.Marshal(newPayload(r, delivery))
+	body, err := json.Marshal(payload{Document: targets.NewDocument(r), Delivery: delivery})
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("webhook %s: unit %s: encode: %w", t.name, r.Unit, err)
 	}
@@ -280,57 +262,8 @@ func parseAck(b []byte) (id, jobURL string) {
 	return id, jobURL
 }
 
-// payload is the body of a delivery.
+// payload is the body of a delivery: the request and its delivery id.
 type payload struct {
-	Unit        string         `json:"unit"`
-	Fingerprint string         `json:"fingerprint"`
-	Change      change.Key     `json:"change"`
-	Title       string         `json:"title"`
-	WebURL      string         `json:"web_url"`
-	Base        base           `json:"base"`
-	Patches     []patch        `json:"patches"`
-	Heads       []targets.Head `json:"heads"`
-	Delivery    string         `json:"delivery"`
-}
-
-type base struct {
-	Tree   string `json:"tree"`
-	URL    string `json:"url"`
-	Branch string `json:"branch"`
-	Commit string `json:"commit"`
-	Exact  bool   `json:"exact"`
-}
-
-type patch struct {
-	ID      int64  `json:"id"`
-	MsgID   string `json:"msgid"`
-	Name    string `json:"name"`
-	Hash    string `json:"hash"`
-	MboxURL string `json:"mbox_url"`
-	WebURL  string `json:"web_url,omitempty"`
-}
-
-// newPayload converts r to the delivery body.
-func newPayload(r targets.Request, delivery string) payload {
-	p := payload{
-		Unit:        r.Unit,
-		Fingerprint: r.Fingerprint,
-		Change:      r.Change,
-		Title:       r.Title,
-		WebURL:      r.WebURL,
-		Base: base{
-			Tree:   r.Base.Tree,
-			URL:    r.Base.URL,
-			Branch: r.Base.Branch,
-			Commit: r.Base.Commit,
-			Exact:  r.Base.Exact,
-		},
-		Patches:  make([]patch, len(r.Patches)),
-		Heads:    append([]targets.Head{}, r.Heads...),
-		Delivery: delivery,
-	}
-	for i, pt := range r.Patches {
-		p.Patches[i] = patch{ID: pt.ID, MsgID: pt.MsgID, Name: pt.Name, Hash: pt.Hash, MboxURL: pt.MboxURL, WebURL: pt.WebURL}
-	}
-	return p
+	targets.Document
+	Delivery string `json:"delivery"`
 }

@@ -145,6 +145,7 @@ func TestTriggerDeliversSignedUnit(t *testing.T) {
 	want := map[string]any{
 		"unit":        r.Unit,
 		"fingerprint": "fp1",
+		"attempt":     float64(0),
 		"change":      string(r.Change),
 		"title":       r.Title,
 		"web_url":     r.WebURL,
