@@ -92,7 +92,13 @@ func (t *Target) getNode(ctx context.Context, id string) (*node, error) {
 
 // children returns up to budget children of the node parentID, paging
 // with limit and offset. more reports that the budget cut the list short.
-func (t *Target) children(ctx context.Context, parentID string, budget int) (kids []node, more bool, err error) {
+// The children of a node that is done are final: when parentDone, a page
+// whose nodes are all done too is kept in the HTTP cache and read from it
+// on later polls, so a finished part of a job costs no round trip.
+func (t *Target) children(ctx context.Context, parentID string, parentDone bool, budget int) (kids []node, more bool, err error) {
+	if parentDone {
+		ctx = httpx.CacheIfComplete(ctx, allDone)
+	}
 	q := url.Values{"parent": {parentID}, "limit": {strconv.Itoa(pageSize)}}
 	for offset := 0; ; {
 		q.Set("offset", strconv.Itoa(offset))
@@ -129,7 +135,12 @@ func (t *Target) getJSON(ctx context.Context, u string, v any) error {
 	if err := httpx.CheckResponse(resp); err != nil {
 		return err
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
+	// Read to the end: the HTTP cache stores only a body read whole.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("read GET %s: %w", u, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode GET %s: %w", u, err)
 	}
 	return nil
@@ -227,4 +238,18 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("timestamp " + strconv.Quote(s) + " is not ISO-8601")
+}
+
+// allDone reports whether a page of nodes holds only nodes that are done.
+func allDone(body []byte) bool {
+	var p nodePage
+	if json.Unmarshal(body, &p) != nil {
+		return false
+	}
+	for _, n := range p.Items {
+		if n.State != "done" {
+			return false
+		}
+	}
+	return true
 }

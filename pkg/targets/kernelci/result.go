@@ -125,7 +125,7 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 			return fail(err)
 		}
 	case ps.State != "running" && (ps.State != "done" || ps.Result == "pass"):
-		if tr.nodes, tr.cut, err = t.descendants(ctx, job.ID); err != nil {
+		if tr.nodes, tr.cut, err = t.descendants(ctx, ps); err != nil {
 			return fail(err)
 		}
 	}
@@ -159,23 +159,28 @@ func (t *Target) baseFault(ctx context.Context, ps *node) (string, error) {
 	return "", nil
 }
 
-// descendants reads the nodes under rootID breadth-first, at most
+// descendants reads the nodes under root breadth-first, at most
 // t.maxNodes of them; cut reports that some may be left unread.
-func (t *Target) descendants(ctx context.Context, rootID string) (nodes []node, cut bool, err error) {
-	queue := []string{rootID}
+func (t *Target) descendants(ctx context.Context, root *node) (nodes []node, cut bool, err error) {
+	type parent struct {
+		id   string
+		done bool
+	}
+	queue := []parent{{root.ID, root.State == "done"}}
 	for len(queue) > 0 {
 		if len(nodes) == t.maxNodes {
 			return nodes, true, nil
 		}
-		kids, more, err := t.children(ctx, queue[0], t.maxNodes-len(nodes))
+		p := queue[0]
+		kids, more, err := t.children(ctx, p.id, p.done, t.maxNodes-len(nodes))
 		if err != nil {
-			return nil, false, fmt.Errorf("children of node %s: %w", queue[0], err)
+			return nil, false, fmt.Errorf("children of node %s: %w", p.id, err)
 		}
 		queue = queue[1:]
 		nodes = append(nodes, kids...)
 		for _, k := range kids {
 			if k.ID != "" {
-				queue = append(queue, k.ID)
+				queue = append(queue, parent{k.ID, k.State == "done"})
 			}
 		}
 		if more {

@@ -346,3 +346,43 @@ func TestResultErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestResultReadsFinishedPartsFromTheCache polls a job one of whose builds
+// has finished while another still runs: the second poll reads the
+// finished build's subtree from the HTTP cache and only the rest from the
+// API.
+func TestResultReadsFinishedPartsFromTheCache(t *testing.T) {
+	e := newEnv(t)
+	s := e.submit(t)
+	e.run(t, s,
+		build("x86", "pass", test("baseline", "pass", cases("pass", "login", "dmesg")...)),
+		build("arm64", ""), // still building
+	)
+	e.fake.Settle() // the x86 build and its test are done
+	meter := &httpx.Meter{}
+	hc, err := httpx.New(httpx.Options{Name: "kci", CacheDir: t.TempDir(), UserAgent: "test", Meter: meter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := e.target(t, func(o *kernelci.Opts) { o.APIHTTP = hc })
+	first, err := tg.Result(t.Context(), s.job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := meter.Snapshot()
+	second, err := tg.Result(t.Context(), s.job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second || second.State != targets.StatePending {
+		t.Fatalf("results %+v then %+v, want the same pending result", first, second)
+	}
+	got := meter.Snapshot().Sub(before)
+	// Network: the patchset node, its children, and the running arm64
+	// build's children. Cache: the x86 build's children (its test), the
+	// test's children (its two cases) and the cases' (empty) children, all
+	// under done nodes.
+	if got.Network != 3 || got.Cache != 4 {
+		t.Fatalf("second poll: %+v, want 3 network and 4 cached requests", got)
+	}
+}
