@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -429,20 +428,12 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 // it is forgotten. Units of unknown or out-of-scope sources are untouched:
 // a failed fetch never reads as "gone".
 func (r *Runner) sweep(st *state.State, scope map[string]struct{}, unknown map[string]bool, seen map[string]bool, now time.Time, rep *Report) {
-	keys := make([]string, 0, len(st.Units))
-	for k := range st.Units {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(st.Units) {
 		u := st.Units[k]
 		if seen[k] {
 			continue
 		}
 		if _, ok := scope[u.Source]; !ok || unknown[u.Source] {
-			continue
-		}
-		if _, ok := r.sources[u.Source]; !ok && u.Source != "" {
 			continue
 		}
 		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Target: u.Target, Fingerprint: u.Fingerprint,
