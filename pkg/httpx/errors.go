@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -113,4 +114,21 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// transportError says what happened to an attempt that got no answer.
+// net/http's own errors name their cause (connect: connection refused,
+// read: connection reset by peer, tls: failed to verify certificate) and
+// are returned unchanged, so that errors.As and the retry policy, which
+// refuses to retry an untrusted certificate, see them as they are. Two
+// causes need words: the attempt's own deadline passed (expired), and the
+// server closed the connection without any answer (a bare EOF).
+func transportError(err error, timeout time.Duration, expired bool) error {
+	switch {
+	case expired:
+		return fmt.Errorf("no answer within %s: %w", timeout, err)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("the server closed the connection without answering: %w", err)
+	}
+	return err
 }

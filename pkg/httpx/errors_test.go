@@ -1,12 +1,20 @@
 package httpx
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -131,5 +139,143 @@ func TestClipKeepsUTF8Whole(t *testing.T) {
 	got := clip(s)
 	if !utf8.ValidString(got) || !strings.HasSuffix(got, "...") || len(got) > maxMessage+3 {
 		t.Fatalf("clip = %q: want valid UTF-8, at most %d bytes plus ...", got, maxMessage)
+	}
+}
+
+// countingListener counts the connections a test server accepts.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// rawServer accepts connections, reads the start of a request and hands
+// the connection to hangUp, which ends it without an HTTP answer.
+func rawServer(t *testing.T, hangUp func(*net.TCPConn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 512)
+			_, _ = c.Read(buf)
+			hangUp(c.(*net.TCPConn))
+		}
+	}()
+	return "http://" + l.Addr().String() + "/api"
+}
+
+// TestTransportErrorsSayWhatHappened makes real transport failures on
+// loopback and checks that each error names its cause; before the fix
+// every one of them read "no answer within 30s".
+func TestTransportErrorsSayWhatHappened(t *testing.T) {
+	closedPort := func(t *testing.T) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "http://" + addr + "/api"
+	}
+	tests := []struct {
+		name    string
+		url     func(t *testing.T) string
+		timeout time.Duration
+		want    string
+		is      error // errors.Is must hold; nil: not checked
+	}{
+		{name: "refused", url: closedPort, want: "connect: connection refused", is: syscall.ECONNREFUSED},
+		{name: "reset", url: func(t *testing.T) string {
+			return rawServer(t, func(c *net.TCPConn) { _ = c.SetLinger(0); c.Close() })
+		}, want: "connection reset by peer", is: syscall.ECONNRESET},
+		{name: "closed without answer", url: func(t *testing.T) string {
+			return rawServer(t, func(c *net.TCPConn) { c.Close() })
+		}, want: "the server closed the connection without answering", is: io.EOF},
+		{name: "timeout", url: func(t *testing.T) string {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+			t.Cleanup(srv.Close)
+			return srv.URL
+		}, timeout: 50 * time.Millisecond, want: "no answer within 50ms", is: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTestClient(t, Options{RetryMax: -1, Timeout: tt.timeout})
+			resp, err := c.Get(tt.url(t))
+			if err == nil {
+				resp.Body.Close()
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if tt.timeout == 0 && strings.Contains(err.Error(), "no answer within") {
+				t.Errorf("error %q blames a timeout that did not happen", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %q: errors.Is(%v) is false", err, tt.is)
+			}
+		})
+	}
+}
+
+// TestUntrustedCertificate checks that a TLS failure says so, keeps the
+// certificate error reachable with errors.As, and is not retried (the
+// retry policy recognises it only while it is not wrapped).
+func TestUntrustedCertificate(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	l := &countingListener{Listener: srv.Listener}
+	srv.Listener = l
+	srv.StartTLS()
+	defer srv.Close()
+	c, _ := newTestClient(t, Options{RetryMax: 2})
+	resp, err := c.Get(srv.URL)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("no error from a server with an untrusted certificate")
+	}
+	var cve *tls.CertificateVerificationError
+	if !errors.As(err, &cve) || !strings.Contains(err.Error(), "tls: failed to verify certificate") {
+		t.Errorf("error %q: want a certificate verification error", err)
+	}
+	if strings.Contains(err.Error(), "no answer within") {
+		t.Errorf("error %q blames a timeout", err)
+	}
+	if n := l.n.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: an untrusted certificate is not retried", n)
+	}
+}
+
+// TestCallerCancelIsNotATimeout checks that a request the caller gives up
+// on is not reported as the attempt's own timeout.
+func TestCallerCancelIsNotATimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	c, _ := newTestClient(t, Options{RetryMax: -1, Timeout: 10 * time.Second})
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	resp, err := c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "no answer within") {
+		t.Errorf("error %q: want the caller's cancellation, not a timeout", err)
 	}
 }

@@ -3,6 +3,7 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -150,11 +151,11 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
+		// Whether this attempt's own deadline passed must be read before
+		// cancel: after it, ctx.Err() is never nil.
+		expired := req.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded)
 		cancel()
-		if req.Context().Err() == nil && ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s: %w", t.timeout, err)
-		}
-		return nil, err
+		return nil, transportError(err, t.timeout, expired)
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {
 		cancel()
