@@ -129,7 +129,7 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA}
 // carries it (same context, state and description): a crash between a
 // post and the state write then makes no duplicate, and the repository's
 // cap of 1,000 statuses per commit and context is not spent on repeats.
-func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) error {
+func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) (report.Done, error) {
 	st := Status{State: StatusState(posted), Context: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
 	switch {
 	case m.Context != "":
@@ -139,22 +139,25 @@ func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, pos
 	}
 	owner, name, err := splitRepo(r.s.o.Repo)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := r.s.pace(ctx); err != nil {
-		return fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
+		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
 	}
 	combined, resp, err := r.s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
 	r.s.observe(resp)
 	if err != nil {
-		return fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, apiError(err))
+		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, apiError(err))
 	}
 	for _, cur := range combined.Statuses {
 		if cur.GetContext() == st.Context && cur.GetState() == posted && cur.GetDescription() == st.Description {
-			return nil
+			return report.Found, nil
 		}
 	}
-	return r.s.PostStatus(ctx, r.s.o.Repo, sha, st)
+	if err := r.s.PostStatus(ctx, r.s.o.Repo, sha, st); err != nil {
+		return 0, err
+	}
+	return report.Posted, nil
 }
 
 // relays returns the changes named in the pull request's Relay-CI-from:

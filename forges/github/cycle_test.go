@@ -70,9 +70,13 @@ func TestReporterPostsEachStateOnce(t *testing.T) {
 	}
 	m := report.Message{Target: "buildbot", Fingerprint: "0123456789abcdef", State: targets.StateFail, Summary: "tests 3 failed", URL: "https://ci.example.org/b/1"}
 	posted, _ := r.Map(m.State)
-	for range 2 {
-		if err := r.Report(context.Background(), items[0], m, posted); err != nil {
+	for i, want := range []report.Done{report.Posted, report.Found} {
+		done, err := r.Report(context.Background(), items[0], m, posted)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if done != want {
+			t.Errorf("report %d ended %v, want %v", i, done, want)
 		}
 	}
 	st := e.fake.Statuses()
@@ -105,7 +109,7 @@ func TestRelayLinksAndStatuses(t *testing.T) {
 	for _, st := range []targets.State{targets.StateInfra, targets.StateSuccess} {
 		posted, _ := r.Map(st)
 		m := report.Message{Fingerprint: "f", State: st, Summary: string(st), Context: "relay/ci/" + string(st)}
-		if err := r.Report(context.Background(), c.HeadSHA, m, posted); err != nil {
+		if _, err := r.Report(context.Background(), c.HeadSHA, m, posted); err != nil {
 			t.Fatal(err)
 		}
 	}

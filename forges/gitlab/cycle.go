@@ -123,10 +123,10 @@ func (r *Reporter) Items(c *change.Change) []string {
 // Report posts the status unless the commit's newest status of that name
 // already says the same thing: a crash between a post and the state write
 // then makes no duplicate.
-func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) error {
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error) {
 	i := strings.LastIndexByte(item, '@')
 	if i <= 0 {
-		return fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
+		return 0, fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
 	}
 	project, sha := item[:i], item[i+1:]
 	st := Status{State: StatusState(posted), Name: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
@@ -138,7 +138,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	}
 	cur, resp, err := r.s.api.Commits.GetCommitStatuses(project, sha, &gl.GetCommitStatusesOptions{Name: gl.Ptr(st.Name), All: gl.Ptr(true)}, gl.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, project, sha, apiError(resp, err))
+		return 0, fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, project, sha, apiError(resp, err))
 	}
 	var newest *gl.CommitStatus
 	for _, c := range cur {
@@ -147,9 +147,12 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		}
 	}
 	if newest != nil && newest.Status == posted && newest.Description == st.Description {
-		return nil
+		return report.Found, nil
 	}
-	return r.s.PostStatus(ctx, project, sha, st)
+	if err := r.s.PostStatus(ctx, project, sha, st); err != nil {
+		return 0, err
+	}
+	return report.Posted, nil
 }
 
 // maxDescription bounds a status description to one readable line.

@@ -54,11 +54,15 @@ func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
 	if len(items) != 1 || items[0] != "alice/project@"+c.HeadSHA {
 		t.Fatalf("Items = %v, want the fork's project and the head", items)
 	}
-	for _, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
+	for i, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
 		posted, _ := r.Map(st)
 		m := report.Message{Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
-		if err := r.Report(context.Background(), items[0], m, posted); err != nil {
+		done, err := r.Report(context.Background(), items[0], m, posted)
+		if err != nil {
 			t.Fatalf("%s: %v", st, err)
+		}
+		if want := []report.Done{report.Posted, report.Posted, report.Found}[i]; done != want {
+			t.Errorf("report %d (%s) ended %v, want %v", i, st, done, want)
 		}
 	}
 	// GitLab moves a pending status to its next state; a repeated failed
@@ -91,7 +95,7 @@ func TestRelayLinksAndStatuses(t *testing.T) {
 	item := r.Items(&dist)[0]
 	for _, st := range []targets.State{targets.StatePending, targets.StateFail} {
 		posted, _ := r.Map(st)
-		if err := r.Report(context.Background(), item, report.Message{Fingerprint: "f", State: st, Summary: "build", Context: "ci/build"}, posted); err != nil {
+		if _, err := r.Report(context.Background(), item, report.Message{Fingerprint: "f", State: st, Summary: "build", Context: "ci/build"}, posted); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -156,10 +156,10 @@ func (r *Reporter) Items(c *change.Change) []string {
 // Report posts the check on one patch unless the patch's latest check in
 // this context already says the same thing for the same fingerprint: a
 // crash between a post and the state write then makes no duplicate.
-func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) error {
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error) {
 	id, err := strconv.ParseInt(item, 10, 64)
 	if err != nil {
-		return fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
+		return 0, fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
 	}
 	chk := Check{State: posted, Context: r.context(m.Target), Description: report.Description(m, maxDescription)}
 	if validTargetURL(m.URL) {
@@ -167,16 +167,18 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	}
 	existing, err := r.client.ListChecks(ctx, id, chk.Context)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n := len(existing); n > 0 {
 		last := existing[n-1]
 		if last.State == chk.State && last.Description == chk.Description {
-			return nil
+			return report.Found, nil
 		}
 	}
-	_, err = r.client.PostCheck(ctx, id, chk)
-	return err
+	if _, err = r.client.PostCheck(ctx, id, chk); err != nil {
+		return 0, err
+	}
+	return report.Posted, nil
 }
 
 // validTargetURL reports whether Patchwork will take u as a target_url: an

@@ -88,7 +88,7 @@ func (e *reporterEnv) post(c *change.Change, m report.Message) error {
 		return errors.New("state not reported")
 	}
 	for _, item := range e.rp.Items(c) {
-		if err := e.rp.Report(context.Background(), item, m, posted); err != nil {
+		if _, err := e.rp.Report(context.Background(), item, m, posted); err != nil {
 			return err
 		}
 	}
@@ -167,10 +167,17 @@ func TestReporterLooksBeforePosting(t *testing.T) {
 	for _, st := range steps {
 		before := e.srv.fake.PostCount()
 		posted, _ := e.rp.Map(st.m.State)
+		said := map[report.Done]int{}
 		for _, item := range st.items {
-			if err := e.rp.Report(context.Background(), item, st.m, posted); err != nil {
+			done, err := e.rp.Report(context.Background(), item, st.m, posted)
+			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
+			said[done]++
+		}
+		if said[report.Posted] != st.newPosts || said[report.Found] != len(st.items)-st.newPosts {
+			t.Errorf("%s: Report said posted %d times, found %d; want %d and %d",
+				st.name, said[report.Posted], said[report.Found], st.newPosts, len(st.items)-st.newPosts)
 		}
 		if n := e.srv.fake.PostCount() - before; n != st.newPosts {
 			t.Errorf("%s: %d posts, want %d", st.name, n, st.newPosts)
@@ -310,7 +317,7 @@ func TestReporterPerTarget(t *testing.T) {
 	for _, tt := range tests {
 		m := message("0123456789abcdef", targets.StateSuccess, "ok", "")
 		m.Target = tt.target
-		err := rp.Report(context.Background(), "2", m, CheckSuccess)
+		_, err := rp.Report(context.Background(), "2", m, CheckSuccess)
 		if tt.context == "" {
 			if !report.Permanent(err) || !strings.Contains(err.Error(), `Enter a valid \"slug\"`) {
 				t.Errorf("target %s: %v, want a permanent slug error", tt.target, err)

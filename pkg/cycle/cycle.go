@@ -475,6 +475,7 @@ func (r *Runner) logSummary(rep *Report) {
 		zap.Int("unknown", rep.Count.Unknown),
 		zap.Int("gone", rep.Count.Gone),
 		zap.Int("reports_posted", rep.Reports.Posted),
+		zap.Int("reports_already_there", rep.Reports.Found),
 		zap.Int("reports_retrying", rep.Reports.Retrying),
 		zap.Int("reports_refused", rep.Reports.Failed),
 		zap.Int("errors", rep.Errors),

@@ -45,7 +45,7 @@ func (r *Report) Summary() string {
 	s := fmt.Sprintf("%d changes, %d units: %s %d, adopted %d, unchanged %d, blocked %d, waiting %d, unknown %d, failed %d, gone %d; ",
 		r.Changes, c.Units, verb, n, c.Adopted, c.Unchanged, c.Blocked, c.Waiting, c.Unknown, c.Failed, c.Gone)
 	if rc := r.Reports; rc != (ReportCounts{}) {
-		s += fmt.Sprintf("reports posted %d, retrying %d, refused %d, dropped %d; ", rc.Posted, rc.Retrying, rc.Failed, rc.Dropped)
+		s += fmt.Sprintf("reports posted %d, already there %d, retrying %d, refused %d, dropped %d; ", rc.Posted, rc.Found, rc.Retrying, rc.Failed, rc.Dropped)
 	}
 	return s + fmt.Sprintf("%d requests (%d network, %d revalidated, %d cache), %d bytes, errors %d",
 		r.Requests.Requests(), r.Requests.Network, r.Requests.Revalidated, r.Requests.Cache, r.Requests.Bytes, r.Errors)

@@ -54,9 +54,12 @@ type UnitReport struct {
 	Result *targets.Result
 }
 
-// ReportCounts totals what the reporting pass did.
+// ReportCounts totals what the reporting pass did. Posted counts the
+// reports for which a post was made; Found those that were already there
+// on every item (looking before posting found them, after a lost state),
+// so nothing was posted.
 type ReportCounts struct {
-	Posted, Retrying, Failed, Dropped, Queued int
+	Posted, Found, Retrying, Failed, Dropped, Queued int
 }
 
 // SourceError records a source that was unknown this cycle.

@@ -32,9 +32,9 @@ type Reporter interface {
 	Items(c *change.Change) []string
 	// Report writes one report on one item. It must make a repeated call
 	// after a crash harmless (look before posting where the server cannot
-	// deduplicate). Errors for which report.Permanent is true are not
-	// retried.
-	Report(ctx context.Context, item string, m report.Message, posted string) error
+	// deduplicate) and say which happened: report.Posted or report.Found.
+	// Errors for which report.Permanent is true are not retried.
+	Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error)
 }
 
 // Outbox backoff: the first retry after a minute, doubling up to an hour.
@@ -202,6 +202,12 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 			rep.Reports.Posted++
 			r.log.Info("reported", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
 				zap.String("state", p.Posted), zap.String("summary", p.Message.Summary), zap.Int("items", len(p.Items)))
+		case postFound:
+			u.Reports = setReported(u.Reports, p, now, "")
+			u.Reports[p.Reporter].Found = true
+			rep.Reports.Found++
+			r.log.Info("already reported: found on every item, nothing posted", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
+				zap.String("state", p.Posted), zap.Int("items", len(p.Items)))
 		case postRefused:
 			u.Reports = setReported(u.Reports, p, now, p.LastError)
 			rep.Reports.Failed++
@@ -219,7 +225,8 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 type postOutcome int
 
 const (
-	postDone    postOutcome = iota // posted on every item
+	postDone    postOutcome = iota // done on every item, with at least one post
+	postFound                      // found already there on every item; nothing posted
 	postRetry                      // a retryable failure; the next attempt is scheduled
 	postRefused                    // refused for good; not retried
 )
@@ -234,15 +241,20 @@ func setReported(m map[string]*state.Reported, p *state.Post, now time.Time, fai
 	return m
 }
 
-// post posts p on every item not done yet, in order.
+// post posts p on every item not done yet, in order. It ends in postFound
+// only when every item was found already there in this call: items done
+// by an earlier attempt count as posted, since whether that attempt posted
+// or found them is not kept.
 func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.Time) postOutcome {
+	found := len(p.Done) == 0
 	for _, item := range p.Items {
 		if slices.Contains(p.Done, item) {
 			continue
 		}
-		err := rp.Report(ctx, item, p.Message, p.Posted)
+		done, err := rp.Report(ctx, item, p.Message, p.Posted)
 		if err == nil {
 			p.Done = append(p.Done, item)
+			found = found && done == report.Found
 			continue
 		}
 		p.LastError = fmt.Sprintf("%s: %v", item, err)
@@ -260,6 +272,9 @@ func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.
 		r.log.Warn("report failed; will retry", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
 			zap.String("item", item), zap.Int("attempt", p.Attempts), zap.Time("next", p.NextAttempt), zap.Error(err))
 		return postRetry
+	}
+	if found && len(p.Items) > 0 {
+		return postFound
 	}
 	return postDone
 }

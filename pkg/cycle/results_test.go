@@ -3,6 +3,7 @@ package cycle
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ type fakeReporter struct {
 	posts     []string // "item:state"
 	fail      map[string]error
 	noPending bool // like ResultsDB: results are final, pending is not posted
+	// there holds "item:posted" reports already on the server: looking
+	// before posting finds them, and nothing is posted.
+	there map[string]bool
 }
 
 func (f *fakeReporter) Name() string { return "patchwork" }
@@ -90,17 +94,20 @@ func (f *fakeReporter) Items(c *change.Change) []string {
 	}
 	return items
 }
-func (f *fakeReporter) Report(_ context.Context, item string, m report.Message, posted string) error {
+func (f *fakeReporter) Report(_ context.Context, item string, m report.Message, posted string) (report.Done, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[item]; err != nil {
-		return err
+		return 0, err
 	}
 	if m.Context != "" {
 		posted = m.Context + "=" + posted
 	}
+	if f.there[item+":"+posted] {
+		return report.Found, nil
+	}
 	f.posts = append(f.posts, item+":"+posted)
-	return nil
+	return report.Posted, nil
 }
 
 func (f *fakeReporter) take() []string {
@@ -150,6 +157,44 @@ func TestReportsFollowTheJobExactly(t *testing.T) {
 	u := h.store.st.Units[unit(1)]
 	if u.Result == nil || u.Result.State != targets.StateFail || u.Reports["patchwork"].Posted != "fail" {
 		t.Fatalf("state: result %+v reports %+v", u.Result, u.Reports)
+	}
+}
+
+// TestFoundReportsAreCountedApartFromPosts checks that a report that
+// looking before posting found on every item (the state was lost after it
+// was posted) is counted as already there, not as posted, in the cycle
+// summary and in `trawl status`; a report posted on some items and found
+// on others counts as posted.
+func TestFoundReportsAreCountedApartFromPosts(t *testing.T) {
+	h, _, rp := reportingHarness(t, series(1, 1, "a", "b"), series(2, 1, "c", "d")) // patches 10, 11 and 20, 21
+	rp.there = map[string]bool{"10:pending": true, "11:pending": true, "20:pending": true}
+	rep := h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"21:pending"}) {
+		t.Fatalf("posted %v, want only the patch whose check was not there", got)
+	}
+	if rep.Reports.Posted != 1 || rep.Reports.Found != 1 {
+		t.Fatalf("counts %+v, want 1 posted (series 2) and 1 already there (series 1)", rep.Reports)
+	}
+	if s := rep.Summary(); !strings.Contains(s, "reports posted 1, already there 1,") {
+		t.Errorf("summary %q does not count the found report apart", s)
+	}
+	if r := h.store.st.Units[unit(1)].Reports["patchwork"]; r == nil || !r.Found {
+		t.Errorf("series 1 report recorded as %+v, want found", r)
+	}
+	if r := h.store.st.Units[unit(2)].Reports["patchwork"]; r == nil || r.Found {
+		t.Errorf("series 2 report recorded as %+v, want posted", r)
+	}
+	var b strings.Builder
+	if err := WriteStatus(&b, h.store.st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"reported   patchwork: pending found already there at ",
+		"2 units, 0 reports queued, 1 found already there (not posted)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("trawl status lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 

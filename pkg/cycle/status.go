@@ -13,7 +13,8 @@ import (
 
 // WriteStatus writes what the state says of every unit: its last decision,
 // its last trigger and job, the job's result, and what was reported where
-// (posted, refused, or still queued in the outbox). It is `trawl status`.
+// (posted, found already there, refused, or still queued in the outbox).
+// It is `trawl status`.
 func WriteStatus(w io.Writer, st *state.State) error {
 	keys := make([]string, 0, len(st.Units))
 	for k := range st.Units {
@@ -25,6 +26,7 @@ func WriteStatus(w io.Writer, st *state.State) error {
 		queued[p.Message.Unit] = append(queued[p.Message.Unit], p)
 	}
 	var b strings.Builder
+	found := 0
 	for _, k := range keys {
 		u := st.Units[k]
 		fmt.Fprintf(&b, "%s\n", k)
@@ -57,6 +59,10 @@ func WriteStatus(w io.Writer, st *state.State) error {
 		for _, name := range sortedKeys(u.Reports) {
 			r := u.Reports[name]
 			line := fmt.Sprintf("%s: %s at %s", name, r.Posted, stamp(r.At))
+			if r.Found {
+				line = fmt.Sprintf("%s: %s found already there at %s", name, r.Posted, stamp(r.At))
+				found++
+			}
 			if r.Failed != "" {
 				line = fmt.Sprintf("%s: %s refused at %s: %s", name, r.Posted, stamp(r.At), r.Failed)
 			}
@@ -77,7 +83,11 @@ func WriteStatus(w io.Writer, st *state.State) error {
 		}
 		fmt.Fprintf(&b, "  seen       %s .. %s\n", stamp(u.FirstSeen), stamp(u.LastSeen))
 	}
-	fmt.Fprintf(&b, "%d units, %d reports queued\n", len(st.Units), len(st.Outbox))
+	fmt.Fprintf(&b, "%d units, %d reports queued", len(st.Units), len(st.Outbox))
+	if found > 0 {
+		fmt.Fprintf(&b, ", %d found already there (not posted)", found)
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -37,6 +37,19 @@ type Message struct {
 	Context string `json:"context,omitempty"`
 }
 
+// Done is how a reporter's Report call ended when it returned no error,
+// so that the cycle counts posts made apart from reports it found.
+type Done int
+
+const (
+	// Posted: the report was written.
+	Posted Done = iota + 1
+	// Found: looking before posting found the same report already there
+	// (written before a crash lost the state, or by another trawl), so
+	// nothing was written.
+	Found
+)
+
 // Status is one CI status of a change, in trawl's words, as a source reads
 // it for relaying.
 type Status struct {

@@ -87,6 +87,9 @@ type Reported struct {
 	// Failed, when set, is why the report was refused for good (a 403, a
 	// validation error); it is not retried.
 	Failed string `json:"failed,omitempty"`
+	// Found is true when the report was found already there on every
+	// item (looking before posting), so trawl posted nothing.
+	Found bool `json:"found,omitempty"`
 }
 
 // Post is a report waiting to be written: the outbox survives restarts,

@@ -32,16 +32,17 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{string(c.K
 
 // Report posts m for item (a change key) unless ResultsDB already holds a
 // result of this testcase for the same unit, fingerprint and outcome: a
-// crash between a post and the state write then makes no duplicate.
-func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) error {
+// crash between a post and the state write then makes no duplicate. It
+// says report.Found when it posted nothing for that reason.
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error) {
 	exists, err := r.has(ctx, item, m, posted)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if exists {
-		return nil
+		return report.Found, nil
 	}
-	return r.Post(ctx, Result{
+	err = r.Post(ctx, Result{
 		Item:        item,
 		State:       m.State,
 		RefURL:      m.URL,
@@ -52,6 +53,10 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		Unit:        m.Unit,
 		Target:      m.Target,
 	})
+	if err != nil {
+		return 0, err
+	}
+	return report.Posted, nil
 }
 
 // has asks whether the result is stored already. Every key but the

@@ -34,24 +34,28 @@ func TestReportIsIdempotentAcrossACrash(t *testing.T) {
 	}
 	m := report.Message{Unit: string(c.Key) + "@kci", Change: string(c.Key), Target: "kci", Fingerprint: "f00d", State: targets.StateFail, Summary: "tests 1 failed", URL: "https://kci.example.org/node/1"}
 	ctx := context.Background()
-	for range 3 { // a restart re-reports what it cannot know was posted
-		if err := r.Report(ctx, items[0], m, posted); err != nil {
+	for i, want := range []report.Done{report.Posted, report.Found, report.Found} { // a restart re-reports what it cannot know was posted
+		done, err := r.Report(ctx, items[0], m, posted)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if done != want {
+			t.Errorf("report %d ended %v, want %v", i, done, want)
 		}
 	}
 	if got := len(fake.Results()); got != 1 {
 		t.Fatalf("ResultsDB holds %d results, want 1", got)
 	}
 	m.Fingerprint = "beef" // a new revision's result is a new result
-	if err := r.Report(ctx, items[0], m, posted); err != nil {
-		t.Fatal(err)
+	if done, err := r.Report(ctx, items[0], m, posted); err != nil || done != report.Posted {
+		t.Fatalf("new fingerprint: %v, %v; want posted", done, err)
 	}
 	if got := len(fake.Results()); got != 2 {
 		t.Fatalf("ResultsDB holds %d results, want 2", got)
 	}
 	fake.FailNext(http.StatusServiceUnavailable)
 	m.Fingerprint = "cafe"
-	if err := r.Report(ctx, items[0], m, posted); err == nil || report.Permanent(err) {
+	if _, err := r.Report(ctx, items[0], m, posted); err == nil || report.Permanent(err) {
 		t.Fatalf("503 on look-up: err %v, want a retryable error", err)
 	}
 }
