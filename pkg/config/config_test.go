@@ -86,6 +86,9 @@ func TestLoadFileGood(t *testing.T) {
 			Testcase: "trawl.kernelci.build",
 			ItemType: "patchwork-series",
 			Outcomes: map[targets.State]string{targets.StateInfra: "ERROR"},
+			Token:    secret.Source{File: filepath.Join(dir, "secrets", "resultsdb.password")},
+			Auth:     "basic",
+			Username: "trawl-bot",
 		}}},
 		Sources: []Source{
 			{
@@ -191,6 +194,12 @@ func TestLoadFileErrors(t *testing.T) {
 			`:33: sources[0].report.states.infra-error: "error" is not a check state`,
 			`:34: sources[0].report.states.flaky: unknown key`,
 			`:35: sources[0].report.reporters[1]: no reporter is named "waiverdb"; reporters are: rdb`,
+		}, ""},
+		{"bad-resultsdb-auth", []string{
+			`:15: reporters[0].resultsdb.auth: needs token_file or token_env`,
+			`:22: reporters[1].resultsdb.auth: basic auth needs username`,
+			`:29: reporters[2].resultsdb.username: a user name is sent only with auth: basic`,
+			`:36: reporters[3].resultsdb.auth: "negotiate" is not one of bearer, basic`,
 		}, ""},
 		{"duplicate-names", []string{
 			`:9: targets[1].name: "kci" is used twice; first on line 3`,

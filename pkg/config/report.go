@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -54,6 +55,14 @@ type ResultsDB struct {
 	// Outcomes overrides the outcome of a result state (e.g. infra-error:
 	// ERROR on instances that know it).
 	Outcomes map[targets.State]string `yaml:"outcomes,omitempty" json:"outcomes,omitempty"`
+	// Token, when set, is where the credential of a ResultsDB that
+	// protects writes lives (token_file or token_env): a Bearer token, or
+	// the password with Auth basic.
+	Token secret.Source `yaml:"token" json:"token"`
+	// Auth is how Token is sent: "bearer" (the default) or "basic".
+	Auth string `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// Username is the user name of basic auth.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
 }
 
 var (
@@ -70,11 +79,24 @@ func (l *loader) reporter(f field, seen map[string]int) Reporter {
 	var block field
 	r.Type, block = l.typeOf(o, "reporter", ReporterResultsDB)
 	if block.node != nil && r.Type == ReporterResultsDB {
-		b := l.object(block, "url", "testcase", "item_type", "outcomes")
+		b := l.object(block, "url", "testcase", "item_type", "outcomes", "token_file", "token_env", "auth", "username")
 		r.ResultsDB = &ResultsDB{
 			URL:      l.httpURL(b.get("url"), true),
 			Testcase: l.required(b.get("testcase")),
 			ItemType: l.optional(b.get("item_type"), ""),
+			Token:    l.secret(b, false),
+			Auth:     l.enum(b.get("auth"), "", "bearer", "basic"),
+			Username: l.optional(b.get("username"), ""),
+		}
+		switch rd := r.ResultsDB; {
+		case rd.Auth != "" && !rd.Token.IsSet():
+			l.errorf(b.get("auth"), "needs token_file or token_env (where the token or password is read from)")
+		case rd.Auth == "basic" && rd.Username == "":
+			l.errorf(b.get("auth"), "basic auth needs username")
+		case rd.Username != "" && rd.Auth != "basic":
+			l.errorf(b.get("username"), "a user name is sent only with auth: basic")
+		case strings.Contains(rd.Username, ":"):
+			l.errorf(b.get("username"), "must not contain ':'")
 		}
 		if tc := r.ResultsDB.Testcase; tc != "" && !testcaseRE.MatchString(tc) {
 			l.errorf(b.get("testcase"), "%s must not contain white space or commas", quote(tc))

@@ -171,7 +171,12 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	for _, rc := range cfg.Reporters {
 		switch rc.Type {
 		case config.ReporterResultsDB:
-			hc, err := client("resultsdb "+rc.Name, nil, false)
+			auth := resultsdb.Auth{Scheme: rc.ResultsDB.Auth, Username: rc.ResultsDB.Username, Secret: rc.ResultsDB.Token}
+			cred, err := auth.Credential()
+			if err != nil {
+				return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
+			}
+			hc, err := client("resultsdb "+rc.Name, cred, false)
 			if err != nil {
 				return nil, err
 			}
@@ -182,6 +187,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				ItemType: rc.ResultsDB.ItemType,
 				Outcomes: rc.ResultsDB.Outcomes,
 				HTTP:     hc,
+				Auth:     auth,
 				Logger:   log.With(zap.String("reporter", rc.Name)),
 			})
 			if err != nil {

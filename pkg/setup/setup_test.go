@@ -40,6 +40,11 @@ func provide(t *testing.T, cfg *config.Config) {
 			tg.Exec.Dir = t.TempDir()
 		}
 	}
+	for i := range cfg.Reporters {
+		if rd := cfg.Reporters[i].ResultsDB; rd != nil {
+			set(&rd.Token)
+		}
+	}
 	for i := range cfg.Sources {
 		s := &cfg.Sources[i]
 		switch {

@@ -83,7 +83,7 @@ func (r *Reporter) has(ctx context.Context, item string, m report.Message, outco
 	}
 	defer resp.Body.Close()
 	if err := httpx.CheckResponse(resp); err != nil {
-		return false, fmt.Errorf("resultsdb %s: look up %s: %w", r.name, item, err)
+		return false, fmt.Errorf("resultsdb %s: look up %s: %w%s", r.name, item, err, r.authHint(err))
 	}
 	var page struct {
 		Data []json.RawMessage `json:"data"`

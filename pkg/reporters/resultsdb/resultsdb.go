@@ -63,6 +63,16 @@
 // times out after the server stored it, the retry adds a second identical
 // result, which readers of the latest result do not notice.
 //
+// # Authentication
+//
+// ResultsDB's API v2.0 checks no credential (see auth.go for what this
+// rests on); a deployment that protects writes puts an HTTP server or proxy
+// in front of it. Opts.Auth names the credential it asks for, HTTP Basic or
+// a Bearer token read from a file or an environment variable, which the
+// HTTP client sends on every request. A 401 or 403 is permanent, and its
+// error says whether a credential was sent. The v3 API (OIDC) is not used:
+// it takes only Red Hat artifact types.
+//
 // # Reading results back
 //
 // GET <URL>/api/v2.0/results/latest?testcases=<testcase>&item=<item>&type=<type>
@@ -112,10 +122,14 @@ type Opts struct {
 	ItemType string
 	// Outcomes overrides DefaultOutcome for some conclusive states.
 	Outcomes map[targets.State]string
-	// HTTP makes the requests: the client pkg/httpx builds. ResultsDB v2.0
-	// has no authentication of its own; a deployment that adds one at the
-	// HTTP layer gets its credential from this client.
+	// HTTP makes the requests: the client pkg/httpx builds, with
+	// Auth.Credential() as its credential. ResultsDB v2.0 has no
+	// authentication of its own; a deployment that adds one in front of it
+	// gets the credential from this client (see auth.go).
 	HTTP *http.Client
+	// Auth is the credential HTTP sends, if any; New checks it and errors
+	// say whether one was sent.
+	Auth Auth
 	// Logger receives progress; nil means no logging.
 	Logger *zap.Logger
 }
@@ -143,6 +157,7 @@ type Result struct {
 // Reporter posts results to one ResultsDB. It is safe for concurrent use.
 type Reporter struct {
 	name     string
+	authed   bool
 	endpoint string
 	testcase string
 	itemType string
@@ -192,6 +207,9 @@ func New(o Opts) (*Reporter, error) {
 	if o.HTTP == nil {
 		return nil, fmt.Errorf("resultsdb %s: no HTTP client", o.Name)
 	}
+	if err := o.Auth.check(); err != nil {
+		return nil, fmt.Errorf("resultsdb %s: %w", o.Name, err)
+	}
 	outcomes := make(map[targets.State]string, len(conclusiveStates))
 	for _, s := range conclusiveStates {
 		outcomes[s], _ = DefaultOutcome(s)
@@ -211,6 +229,7 @@ func New(o Opts) (*Reporter, error) {
 	}
 	return &Reporter{
 		name:     o.Name,
+		authed:   o.Auth.IsSet(),
 		endpoint: endpoint,
 		testcase: o.Testcase,
 		itemType: itemType,
@@ -238,6 +257,18 @@ func endpointURL(raw string) (string, error) {
 		return "", fmt.Errorf("%q: give the ResultsDB root; /api/v2.0 is added", raw)
 	}
 	return root + resultsPath, nil
+}
+
+// authHint adds to a 401 or 403 whether a credential was sent: ResultsDB
+// answers neither itself on API v2.0, so a proxy in front of it refused.
+func (r *Reporter) authHint(err error) string {
+	switch {
+	case !errors.Is(err, httpx.ErrForbidden):
+		return ""
+	case r.authed:
+		return " (refused by the server or a proxy in front of it: check the reporter's token and auth scheme)"
+	}
+	return " (no credential was sent: set token_file or token_env on the reporter if this ResultsDB protects writes)"
 }
 
 // checkName refuses what cannot be a testcase name or item type: an empty
@@ -326,7 +357,7 @@ func (r *Reporter) Post(ctx context.Context, res Result) error {
 	}
 	defer resp.Body.Close()
 	if err := httpx.CheckResponse(resp); err != nil {
-		return fmt.Errorf("resultsdb %s: post %s for %s: %w", r.name, outcome, res.Item, err)
+		return fmt.Errorf("resultsdb %s: post %s for %s: %w%s", r.name, outcome, res.Item, err, r.authHint(err))
 	}
 	if resp.StatusCode != http.StatusCreated {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))

@@ -77,6 +77,14 @@ type Options struct {
 	AdditionalOutcomes []string
 	// Now is the clock for submit times; nil means time.Now.
 	Now func() time.Time
+	// WriteAuth, when set, is the Authorization header value every POST
+	// must carry, as an HTTP server or proxy in front of ResultsDB checks
+	// it (the application checks none on API v2.0): a POST without it, or
+	// with another value, is answered 401 with a WWW-Authenticate
+	// challenge of the same scheme and an HTML page, as Apache httpd and
+	// nginx answer (RFC 7235), not recorded. Reads stay open, as with the
+	// common "<LimitExcept GET HEAD>" setting.
+	WriteAuth string
 }
 
 // Result is one stored result.
@@ -108,8 +116,9 @@ func (r *Result) clone() Result {
 // Fake is the result store behind the handler. It is safe for concurrent
 // use.
 type Fake struct {
-	now      func() time.Time
-	outcomes []string
+	now       func() time.Time
+	outcomes  []string
+	writeAuth string
 
 	mu        sync.Mutex
 	results   []*Result          // in id order
@@ -126,6 +135,7 @@ func New(o Options) *Fake {
 	return &Fake{
 		now:       now,
 		outcomes:  append(slices.Clone(presetOutcomes), o.AdditionalOutcomes...),
+		writeAuth: o.WriteAuth,
 		testcases: map[string]*string{},
 	}
 }
@@ -170,6 +180,15 @@ func (f *Fake) Handler() http.Handler {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if status, ok := f.takeFailure(); ok {
 		writeJSON(w, status, message(http.StatusText(status)))
+		return
+	}
+	if f.writeAuth != "" && r.Method == http.MethodPost && r.Header.Get("Authorization") != f.writeAuth {
+		scheme, _, _ := strings.Cut(f.writeAuth, " ")
+		w.Header().Set("WWW-Authenticate", scheme+` realm="ResultsDB"`)
+		w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>401 Unauthorized</title>\n"+
+			"</head><body>\n<h1>Unauthorized</h1>\n</body></html>\n")
 		return
 	}
 	p, ok := strings.CutPrefix(r.URL.Path, prefix)
