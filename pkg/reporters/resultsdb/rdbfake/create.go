@@ -34,7 +34,7 @@ func pydanticError(loc, typ, msg string, input any) validationError {
 		Loc:   []string{loc},
 		Msg:   msg,
 		Type:  typ,
-		URL:   "https://errors.pydantic.dev/2.11/v/" + typ,
+		URL:   "https://errors.pydantic.dev/2.13/v/" + typ,
 	}
 }
 
@@ -106,7 +106,7 @@ func (f *Fake) createResult(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, message("Colon not allowed in key name: "+pyRepr(toAny(colons))))
 		return
 	}
-	res, tcRef, updateRef, ok := f.build(nr)
+	res, tcRef, updateRef, groups, ok := f.build(nr)
 	if !ok {
 		internalError(w)
 		return
@@ -116,9 +116,37 @@ func (f *Fake) createResult(w http.ResponseWriter, r *http.Request) {
 	if _, known := f.testcases[res.Testcase]; !known || updateRef {
 		f.testcases[res.Testcase] = tcRef
 	}
+	for _, g := range groups {
+		f.upsertGroup(g)
+	}
 	res.ID = len(f.results) + 1
 	f.results = append(f.results, res)
 	writeJSON(w, http.StatusCreated, f.serialize(r, res))
+}
+
+// groupUpdate is one entry of a posted "groups": the group's uuid and the
+// fields the entry sets (nil: left as they are).
+type groupUpdate struct {
+	uuid                string
+	description, refURL *string
+	setDesc, setRef     bool
+}
+
+// upsertGroup creates or updates a group as create_result does: a group
+// not found is created, and an object's description and ref_url replace
+// the group's. The caller holds f.mu.
+func (f *Fake) upsertGroup(u groupUpdate) {
+	g := f.groups[u.uuid]
+	if g == nil {
+		g = &Group{UUID: u.uuid, id: len(f.groups) + 1}
+		f.groups[u.uuid] = g
+	}
+	if u.setDesc {
+		g.Description = u.description
+	}
+	if u.setRef {
+		g.RefURL = u.refURL
+	}
 }
 
 // validate checks the body like the CreateResultParams pydantic model,
@@ -204,18 +232,18 @@ func (f *Fake) validate(body map[string]any, whole any) (newResult, []validation
 	return nr, errs
 }
 
-// build turns a validated body into a result, the testcase's ref_url and
-// whether the body sets it. ok is false for what the real service fails on
-// with an unhandled exception.
-func (f *Fake) build(nr newResult) (res *Result, tcRef *string, updateRef, ok bool) {
+// build turns a validated body into a result, the testcase's ref_url,
+// whether the body sets it, and the groups it creates or updates. ok is
+// false for what the real service fails on with an unhandled exception.
+func (f *Fake) build(nr newResult) (res *Result, tcRef *string, updateRef bool, groups []groupUpdate, ok bool) {
 	n, _ := nr.testcase.get("name")
 	name, isStr := n.(string)
 	if !isStr {
-		return nil, nil, false, false
+		return nil, nil, false, nil, false
 	}
 	if v, has := nr.testcase.get("ref_url"); has {
 		if tcRef, ok = scalarString(v); !ok {
-			return nil, nil, false, false
+			return nil, nil, false, nil, false
 		}
 		updateRef = true
 	}
@@ -228,11 +256,12 @@ func (f *Fake) build(nr newResult) (res *Result, tcRef *string, updateRef, ok bo
 		Groups:   []string{},
 	}
 	for _, g := range nr.groups {
-		uuid, ok := groupUUID(g)
+		u, ok := parseGroup(g)
 		if !ok {
-			return nil, nil, false, false
+			return nil, nil, false, nil, false
 		}
-		res.Groups = append(res.Groups, uuid)
+		res.Groups = append(res.Groups, u.uuid)
+		groups = append(groups, u)
 	}
 	for _, kv := range nr.data {
 		if l, isList := kv.val.([]any); isList {
@@ -248,7 +277,7 @@ func (f *Fake) build(nr newResult) (res *Result, tcRef *string, updateRef, ok bo
 	} else {
 		res.SubmitTime = f.now().UTC().Truncate(time.Microsecond)
 	}
-	return res, tcRef, updateRef, true
+	return res, tcRef, updateRef, groups, true
 }
 
 // scalarString is how a text column stores a JSON value: null as NULL,
@@ -265,22 +294,40 @@ func scalarString(v any) (*string, bool) {
 	return &s, true
 }
 
-// groupUUID is the uuid of one entry of "groups": the string itself, or an
-// object's "uuid", a new one when it has none.
-func groupUUID(g any) (string, bool) {
+// parseGroup reads one entry of "groups": a uuid, or an object with an
+// optional "uuid" (a new one when it has none), "description" and
+// "ref_url". ok is false for anything else (the real service fails).
+func parseGroup(g any) (groupUpdate, bool) {
 	switch g := g.(type) {
 	case string:
-		return g, true
+		return groupUpdate{uuid: g}, true
 	case orderedObject:
+		var u groupUpdate
 		uuid, _ := g.get("uuid")
-		switch u := uuid.(type) {
+		switch v := uuid.(type) {
 		case nil:
-			return newUUID(), true
+			u.uuid = newUUID()
 		case string:
-			return u, true
+			u.uuid = v
+		default:
+			return groupUpdate{}, false
 		}
+		var ok bool
+		if v, has := g.get("description"); has {
+			if u.description, ok = scalarString(v); !ok {
+				return groupUpdate{}, false
+			}
+			u.setDesc = true
+		}
+		if v, has := g.get("ref_url"); has {
+			if u.refURL, ok = scalarString(v); !ok {
+				return groupUpdate{}, false
+			}
+			u.setRef = true
+		}
+		return u, true
 	}
-	return "", false
+	return groupUpdate{}, false
 }
 
 // newUUID returns a random uuid in its canonical text form.

@@ -2,54 +2,71 @@
 // release-engineering/resultsdb (resultsdb/controllers/api_v2.py, the
 // pydantic models in resultsdb/parsers/api_v2.py, the serializer in
 // resultsdb/serializers/api_v2.py and the error handlers in
-// resultsdb/__init__.py). It serves what a reporter posts and what a gate
-// such as Greenwave reads back:
+// resultsdb/__init__.py), and held to a real server: a test replays every
+// exchange recorded from ResultsDB 2.2.0 in ../shared/fixtures/resultsdb
+// and compares status, media type and the whole JSON body
+// (replay_test.go). It serves what a reporter posts and what a gate such
+// as Greenwave reads back:
 //
 //   - POST /api/v2.0/results. The body must be JSON (another Content-Type
-//     is 415; unparsable JSON or a body that is not an object is 400
-//     {"message": "Bad request"}, a body the real one's answer to was not
-//     verified). It is validated like the pydantic model,
-//     every failing field reported at once as 400 {"validation_error":
-//     [{"input","loc","msg","type","url"}]}: outcome is required, a string,
-//     stripped and upper-cased, and one of PASSED, INFO, FAILED,
-//     NEEDS_INSPECTION plus Options.AdditionalOutcomes; testcase is required,
-//     a non-empty name or an object with a non-empty "name" (and an optional
-//     "ref_url" that updates the testcase); groups is a list of uuids or
-//     objects; note and ref_url are strings; data is an object; submit_time
-//     is milliseconds since the epoch (a number or a string of digits) or
-//     "YYYY-MM-DDTHH:MM:SS.ffffff" with an optional "Z", "+00" or UTC
-//     offset. A data key containing ':' is then refused with 400
-//     {"message": "Colon not allowed in key name: [...]"}. Data values are
-//     stored as strings (a list gives one value each, other values are
-//     rendered as Python's str() would). The answer is 201 with the result
-//     as GET serves it.
+//     is 415 with Werkzeug's HTML page; unparsable JSON, an empty body or a
+//     body that is not an object is 400 {"message": "Bad request"}). It is
+//     validated like the pydantic model, every failing field reported at
+//     once as 400 {"validation_error": [{"input","loc","msg","type","url"}]}:
+//     outcome is required, a string, stripped and upper-cased, and one of
+//     PASSED, INFO, FAILED, NEEDS_INSPECTION plus
+//     Options.AdditionalOutcomes; testcase is required, a non-empty name or
+//     an object with a non-empty "name" (and an optional "ref_url" that
+//     updates the testcase); groups is a list of uuids or objects (created
+//     or updated on the way); note and ref_url are strings; data is an
+//     object; submit_time is milliseconds since the epoch (a number or a
+//     string of digits) or "YYYY-MM-DDTHH:MM:SS.ffffff" with an optional
+//     "Z", "+00" or UTC offset. A data key containing ':' is then refused
+//     with 400 {"message": "Colon not allowed in key name: [...]"}. Data
+//     values are stored as strings (a list gives one value each, other
+//     values are rendered as Python's str() would). The answer is 201 with
+//     the result as GET serves it. POST /api/v2.0/results/ is 404.
 //   - GET /api/v2.0/results with testcases, testcases:like, outcome, groups
 //     (comma means OR), since=<start>[,<end>], _sort=asc|desc:submit_time
 //     or disable_sorting (default: newest first), page (0-based), limit
-//     (default 20). Every other query key is a data filter: key=v1,v2 (and
-//     repeated keys) match a result having any of the values; key:like=
-//     takes '*' (and '%', '_') as wildcards. The answer is {"data",
-//     "next", "prev"} where next and prev are this URL with another page=.
+//     (default 20; 0 and -1 give no results and a next link, as recorded).
+//     Every other query key is a data filter: key=v1,v2 (and repeated keys)
+//     match a result having any of the values; key:like= takes '*' (and
+//     '%', '_') as wildcards. The answer is {"data", "next", "prev"} where
+//     next and prev are this URL with another page=.
 //   - GET /api/v2.0/results/latest: for each testcase, the newest result
 //     matching the filters (outcome is ignored, as in the real one). With
 //     _distinct_on=k1,k2, the newest per testcase and per value of each
 //     data key, which is how Greenwave asks; it then needs another filter.
-//   - GET /api/v2.0/results/{id}, GET /api/v2.0/healthcheck.
+//   - GET /api/v2.0/results/{id}, /groups, /groups/{uuid}, /testcases
+//     (name, name:like), /testcases/{name}, /healthcheck, and the API root
+//     /api/v2.0/ (300 Multiple Choices with links and the outcomes).
+//   - HEAD on every GET route, with the GET's Content-Length; OPTIONS with
+//     Allow. GET / is 500, as the real one without OIDC (an upstream bug).
 //
-// Unknown paths answer 404 {"message": "Not found"}; a wrong method answers
-// 405 with Werkzeug's HTML page. Known differences, all outside what a
-// client relies on: nested objects inside data are rendered with their keys
-// sorted; timestamps with an offset are converted to UTC (the real one
-// leaves that to the database); requests the real service fails on with an
-// unhandled exception (a testcase name or group uuid that is not a string,
-// a group that is neither a string nor an object, a fractional
-// submit_time, a limit below -1) answer 500 {"message": "Internal Server
-// Error"}.
+// Unknown paths, /api/v3 among them (registered only with OIDC), answer
+// 404 {"message": "Not found"}; a wrong method answers 405 with Werkzeug's
+// HTML page. Options.WriteAuth plays an authenticating proxy in front.
+//
+// Known differences, all outside what a client relies on: nested objects
+// inside data are rendered with their keys sorted; timestamps with an
+// offset are converted to UTC (the real one leaves that to the database);
+// results with the same submit time come in id order (SQL leaves it open,
+// and the recordings show both orders); requests the real service fails on
+// with an unhandled exception (a testcase name or group uuid that is not a
+// string, a group that is neither a string nor an object, a fractional
+// submit_time) answer 500 {"message": "Internal Server Error"}. Where the
+// database matters, the fake follows PostgreSQL, which deployments run,
+// not SQLite, which the recordings ran on: _distinct_on keeps one result
+// per group (SQLite ignores DISTINCT ON, capture
+// results-latest-distinct-on-item), and a limit below -1 or a negative
+// offset is 500 (SQLite would take them).
 //
 // FailNext injects failures; Results lists what was stored.
 package rdbfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -123,7 +140,17 @@ type Fake struct {
 	mu        sync.Mutex
 	results   []*Result          // in id order
 	testcases map[string]*string // name -> ref_url
+	groups    map[string]*Group  // by uuid
 	fail      []int
+}
+
+// Group is one group of results.
+type Group struct {
+	UUID string
+	// Description and RefURL are nil until a posted group object sets them.
+	Description *string
+	RefURL      *string
+	id          int // creation order
 }
 
 // New returns an empty fake.
@@ -137,6 +164,7 @@ func New(o Options) *Fake {
 		outcomes:  append(slices.Clone(presetOutcomes), o.AdditionalOutcomes...),
 		writeAuth: o.WriteAuth,
 		testcases: map[string]*string{},
+		groups:    map[string]*Group{},
 	}
 }
 
@@ -191,42 +219,72 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			"</head><body>\n<h1>Unauthorized</h1>\n</body></html>\n")
 		return
 	}
+	if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// The real front page fails without OIDC: its template links to
+		// the v3 API, registered only with OIDC (recorded, capture "root").
+		internalError(w)
+		return
+	}
 	p, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
 		return
 	}
-	switch {
-	case p == "/results":
+	get := func(h func(http.ResponseWriter, *http.Request)) {
+		// Flask answers HEAD and OPTIONS on every GET route (recorded:
+		// head-results, options-results).
 		switch r.Method {
-		case http.MethodGet:
-			f.listResults(w, r)
-		case http.MethodPost:
-			f.createResult(w, r)
+		case http.MethodGet, http.MethodHead:
+			h(w, r)
+		case http.MethodOptions:
+			options(w, "HEAD, OPTIONS, GET")
 		default:
-			methodNotAllowed(w, "GET, POST")
+			methodNotAllowed(w, "HEAD, OPTIONS, GET")
 		}
+	}
+	switch {
+	case p == "" || p == "/":
+		get(f.landing)
+	case p == "/results" && r.Method == http.MethodPost:
+		f.createResult(w, r)
+	case p == "/results" && r.Method == http.MethodOptions:
+		options(w, "POST, OPTIONS, GET, HEAD")
+	case p == "/results" && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		methodNotAllowed(w, "POST, OPTIONS, GET, HEAD")
+	case p == "/results":
+		f.listResults(w, r)
 	case p == "/results/latest":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, "GET")
-			return
-		}
-		f.latestResults(w, r)
+		get(f.latestResults)
 	case p == "/healthcheck":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, "GET")
-			return
-		}
-		writeJSON(w, http.StatusOK, message("Health check OK"))
-	case strings.HasPrefix(p, "/results/") && !strings.Contains(p[len("/results/"):], "/"):
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, "GET")
-			return
-		}
-		f.getResult(w, r, p[len("/results/"):])
+		get(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, message("Health check OK")) })
+	case p == "/groups":
+		get(f.listGroups)
+	case p == "/testcases":
+		get(f.listTestcases)
+	case len(p) > len("/results/") && strings.HasPrefix(p, "/results/") && !strings.Contains(p[len("/results/"):], "/"):
+		get(func(w http.ResponseWriter, r *http.Request) { f.getResult(w, r, p[len("/results/"):]) })
+	case len(p) > len("/groups/") && strings.HasPrefix(p, "/groups/") && !strings.Contains(p[len("/groups/"):], "/"):
+		get(func(w http.ResponseWriter, r *http.Request) { f.getGroup(w, r, p[len("/groups/"):]) })
+	case len(p) > len("/testcases/") && strings.HasPrefix(p, "/testcases/") && !strings.HasSuffix(p, "/results"):
+		get(func(w http.ResponseWriter, r *http.Request) { f.getTestcase(w, r, p[len("/testcases/"):]) })
 	default:
 		writeJSON(w, http.StatusNotFound, message("Not found"))
 	}
+}
+
+// landing answers the API root: 300 Multiple Choices with links and the
+// instance's outcomes (recorded, capture root-v2).
+func (f *Fake) landing(w http.ResponseWriter, r *http.Request) {
+	root := external(r) + prefix
+	writeJSON(w, http.StatusMultipleChoices, map[string]any{
+		"message": "Everything is fine. But choose wisely, for while the true Grail will bring you life, " +
+			"the false Grail will take it from you.",
+		"documentation": "http://docs.resultsdb20.apiary.io/",
+		"groups":        root + "/groups",
+		"results":       root + "/results",
+		"testcases":     root + "/testcases",
+		"outcomes":      f.outcomes,
+	})
 }
 
 // getResult answers one result by id.
@@ -283,11 +341,7 @@ func (f *Fake) serialize(r *http.Request, res *Result) wireResult {
 		Outcome:    res.Outcome,
 		RefURL:     res.RefURL,
 		SubmitTime: isoformat(res.SubmitTime),
-		Testcase: wireTestcase{
-			Href:   root + prefix + "/testcases/" + escapePath(res.Testcase),
-			Name:   res.Testcase,
-			RefURL: f.testcases[res.Testcase],
-		},
+		Testcase:   f.serializeTestcase(r, res.Testcase),
 	}
 }
 
@@ -302,12 +356,27 @@ func external(r *http.Request) string {
 // message is the body of the API's own errors.
 func message(s string) map[string]string { return map[string]string{"message": s} }
 
+// writeJSON answers like Flask's jsonify: compact, keys sorted, a final
+// newline, with its Content-Length (so that HEAD announces the length of
+// the GET, as recorded in head-results).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}
+
+// options answers OPTIONS like Flask: 200, no body, the allowed methods
+// (recorded, capture options-results).
+func options(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // methodNotAllowed answers like Werkzeug does when no handler is

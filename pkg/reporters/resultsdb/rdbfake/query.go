@@ -93,7 +93,7 @@ func (f *Fake) parseQuery(q url.Values) (query, []validationError) {
 			p.outcomes[i] = strings.ToUpper(o)
 			if !slices.Contains(f.outcomes, p.outcomes[i]) {
 				errs = append(errs, pydanticError("outcome", "value_error",
-					"Value error, must be one of: "+strings.Join(f.outcomes, ", "), q["outcome"]))
+					"Value error, must be one of: "+strings.Join(f.outcomes, ", "), q.Get("outcome")))
 				break
 			}
 		}
@@ -121,9 +121,9 @@ func (f *Fake) parseQuery(q url.Values) (query, []validationError) {
 	return p, errs
 }
 
-// like matches s against an SQL LIKE pattern in which '*' was replaced by
+// sqlLike matches s against an SQL LIKE pattern in which '*' was replaced by
 // '%': '%' is any run of characters, '_' any one character.
-func like(pattern, s string) bool {
+func sqlLike(pattern, s string) bool {
 	var b strings.Builder
 	b.WriteString("^(?s)")
 	for _, r := range pattern {
@@ -162,7 +162,7 @@ func (p *query) match(r *Result, o matchOpts) bool {
 	}
 	if o.testcase && (len(p.testcases) > 0 || len(p.testcasesLike) > 0) {
 		ok := slices.Contains(p.testcases, r.Testcase) || slices.ContainsFunc(p.testcasesLike, func(pat string) bool {
-			return like(strings.ReplaceAll(pat, "*", "%"), r.Testcase)
+			return sqlLike(strings.ReplaceAll(pat, "*", "%"), r.Testcase)
 		})
 		if !ok {
 			return false
@@ -174,7 +174,7 @@ func (p *query) match(r *Result, o matchOpts) bool {
 				return slices.Contains(df.values, v)
 			}
 			return slices.ContainsFunc(df.values, func(pat string) bool {
-				return like(strings.ReplaceAll(pat, "*", "%"), v)
+				return sqlLike(strings.ReplaceAll(pat, "*", "%"), v)
 			})
 		})
 		if !ok {
@@ -222,16 +222,6 @@ func (f *Fake) listResults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"validation_error": errs})
 		return
 	}
-	// The real service asks the database for limit+1 rows from
-	// page*limit; PostgreSQL refuses a negative LIMIT or OFFSET.
-	offset := 0
-	if p.page > 0 {
-		offset = p.page * p.limit
-	}
-	if p.limit+1 < 0 || offset < 0 {
-		internalError(w)
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var rs []*Result
@@ -241,13 +231,13 @@ func (f *Fake) listResults(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	order(rs, p.sort)
-	rs = rs[min(offset, len(rs)):]
-	rs = rs[:min(p.limit+1, len(rs))]
-	out := page{Data: []wireResult{}}
-	out.Prev, out.Next = pageLinks(r, len(rs) > p.limit)
-	if len(rs) > p.limit {
-		rs = rs[:p.limit]
+	rs, more, ok := paginate(rs, p.page, p.limit)
+	if !ok {
+		internalError(w)
+		return
 	}
+	out := page{Data: []wireResult{}}
+	out.Prev, out.Next = pageLinks(r, more)
 	for _, res := range rs {
 		out.Data = append(out.Data, f.serialize(r, res))
 	}
