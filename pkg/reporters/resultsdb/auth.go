@@ -16,14 +16,14 @@ import (
 // open, as recorded from a real 2.2.0 (../shared/fixtures/resultsdb,
 // "no auth of any kind"), and stays open when OIDC is turned on, which
 // only adds the v3 API beside it (resultsdb/__init__.py registers api_v3
-// only when AUTH_MODULE is "oidc"; ResultsDB of 2017, before the move to
-// flask-pyoidc, instead wanted an "_auth_token" in the POST body under
+// only when AUTH_MODULE is "oidc"; older, Python 2 releases, on
+// flask-oidc, instead checked an "_auth_token" in every POST body under
 // that setting, which trawl does not send). A deployment that protects
-// writes does
-// it in front of the application: an HTTP server or proxy asking for HTTP
-// Basic credentials or a Bearer token (RFC 7235: 401 with WWW-Authenticate
-// when missing or wrong). The reporter therefore sends one of the two on
-// every request, reads as well as posts (a proxy may guard both).
+// writes does it in front of the application: an HTTP server or proxy
+// asking for HTTP Basic credentials or a Bearer token (RFC 7235: 401 with
+// WWW-Authenticate when missing or wrong). The reporter therefore sends
+// one of the two on every request, reads as well as posts (a proxy may
+// guard both).
 //
 // The v3 API is not used. Its POST /api/v3/results/<type>s exists only for
 // four artifact types (brew-builds, productmd-composes,

@@ -359,6 +359,9 @@ func TestUnreachable(t *testing.T) {
 	if err == nil || report.Permanent(err) {
 		t.Errorf("error %v: want a retryable one", err)
 	}
+	if err != nil && (!strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no answer within")) {
+		t.Errorf("error %q: want it to say the connection was refused", err)
+	}
 }
 
 // TestRedirectedPostIsAnError: a 301 turns the POST into a GET, which
