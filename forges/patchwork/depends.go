@@ -3,17 +3,11 @@ package patchwork
 import (
 	"bytes"
 	"regexp"
-	"slices"
 	"strings"
 )
 
-var (
-	// dependsOnRe is a Depends-on tag as Patchwork 1.4 reads it: the whole
-	// line, a message id in angle brackets or an http(s) URL.
-	dependsOnRe = regexp.MustCompile(`(?i)^depends-on:[ \t]*(<[^<>\s]+>|https?://\S+)[ \t]*$`)
-	// baseCommitRe is the trailer git format-patch --base writes.
-	baseCommitRe = regexp.MustCompile(`(?i)^base-commit:[ \t]*([0-9a-f]{40})[ \t]*$`)
-)
+// baseCommitRe is the trailer git format-patch --base writes.
+var baseCommitRe = regexp.MustCompile(`(?i)^base-commit:[ \t]*([0-9a-f]{40})[ \t]*$`)
 
 // lines splits text into lines, with "\r\n" and a lone "\r" read as "\n".
 func lines(text string) []string {
@@ -25,27 +19,6 @@ func lines(text string) []string {
 // quoted reports a line quoted from another mail.
 func quoted(line string) bool {
 	return strings.HasPrefix(strings.TrimLeft(line, " \t"), ">")
-}
-
-// ParseDependsOn returns the Depends-on references of text (a cover letter
-// or a commit message), in order and without duplicates: message ids with
-// their angle brackets, and http(s) URLs. The tag is matched in any case
-// and must be the whole line; quoted (">") lines are ignored.
-func ParseDependsOn(text string) []string {
-	var out []string
-	for _, l := range lines(text) {
-		if quoted(l) {
-			continue
-		}
-		m := dependsOnRe.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		if v := m[1]; !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // ParseBaseCommit returns the commit of the first "base-commit: <40 hex>"

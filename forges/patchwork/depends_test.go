@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/trawl-ci/trawl/pkg/deps"
 )
 
 // recorded reads a capture the fake embeds.
@@ -57,32 +58,41 @@ func seedTexts(t testing.TB) []string {
 	return texts
 }
 
-func TestParseDependsOn(t *testing.T) {
-	tests := []struct {
-		name string
-		text string
-		want []string
-	}{
-		{"none", "Signed-off-by: A <a@b>\n", nil},
-		{"msgid", "Depends-on: <20261121050000.4242-0-stephenfinucane@example.org>\n",
-			[]string{"<20261121050000.4242-0-stephenfinucane@example.org>"}},
-		{"url", "foo\nDepends-on: http://127.0.0.1:8000/project/netdev/list/?series=1\nSigned-off-by: x",
-			[]string{"http://127.0.0.1:8000/project/netdev/list/?series=1"}},
-		{"any case, CRLF, trailing space", "depends-ON: <a@b> \r\nDEPENDS-ON:\thttps://pw/x/\r\n",
-			[]string{"<a@b>", "https://pw/x/"}},
-		{"in order without duplicates", "Depends-on: <b@x>\nDepends-on: <a@x>\nDepends-on: <b@x>\n",
-			[]string{"<b@x>", "<a@x>"}},
-		{"quoted lines ignored", "> Depends-on: <a@x>\n >> Depends-on: <b@x>\n", nil},
-		{"brackets required", "Depends-on: a@x\n", nil},
-		{"whole line only", "Depends-on: <a@x> please\nSee Depends-on: <b@x>\n  Depends-on: <c@x>\n", nil},
-		{"no other schemes", "Depends-on: ftp://pw/x/\nDepends-on: <>\n", nil},
+// TestParseRefs: a series' references are read with the parser every
+// source shares (pkg/deps), from the recorded cover letter and commit
+// messages of series 16, plus forms other forges use.
+func TestParseRefs(t *testing.T) {
+	var cover struct {
+		Content string `json:"content"`
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ParseDependsOn(tt.text); !slices.Equal(got, tt.want) {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
+	if err := json.Unmarshal(recorded(t, "p2-04-cover-depends-on-detail.json"), &cover); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{cover.Content}
+	for _, msg := range SplitMbox(recorded(t, "p2-04-mbox-series-depends-on.mbox")) {
+		texts = append(texts, CommitMessage(msg))
+	}
+	texts = append(texts, "Depends-on: https://github.com/o/r/pull/1, o/r#2 https://gitlab.com/g/p/-/merge_requests/3\n"+
+		"> Depends-on: <quoted@x>\nDepends-on: <20261121050000.4242-0-stephenfinucane@example.org>\n")
+	got := parseRefs(texts, []string{"http://127.0.0.1:8000/api/1.4/series/15/"})
+	want := []struct {
+		raw  string
+		kind deps.Kind
+	}{
+		{"<20261121050000.4242-0-stephenfinucane@example.org>", deps.MessageID},
+		{"http://127.0.0.1:8000/project/netdev/list/?series=1", deps.PatchworkSeries},
+		{"https://github.com/o/r/pull/1", deps.GitHubPR},
+		{"o/r#2", deps.ShortPR},
+		{"https://gitlab.com/g/p/-/merge_requests/3", deps.GitLabMR},
+		{"http://127.0.0.1:8000/api/1.4/series/15/", deps.PatchworkSeries},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("refs %+v, want %+v", got, want)
+	}
+	for i, w := range want {
+		if got[i].Raw != w.raw || got[i].Kind != w.kind {
+			t.Errorf("ref %d = %s %s, want %s %s", i, got[i].Kind, got[i].Raw, w.kind, w.raw)
+		}
 	}
 }
 
@@ -162,32 +172,24 @@ func TestCommitMessage(t *testing.T) {
 }
 
 var (
-	msgIDOrURL = regexp.MustCompile(`(?i)^(<[^<>\s]+>|https?://\S+)$`)
-	hex40      = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
 
-func FuzzParseDependsOn(f *testing.F) {
+func FuzzParseRefs(f *testing.F) {
 	for _, s := range seedTexts(f) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		refs := ParseDependsOn(text)
+		refs := parseRefs([]string{text, text}, nil)
 		seen := map[string]bool{}
 		for _, r := range refs {
-			if !msgIDOrURL.MatchString(r) {
-				t.Errorf("reference %q is neither a message id nor a URL", r)
+			if r.Raw == "" || !strings.Contains(text, r.Raw) {
+				t.Errorf("reference %q is not in the text", r.Raw)
 			}
-			if !strings.Contains(text, r) {
-				t.Errorf("reference %q is not in the text", r)
+			if seen[r.Raw] {
+				t.Errorf("duplicate %q", r.Raw)
 			}
-			if seen[r] {
-				t.Errorf("duplicate %q", r)
-			}
-			seen[r] = true
-		}
-		// A line added in front of a tag never hides it.
-		if len(refs) > 0 && !slices.Contains(ParseDependsOn("intro\n"+text), refs[0]) {
-			t.Errorf("%q lost after a leading line", refs[0])
+			seen[r.Raw] = true
 		}
 	})
 }

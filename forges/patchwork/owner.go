@@ -48,10 +48,11 @@ func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State,
 }
 
 // ResolveMsgID returns the series of this project holding the patch or the
-// cover letter with that message-id (without angle brackets), or "".
+// cover letter with that message-id (without angle brackets), or "". A
+// message-id not found is asked again only at the bounded rate Fetch's own
+// look-ups follow.
 func (s *Source) ResolveMsgID(ctx context.Context, msgid string) (change.Key, error) {
-	r := &resolver{s: s, msgids: map[string]int64{}, targets: map[int64]target{}}
-	id, err := r.byMsgID(ctx, strings.Trim(msgid, "<>"))
+	id, err := newResolver(s, nil, nil).byMsgID(ctx, msgid)
 	if err != nil || id == 0 {
 		return "", err
 	}

@@ -3,15 +3,16 @@ package patchwork
 import (
 	"context"
 	"errors"
-	"net/url"
-	"regexp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
@@ -22,64 +23,147 @@ const mergedState = "accepted"
 // applied.
 var closedStates = []string{"rejected", "not-applicable", "superseded"}
 
-// Paths of the Patchwork URLs a Depends-on may name, below the instance's
-// path prefix.
-var (
-	listPathRe       = regexp.MustCompile(`^/project/([^/]+)/list/?$`)
-	submissionPathRe = regexp.MustCompile(`^/project/([^/]+)/(?:patch|cover)/([^/]+)/?$`)
-	seriesPathRe     = regexp.MustCompile(`^/series/(\d+)(?:/.*)?$`)
-	apiSeriesPathRe  = regexp.MustCompile(`^/api/(?:\d+\.\d+/)?series/(\d+)/?$`)
-)
+// Bounds on the look-ups of message-ids nobody holds (yet): after a miss,
+// the id is asked again only after a number of Fetches that doubles with
+// each miss, up to maxMissSkip, and each re-check asks one of the two
+// listings (patches, then cover letters, in turn). An unresolvable
+// reference therefore costs at most one request per tick, and far less
+// once it has missed a few times.
+const maxMissSkip = 64
 
 // target is what a dependency reference resolves to.
 type target struct {
 	id     int64 // series id; 0 when the reference names nothing in the project
 	merged bool  // every patch of the series is accepted
 	closed bool  // the series will not be applied as it is
+	// err is a failed look-up: the dependency is unknown this cycle.
+	err error
+}
+
+// misses remembers the message-ids a Source looked up and did not find,
+// across Fetches, so that a reference to a mail nobody holds does not cost
+// two uncached requests on every tick.
+type misses struct {
+	mu    sync.Mutex
+	fetch int64 // Fetches started
+	ids   map[string]*miss
+}
+
+// miss is one message-id not found.
+type miss struct {
+	count int   // misses so far
+	next  int64 // the Fetch from which it is asked again
+}
+
+// tick counts a Fetch.
+func (m *misses) tick() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fetch++
+}
+
+// due reports whether msgid may be looked up now, and which listings to
+// ask: both on a first look-up, then one at a time in turn.
+func (m *misses) due(msgid string) (ok, patches, covers bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x := m.ids[msgid]
+	switch {
+	case x == nil:
+		return true, true, true
+	case m.fetch < x.next:
+		return false, false, false
+	}
+	return true, x.count%2 == 1, x.count%2 == 0
+}
+
+// missed records a look-up of msgid that found nothing.
+func (m *misses) missed(msgid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x := m.ids[msgid]
+	if x == nil {
+		x = &miss{}
+		m.ids[msgid] = x
+	}
+	x.count++
+	x.next = m.fetch + min(int64(1)<<min(x.count, 30), maxMissSkip)
+}
+
+// found forgets msgid.
+func (m *misses) found(msgid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ids, msgid)
 }
 
 // resolver resolves the dependency references of one Fetch. It remembers
-// its lookups for the rest of the Fetch.
+// its look-ups for the rest of the Fetch, and collects the merged
+// dependencies the snapshot must carry.
 type resolver struct {
 	s       *Source
 	fetched []*Series            // every series the Fetch read
 	newest  map[revision]*Series // newest complete series of each revision line
-	msgids  map[string]int64     // message id -> series id (0: none)
+	msgids  map[string]int64     // bare message id -> series id (0: none)
 	targets map[int64]target     // series id -> target
+	// merged are the changes of merged dependencies, by series id.
+	merged map[int64]*change.Change
 }
 
-// refs resolves the raw references of series self, in order, without
-// duplicates and self-references. A URL on another host is not this
-// source's business and is left out.
-func (r *resolver) refs(ctx context.Context, self int64, raws []string) ([]change.Ref, error) {
+func newResolver(s *Source, fetched []*Series, newest map[revision]*Series) *resolver {
+	return &resolver{s: s, fetched: fetched, newest: newest, msgids: map[string]int64{},
+		targets: map[int64]target{}, merged: map[int64]*change.Change{}}
+}
+
+// parseRefs reads the dependency references of texts (a cover letter, the
+// commit messages of a series) with the one parser every source shares, in
+// order and without duplicates. The API's dependency URLs are read as
+// Depends-on tags.
+func parseRefs(texts []string, apiDeps []string) []deps.Ref {
+	var out []deps.Ref
+	seen := map[deps.Ref]bool{}
+	add := func(rs []deps.Ref) {
+		for _, r := range rs {
+			id := r
+			id.Raw = ""
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, r)
+			}
+		}
+	}
+	for _, t := range texts {
+		add(deps.Parse(t))
+	}
+	for _, u := range apiDeps {
+		add(deps.Parse("Depends-on: " + u))
+	}
+	return out
+}
+
+// refs resolves the references of series self, in order, without
+// duplicates and self-references. It returns why the series cannot be
+// built when it names more dependencies than the source accepts: none of
+// them is then looked up.
+func (r *resolver) refs(ctx context.Context, self int64, ds []deps.Ref) ([]change.Ref, string, error) {
+	if len(ds) > r.s.o.MaxDeps {
+		r.s.log.Info("too many dependencies: none looked up", zap.Int64("series", self), zap.Int("named", len(ds)))
+		return nil, fmt.Sprintf("names %d dependencies, more than the %d allowed: none was looked up", len(ds), r.s.o.MaxDeps), nil
+	}
 	var out []change.Ref
 	seen := map[string]bool{}
-	for _, raw := range raws {
-		id, ours, err := r.seriesOf(ctx, raw)
+	for _, d := range ds {
+		ref, keep, err := r.ref(ctx, d)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if !ours {
-			r.s.log.Debug("dependency on another host ignored", zap.Int64("series", self), zap.String("ref", raw))
+		if !keep || ref.Key == r.s.key(self) {
 			continue
 		}
-		ref := change.Ref{Raw: raw, Source: r.s.o.Name}
-		if id != 0 {
-			t, err := r.target(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if t.id == self {
-				continue
-			}
-			if t.id != 0 {
-				ref.Key, ref.Merged, ref.Closed = r.s.key(t.id), t.merged, t.closed
-			}
+		if ref.Key == "" && ref.Unknown == "" {
+			r.s.log.Debug("dependency not resolved", zap.Int64("series", self), zap.String("ref", d.Raw))
 		}
-		if ref.Key == "" {
-			r.s.log.Debug("dependency not resolved", zap.Int64("series", self), zap.String("ref", raw))
-		}
-		dedup := "raw:" + raw
+		dedup := "raw:" + ref.Raw
 		if ref.Key != "" {
 			dedup = "key:" + string(ref.Key)
 		}
@@ -89,65 +173,104 @@ func (r *resolver) refs(ctx context.Context, self int64, raws []string) ([]chang
 		seen[dedup] = true
 		out = append(out, ref)
 	}
-	return out, nil
+	return out, "", nil
 }
 
-// seriesOf returns the series id raw names (0 when it names none in the
-// project), and ours=false for a URL on another host.
-func (r *resolver) seriesOf(ctx context.Context, raw string) (id int64, ours bool, err error) {
-	if strings.HasPrefix(raw, "<") {
-		id, err := r.byMsgID(ctx, raw)
-		return id, true, err
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return 0, true, nil
-	}
-	if !strings.EqualFold(u.Host, r.s.base.Host) {
-		return 0, false, nil
-	}
-	path, ok := strings.CutPrefix(u.Path, r.s.base.Path)
-	if !ok {
-		return 0, true, nil
-	}
-	sameProject := func(p string) bool { return strings.EqualFold(p, r.s.o.Project) }
-	if m := listPathRe.FindStringSubmatch(path); m != nil {
-		n, err := strconv.ParseInt(u.Query().Get("series"), 10, 64)
-		if err != nil || !sameProject(m[1]) {
-			return 0, true, nil
+// ref resolves one reference. A reference to another forge keeps the key
+// its form names, for the cycle to route to the source that owns it; one
+// that names nothing a source could hold (#N, !N) is dropped (keep=false).
+// Only a cancelled Fetch is an error: a failed look-up makes the
+// reference Unknown.
+func (r *resolver) ref(ctx context.Context, d deps.Ref) (ref change.Ref, keep bool, err error) {
+	ref = change.Ref{Raw: d.Raw}
+	var id int64
+	switch d.Kind {
+	case deps.GitHubPR, deps.ShortPR:
+		ref.Key, keep = d.GitHubKey("")
+		return ref, keep, nil
+	case deps.GitLabMR:
+		ref.Key, keep = d.GitLabKey("", "")
+		return ref, keep, nil
+	case deps.ShortMR:
+		return ref, false, nil
+	case deps.MessageID:
+		id, err = r.byMsgID(ctx, d.MsgID)
+	case deps.PatchworkSeries, deps.PatchworkPatch:
+		if !strings.EqualFold(d.Host+d.URLPath, r.s.host) {
+			// Another instance: its own source, if one is configured,
+			// resolves the key.
+			ref.Key, _ = d.PatchworkSeriesKey()
+			return ref, ref.Key != "", nil
 		}
-		return n, true, nil
-	}
-	if m := submissionPathRe.FindStringSubmatch(path); m != nil {
-		if !sameProject(m[1]) {
-			return 0, true, nil
+		ours := d.Repo == "" || strings.EqualFold(d.Repo, r.s.o.Project)
+		switch {
+		case !ours && d.Kind == deps.PatchworkSeries:
+			ref.Key = change.PatchworkKey(r.s.host, d.Repo, d.Number)
+			return ref, true, nil
+		case !ours:
+			// A patch page of another project on this instance.
+			return ref, true, nil
+		case d.Kind == deps.PatchworkSeries:
+			id = d.Number
+		default:
+			id, err = r.byMsgID(ctx, d.MsgID)
 		}
-		id, err := r.byMsgID(ctx, "<"+m[2]+">")
-		return id, true, err
+		// A URL of this project: nobody else resolves it.
+		ref.Source = r.s.o.Name
 	}
-	for _, re := range []*regexp.Regexp{seriesPathRe, apiSeriesPathRe} {
-		if m := re.FindStringSubmatch(path); m != nil {
-			n, _ := strconv.ParseInt(m[1], 10, 64)
-			return n, true, nil
-		}
+	if err != nil {
+		return r.unknown(ctx, ref, err)
 	}
-	return 0, true, nil
+	if id == 0 {
+		return ref, true, nil
+	}
+	t := r.target(ctx, id)
+	if t.err != nil {
+		return r.unknown(ctx, ref, t.err)
+	}
+	if t.id != 0 {
+		ref.Key, ref.Source = r.s.key(t.id), r.s.o.Name
+		ref.Merged, ref.Closed, ref.Checked = t.merged, t.closed, true
+	}
+	return ref, true, nil
+}
+
+// unknown marks ref as not looked up this cycle, unless the Fetch itself
+// was cancelled.
+func (r *resolver) unknown(ctx context.Context, ref change.Ref, err error) (change.Ref, bool, error) {
+	if ctx.Err() != nil {
+		return ref, false, context.Cause(ctx)
+	}
+	r.s.log.Warn("dependency look-up failed: unknown this cycle", zap.String("ref", ref.Raw), zap.Error(err))
+	ref.Unknown = fmt.Sprintf("look-up of dependency %q failed: %v", ref.Raw, err)
+	return ref, true, nil
 }
 
 // byMsgID returns the series of the patch, or else the cover letter, with
-// message id msgid in the project; 0 when there is none.
+// message id msgid (with or without angle brackets) in the project; 0 when
+// there is none. A message-id not found is asked again only at the rate
+// misses allows.
 func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
+	msgid = bareMsgID(msgid)
 	if id, ok := r.msgids[msgid]; ok {
 		return id, nil
 	}
-	var id int64
-	patches, err := r.s.client.ListPatches(ctx, ListOptions{Project: r.s.o.Project, MsgID: msgid})
-	if err != nil {
-		return 0, err
+	ok, askPatches, askCovers := r.s.misses.due(msgid)
+	if !ok {
+		r.msgids[msgid] = 0
+		return 0, nil
 	}
-	if len(patches) > 0 && len(patches[0].Series) > 0 {
-		id = patches[0].Series[0].ID
-	} else {
+	var id int64
+	if askPatches {
+		patches, err := r.s.client.ListPatches(ctx, ListOptions{Project: r.s.o.Project, MsgID: msgid})
+		if err != nil {
+			return 0, err
+		}
+		if len(patches) > 0 && len(patches[0].Series) > 0 {
+			id = patches[0].Series[0].ID
+		}
+	}
+	if id == 0 && askCovers {
 		covers, err := r.s.client.FindCovers(ctx, r.s.o.Project, msgid)
 		if err != nil {
 			return 0, err
@@ -156,50 +279,112 @@ func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
 			id = covers[0].Series[0].ID
 		}
 	}
+	if id == 0 {
+		r.s.misses.missed(msgid)
+	} else {
+		r.s.misses.found(msgid)
+	}
 	r.msgids[msgid] = id
 	return id, nil
 }
 
-// target resolves series id: to the newest complete revision that
-// supersedes it in this snapshot, to nothing when it is not a series of the
+// target resolves series id, once per Fetch: to the newest revision of its
+// line when a newer one exists, to nothing when it is not a series of the
 // project, and marked merged or closed by the states of its patches.
-func (r *resolver) target(ctx context.Context, id int64) (target, error) {
+func (r *resolver) target(ctx context.Context, id int64) target {
 	if t, ok := r.targets[id]; ok {
-		return t, nil
+		return t
 	}
-	t, err := r.lookup(ctx, id)
-	if err != nil {
-		return target{}, err
-	}
+	t := r.lookup(ctx, id)
 	r.targets[id] = t
-	return t, nil
+	return t
 }
 
-func (r *resolver) lookup(ctx context.Context, id int64) (target, error) {
+func (r *resolver) lookup(ctx context.Context, id int64) target {
 	for _, sr := range r.fetched {
 		if sr.ID == id {
-			return target{id: r.latest(sr)}, nil // it has an actionable patch: not merged
+			return target{id: r.latest(sr)} // it has an actionable patch: not merged
 		}
 	}
 	sr, err := r.s.client.GetSeries(ctx, id)
 	if errors.Is(err, httpx.ErrNotFound) {
-		return target{}, nil
+		return target{}
 	}
 	if err != nil {
-		return target{}, err
+		return target{err: err}
 	}
-	if !strings.EqualFold(sr.Project.LinkName, r.s.o.Project) && strconv.FormatInt(sr.Project.ID, 10) != r.s.o.Project {
-		return target{}, nil
+	if !r.s.ownProject(sr.Project) {
+		return target{}
 	}
 	if latest := r.latest(sr); latest != id {
-		return target{id: latest}, nil
+		return target{id: latest}
 	}
-	patches, err := r.s.client.ListPatches(ctx, ListOptions{Project: r.s.o.Project, Series: id})
+	t := r.state(ctx, sr)
+	if t.err != nil || t.merged {
+		return t
+	}
+	// Closed (a revision marked superseded, say) or open but not in the
+	// snapshot: a newer revision of the same line takes its place.
+	newer, err := r.newerRevision(ctx, sr)
+	switch {
+	case err != nil:
+		return target{err: err}
+	case newer == nil:
+		return t
+	}
+	r.s.log.Debug("dependency follows its revision line", zap.Int64("named", id), zap.Int64("newest", newer.ID))
+	for _, f := range r.fetched {
+		if f.ID == newer.ID {
+			return target{id: newer.ID}
+		}
+	}
+	return r.state(ctx, newer)
+}
+
+// state looks up the states of the patches of series sr (not in the
+// snapshot). A merged series is built into a change, for its dependents
+// to carry until their base holds it.
+func (r *resolver) state(ctx context.Context, sr *Series) target {
+	patches, err := r.s.client.ListPatches(ctx, ListOptions{Project: r.s.o.Project, Series: sr.ID})
 	if err != nil {
-		return target{}, err
+		return target{err: err}
 	}
 	merged, closed := seriesState(patches)
-	return target{id: id, merged: merged, closed: closed}, nil
+	if merged {
+		full := sr
+		if len(sr.Patches) == 0 || sr.Mbox == "" {
+			// A summary from a search: read the detail.
+			if full, err = r.s.client.GetSeries(ctx, sr.ID); err != nil {
+				return target{err: err}
+			}
+		}
+		r.merged[sr.ID] = r.s.mergedChange(full, patches)
+	}
+	return target{id: sr.ID, merged: merged, closed: closed}
+}
+
+// newerRevision finds the newest revision of sr's line in the project with
+// a higher version (Patchwork links no revisions: they share only their
+// submitter and normalised name, so the name is searched; recorded:
+// p2-03-series-list-q-sample finds v1, v2 and v3). It returns nil when
+// there is none.
+func (r *resolver) newerRevision(ctx context.Context, sr *Series) (*Series, error) {
+	line := revisionOf(sr)
+	found, err := r.s.client.SearchSeries(ctx, r.s.o.Project, line.name)
+	if err != nil {
+		return nil, err
+	}
+	var best *Series
+	for i := range found {
+		c := &found[i]
+		if revisionOf(c) != line || c.Version <= sr.Version {
+			continue
+		}
+		if best == nil || c.Version > best.Version || (c.Version == best.Version && c.ID > best.ID) {
+			best = c
+		}
+	}
+	return best, nil
 }
 
 // latest returns the newest complete revision of sr in this snapshot: sr
@@ -209,6 +394,42 @@ func (r *resolver) latest(sr *Series) int64 {
 		return n.ID
 	}
 	return sr.ID
+}
+
+// ownProject reports whether p is the source's project.
+func (s *Source) ownProject(p Project) bool {
+	return strings.EqualFold(p.LinkName, s.o.Project) || strconv.FormatInt(p.ID, 10) == s.o.Project
+}
+
+// mergedChange is the change of merged series sr, whose patches (list
+// form) are all accepted: what its dependents carry until their base holds
+// it.
+func (s *Source) mergedChange(sr *Series, patches []Patch) *change.Change {
+	hashes := map[int64]string{}
+	var commits []string
+	for _, p := range patches {
+		hashes[p.ID] = p.Hash
+		if p.CommitRef != "" && !slices.Contains(commits, p.CommitRef) {
+			commits = append(commits, p.CommitRef)
+		}
+	}
+	c := &change.Change{
+		Key:       s.key(sr.ID),
+		Source:    s.o.Name,
+		Title:     sr.Name,
+		WebURL:    sr.WebURL,
+		Submitter: sr.Submitter.Email,
+		Version:   sr.Version,
+		Patches:   changePatches(sr, hashes),
+		Base:      s.o.Base,
+		Targets:   slices.Clone(s.o.Targets),
+		Merged:    true,
+		Commits:   commits,
+	}
+	for _, p := range c.Patches {
+		c.Content = append(c.Content, p.Hash)
+	}
+	return c
 }
 
 // seriesState reports a series whose patches are all applied upstream

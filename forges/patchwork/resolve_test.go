@@ -2,18 +2,21 @@ package patchwork
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
 )
 
-// newResolver reads the series a Fetch of the netdev project would read in
+// testResolver reads the series a Fetch of the netdev project would read in
 // phase p, as Fetch does.
-func newResolver(t *testing.T, srv *server, actionable ...int64) *resolver {
+func testResolver(t *testing.T, srv *server, actionable ...int64) *resolver {
 	t.Helper()
 	s := srv.newSource(t, srv.opts("netdev"))
 	var fetched, complete []*Series
@@ -28,7 +31,16 @@ func newResolver(t *testing.T, srv *server, actionable ...int64) *resolver {
 		}
 	}
 	_, newest := supersede(complete)
-	return &resolver{s: s, fetched: fetched, newest: newest, msgids: map[string]int64{}, targets: map[int64]target{}}
+	return newResolver(s, fetched, newest)
+}
+
+// depends parses raws as Depends-on tags.
+func depends(raws ...string) []deps.Ref {
+	var texts []string
+	for _, r := range raws {
+		texts = append(texts, "Depends-on: "+r)
+	}
+	return parseRefs(texts, nil)
 }
 
 func TestResolve(t *testing.T) {
@@ -38,31 +50,48 @@ func TestResolve(t *testing.T) {
 		patch1  = "20170613191725.26625-2-f.fainelli@gmail.com"
 		unknown = "<nosuch@example.org>"
 	)
+	const src = "pw-netdev"
 	k := func(id int64) change.Key { return seriesKeys("netdev", id)[0] }
+	open := func(raw string, id int64) []change.Ref {
+		return []change.Ref{{Raw: raw, Key: k(id), Source: src, Checked: true}}
+	}
 	tests := []struct {
 		name  string
 		phase pwfake.Phase
 		self  int64
 		raw   string
-		want  []change.Ref // Source is filled in
+		want  []change.Ref
 	}{
-		{"cover msgid", pwfake.Phase1, 1, cover3, []change.Ref{{Raw: cover3, Key: k(3)}}},
-		{"cover msgid of a superseded series", pwfake.P2V3Complete, 1, cover3, []change.Ref{{Raw: cover3, Key: k(15)}}},
-		{"patch msgid of a superseded series", pwfake.P2V3Complete, 1, patch7, []change.Ref{{Raw: patch7, Key: k(15)}}},
-		{"v1, not actionable, superseded by v2", pwfake.Phase1, 1, testBase + "/series/2/mbox/", []change.Ref{{Raw: testBase + "/series/2/mbox/", Key: k(3)}}},
-		{"v1, superseded by v3", pwfake.P2V3Complete, 1, testBase + "/api/1.3/series/2/", []change.Ref{{Raw: testBase + "/api/1.3/series/2/", Key: k(15)}}},
-		{"patch page URL", pwfake.Phase1, 3, testBase + "/project/netdev/patch/" + patch1 + "/", []change.Ref{{Raw: testBase + "/project/netdev/patch/" + patch1 + "/", Key: k(1)}}},
-		{"list URL", pwfake.Phase1, 3, testBase + "/project/netdev/list/?series=4", []change.Ref{{Raw: testBase + "/project/netdev/list/?series=4", Key: k(4)}}},
-		{"API URL", pwfake.Phase1, 3, testBase + "/api/series/8/", []change.Ref{{Raw: testBase + "/api/series/8/", Key: k(8)}}},
-		{"incomplete series", pwfake.P2OnePatch, 3, testBase + "/api/1.3/series/15/", []change.Ref{{Raw: testBase + "/api/1.3/series/15/", Key: k(15)}}},
+		{"cover msgid", pwfake.Phase1, 1, cover3, open(cover3, 3)},
+		{"cover msgid of a superseded series", pwfake.P2V3Complete, 1, cover3, open(cover3, 15)},
+		{"patch msgid of a superseded series", pwfake.P2V3Complete, 1, patch7, open(patch7, 15)},
+		{"v1, not actionable, superseded by v2", pwfake.Phase1, 1, testBase + "/series/2/mbox/", open(testBase+"/series/2/mbox/", 3)},
+		{"v1, superseded by v3", pwfake.P2V3Complete, 1, testBase + "/api/1.3/series/2/", open(testBase+"/api/1.3/series/2/", 15)},
+		{"patch page URL", pwfake.Phase1, 3, testBase + "/project/netdev/patch/" + patch1 + "/", open(testBase+"/project/netdev/patch/"+patch1+"/", 1)},
+		{"list URL", pwfake.Phase1, 3, testBase + "/project/netdev/list/?series=4", open(testBase+"/project/netdev/list/?series=4", 4)},
+		{"API URL", pwfake.Phase1, 3, testBase + "/api/series/8/", open(testBase+"/api/series/8/", 8)},
+		{"incomplete series", pwfake.P2OnePatch, 3, testBase + "/api/1.3/series/15/", open(testBase+"/api/1.3/series/15/", 15)},
+		// A message-id nobody here holds may be another source's: the
+		// cycle offers it to the others.
 		{"unknown msgid", pwfake.Phase1, 1, unknown, []change.Ref{{Raw: unknown}}},
-		{"unknown series", pwfake.Phase1, 1, testBase + "/series/9999/", []change.Ref{{Raw: testBase + "/series/9999/"}}},
-		{"series of another project", pwfake.Phase1, 1, testBase + "/series/9/", []change.Ref{{Raw: testBase + "/series/9/"}}},
-		{"list URL of another project", pwfake.Phase1, 1, testBase + "/project/bpf/list/?series=9", []change.Ref{{Raw: testBase + "/project/bpf/list/?series=9"}}},
-		{"unknown URL", pwfake.Phase1, 1, testBase + "/about/", []change.Ref{{Raw: testBase + "/about/"}}},
-		{"another host", pwfake.Phase1, 1, "https://lore.kernel.org/r/x@y/", nil},
+		{"mail archive link", pwfake.Phase1, 3, "https://lore.kernel.org/r/" + patch1 + "/", open("https://lore.kernel.org/r/"+patch1+"/", 1)},
+		{"unknown mail archive link", pwfake.Phase1, 1, "https://lore.kernel.org/r/x@y/", []change.Ref{{Raw: "https://lore.kernel.org/r/x@y/"}}},
+		{"unknown series", pwfake.Phase1, 1, testBase + "/series/9999/", []change.Ref{{Raw: testBase + "/series/9999/", Source: src}}},
+		{"series of another project", pwfake.Phase1, 1, testBase + "/series/9/", []change.Ref{{Raw: testBase + "/series/9/", Source: src}}},
+		// The cycle gives it to the source of that project, if any.
+		{"list URL of another project", pwfake.Phase1, 1, testBase + "/project/bpf/list/?series=9", []change.Ref{{Raw: testBase + "/project/bpf/list/?series=9", Key: seriesKeys("bpf", 9)[0]}}},
+		{"list URL on another instance", pwfake.Phase1, 1, "https://pw.example.org/project/netdev/list/?series=9", []change.Ref{{Raw: "https://pw.example.org/project/netdev/list/?series=9", Key: "pw:pw.example.org/netdev/series/9"}}},
+		{"not a reference", pwfake.Phase1, 1, testBase + "/about/", nil},
 		{"self", pwfake.Phase1, 3, cover3, nil},
 		{"self after superseding", pwfake.P2V3Complete, 15, cover3, nil},
+		// One parser for every forge: pull and merge requests keep the key
+		// their form names, for the cycle to route.
+		{"GitHub pull request", pwfake.Phase1, 1, "https://github.com/rock-core/base-types/pull/42", []change.Ref{{Raw: "https://github.com/rock-core/base-types/pull/42", Key: "gh:rock-core/base-types#42"}}},
+		{"GitHub short form", pwfake.Phase1, 1, "rock-core/base-types#42", []change.Ref{{Raw: "rock-core/base-types#42", Key: "gh:rock-core/base-types#42"}}},
+		{"GitHub Enterprise pull request", pwfake.Phase1, 1, "https://ghe.test/o/r/pull/3", []change.Ref{{Raw: "https://ghe.test/o/r/pull/3", Key: "gh:ghe.test/o/r#3"}}},
+		{"GitLab merge request", pwfake.Phase1, 1, "https://gitlab.com/redhat/kernel/-/merge_requests/7", []change.Ref{{Raw: "https://gitlab.com/redhat/kernel/-/merge_requests/7", Key: "gl:gitlab.com/redhat/kernel!7"}}},
+		{"GitLab short form names no instance", pwfake.Phase1, 1, "redhat/kernel!7", nil},
+		{"#N names no repository", pwfake.Phase1, 1, "#42", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,14 +100,11 @@ func TestResolve(t *testing.T) {
 			if tt.phase >= pwfake.P2OnePatch {
 				actionable = append(actionable, 15)
 			}
-			refs, err := newResolver(t, srv, actionable...).refs(t.Context(), tt.self, []string{tt.raw})
-			if err != nil {
-				t.Fatal(err)
+			refs, why, err := testResolver(t, srv, actionable...).refs(t.Context(), tt.self, depends(tt.raw))
+			if err != nil || why != "" {
+				t.Fatal(err, why)
 			}
-			for i := range tt.want {
-				tt.want[i].Source = "pw-netdev"
-			}
-			if !slices.Equal(refs, tt.want) {
+			if !slices.EqualFunc(refs, tt.want, refEqual) {
 				t.Errorf("refs %+v, want %+v", refs, tt.want)
 			}
 		})
@@ -87,22 +113,22 @@ func TestResolve(t *testing.T) {
 
 func TestResolveDedupAndCache(t *testing.T) {
 	srv := newServer(t, pwfake.P2DependsOn, nil)
-	r := newResolver(t, srv, 1, 3, 4, 15)
+	r := testResolver(t, srv, 1, 3, 4, 15)
 	raws := []string{
 		"<20261121050000.4242-0-stephenfinucane@example.org>",
 		testBase + "/project/netdev/list/?series=15",
 		"<nosuch@x>", "<nosuch@x>",
 		"<20261121050000.4242-0-stephenfinucane@example.org>",
 	}
-	refs, err := r.refs(t.Context(), 16, raws)
+	refs, _, err := r.refs(t.Context(), 16, depends(raws...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []change.Ref{
-		{Raw: raws[0], Key: seriesKeys("netdev", 15)[0], Source: "pw-netdev"},
-		{Raw: "<nosuch@x>", Source: "pw-netdev"},
+		{Raw: raws[0], Key: seriesKeys("netdev", 15)[0], Source: "pw-netdev", Checked: true},
+		{Raw: "<nosuch@x>"},
 	}
-	if !slices.Equal(refs, want) {
+	if !slices.EqualFunc(refs, want, refEqual) {
 		t.Errorf("refs %+v, want %+v", refs, want)
 	}
 	// Each message id was looked up once: patches, then covers.
@@ -112,13 +138,60 @@ func TestResolveDedupAndCache(t *testing.T) {
 	}
 }
 
+// TestResolveFailure: a dependency look-up that fails makes that reference
+// Unknown (its change is unknown for the cycle), never merged, and leaves the
+// rest of the Fetch alone.
 func TestResolveFailure(t *testing.T) {
-	srv := newServer(t, pwfake.Phase1, nil)
-	r := newResolver(t, srv, 1, 3)
-	srv.fake.FailPath("/api/1.3/series/2/", http.StatusInternalServerError)
-	if _, err := r.refs(t.Context(), 1, []string{testBase + "/series/2/"}); err == nil {
-		t.Error("a failed lookup resolved")
+	for _, fail := range []string{"/api/1.3/series/2/", "/api/1.3/patches/?per_page=250&project=netdev&series=4", "/api/1.3/patches/?msgid=", "/api/1.3/series/?"} {
+		t.Run(fail, func(t *testing.T) {
+			srv := newServer(t, pwfake.Phase1, nil)
+			r := testResolver(t, srv, 1)
+			// Series 2 and 3 superseded: 3 is looked up, then its newer revisions.
+			for _, p := range []int64{7, 8} {
+				if err := srv.fake.Decide(p, "superseded", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv.fake.FailPath(fail, http.StatusInternalServerError)
+			raws := []string{testBase + "/series/2/", testBase + "/project/netdev/list/?series=4", "<nosuch@x>", testBase + "/series/3/"}
+			refs, _, err := r.refs(t.Context(), 1, depends(raws...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unknown := 0
+			for _, ref := range refs {
+				if ref.Unknown != "" {
+					unknown++
+					if ref.Merged || ref.Closed || !strings.Contains(ref.Unknown, "500") {
+						t.Errorf("failed look-up %+v", ref)
+					}
+				}
+			}
+			if unknown == 0 {
+				t.Errorf("no reference unknown after %s failed: %+v", fail, refs)
+			}
+		})
 	}
+	srv := newServer(t, pwfake.Phase1, nil)
+	r := testResolver(t, srv, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := r.refs(ctx, 1, depends(testBase+"/series/2/")); err == nil {
+		t.Error("a cancelled Fetch resolved its references")
+	}
+}
+
+// refEqual compares references, Unknown by presence.
+func refEqual(a, b change.Ref) bool {
+	a.Unknown, b.Unknown = cmpPresent(a.Unknown), cmpPresent(b.Unknown)
+	return a == b
+}
+
+func cmpPresent(s string) string {
+	if s != "" {
+		return "set"
+	}
+	return ""
 }
 
 func TestSeriesState(t *testing.T) {
@@ -175,12 +248,12 @@ func TestResolveMergedAndClosed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t, pwfake.Phase1, tt.wrap)
 			raw := testBase + "/project/netdev/list/?series=4"
-			refs, err := newResolver(t, srv, 1).refs(t.Context(), 1, []string{raw})
+			refs, _, err := testResolver(t, srv, 1).refs(t.Context(), 1, depends(raw))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []change.Ref{{Raw: raw, Key: seriesKeys("netdev", 4)[0], Source: "pw-netdev", Merged: tt.merged, Closed: tt.closed}}
-			if !slices.Equal(refs, want) {
+			want := []change.Ref{{Raw: raw, Key: seriesKeys("netdev", 4)[0], Source: "pw-netdev", Merged: tt.merged, Closed: tt.closed, Checked: true}}
+			if !slices.EqualFunc(refs, want, refEqual) {
 				t.Errorf("refs %+v, want %+v", refs, want)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/graph"
 )
 
 // defaultLookback is the Lookback of a zero Opts.Lookback.
@@ -43,9 +46,13 @@ type Opts struct {
 	Delegate string        // optional delegate filter (username or id)
 	Base     change.Base   // what every change of the source applies on
 	Targets  []string      // the targets that build the source's changes
-	HTTP     *http.Client  // the instance's client from pkg/httpx (required)
-	Logger   *zap.Logger   // nil: no logs
-	Now      func() time.Time
+	// MaxDeps is how many dependency references a series may name; one
+	// that names more is blocked before any of them is looked up.
+	// 0 means graph.DefaultMaxClosure.
+	MaxDeps int
+	HTTP    *http.Client // the instance's client from pkg/httpx (required)
+	Logger  *zap.Logger  // nil: no logs
+	Now     func() time.Time
 }
 
 // Source yields the changes of one Patchwork project: the latest complete
@@ -57,6 +64,8 @@ type Source struct {
 	base   *url.URL
 	host   string // host[:port] and path prefix, for keys
 	log    *zap.Logger
+	// misses are the message-ids looked up and not found, across Fetches.
+	misses *misses
 }
 
 // New checks o, fills in its defaults and returns the source.
@@ -86,6 +95,9 @@ func New(o Opts) (*Source, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxDeps <= 0 {
+		o.MaxDeps = graph.DefaultMaxClosure
+	}
 	base := client.base
 	return &Source{
 		o:      o,
@@ -93,6 +105,7 @@ func New(o Opts) (*Source, error) {
 		base:   base,
 		host:   strings.ToLower(base.Host) + base.Path,
 		log:    o.Logger.With(zap.String("source", o.Name)),
+		misses: &misses{ids: map[string]*miss{}},
 	}, nil
 }
 
@@ -106,9 +119,11 @@ func (s *Source) key(id int64) change.Key {
 
 // Fetch lists the project's actionable patches (the configured states, not
 // archived, dated within the lookback), reads their series, and returns one
-// change per complete series that no newer complete revision supersedes.
-// Any failed request fails the whole Fetch: a partial snapshot must never
-// look complete.
+// change per complete series that no newer complete revision supersedes,
+// one waiting change per incomplete series, and the merged series an open
+// one depends on (Change.Merged). Any failed listing fails the whole Fetch:
+// a partial snapshot must never look complete. A failed dependency look-up
+// makes only that reference Unknown.
 func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 	changes, err := s.fetch(ctx)
 	if err != nil {
@@ -118,6 +133,7 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 }
 
 func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
+	s.misses.tick()
 	archived := false
 	listed, err := s.client.ListPatches(ctx, ListOptions{
 		Project:  s.o.Project,
@@ -158,11 +174,12 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	var complete []*Series
+	var complete, incomplete []*Series
 	for _, sr := range fetched {
 		if !sr.ReceivedAll {
 			s.log.Debug("series incomplete: not buildable yet", zap.Int64("series", sr.ID),
 				zap.Int("received", sr.ReceivedTotal), zap.Int("total", sr.Total))
+			incomplete = append(incomplete, sr)
 			continue
 		}
 		complete = append(complete, sr)
@@ -176,7 +193,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	}
 
 	changes := make([]change.Change, len(kept))
-	raws := make([][]string, len(kept))
+	raws := make([][]deps.Ref, len(kept))
 	err = forEach(ctx, len(kept), func(ctx context.Context, i int) error {
 		var err error
 		changes[i], raws[i], err = s.build(ctx, kept[i], actionable)
@@ -185,13 +202,49 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{s: s, fetched: fetched, newest: newest, msgids: map[string]int64{}, targets: map[int64]target{}}
+	r := newResolver(s, fetched, newest)
 	for i := range changes {
-		if changes[i].Deps, err = r.refs(ctx, kept[i].ID, raws[i]); err != nil {
+		var tooMany string
+		if changes[i].Deps, tooMany, err = r.refs(ctx, kept[i].ID, raws[i]); err != nil {
 			return nil, fmt.Errorf("series %d: dependencies: %w", kept[i].ID, err)
 		}
+		if tooMany != "" && changes[i].Unbuildable == "" {
+			changes[i].Unbuildable = tooMany
+		}
+	}
+	for _, sr := range incomplete {
+		changes = append(changes, s.waiting(sr, actionable))
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.merged)) {
+		changes = append(changes, *r.merged[id])
 	}
 	return changes, nil
+}
+
+// waiting is the change of incomplete series sr: not buildable until its
+// last patch arrives. Its mails are not read yet (an incomplete series'
+// mbox must not be cached), so it names no dependency.
+func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
+	hashes := map[int64]string{}
+	for _, p := range sr.Patches {
+		hashes[p.ID] = actionable[p.ID].Hash
+	}
+	c := change.Change{
+		Key:       s.key(sr.ID),
+		Source:    s.o.Name,
+		Title:     sr.Name,
+		WebURL:    sr.WebURL,
+		Submitter: sr.Submitter.Email,
+		Version:   sr.Version,
+		Patches:   changePatches(sr, hashes),
+		Base:      s.o.Base,
+		Targets:   slices.Clone(s.o.Targets),
+		Waiting:   fmt.Sprintf("waiting: %d of %d patches received", sr.ReceivedTotal, sr.Total),
+	}
+	for _, p := range c.Patches {
+		c.Content = append(c.Content, p.Hash)
+	}
+	return c
 }
 
 // checkSeries rejects a series detail trawl cannot use.
@@ -240,10 +293,10 @@ func supersede(series []*Series) (kept []*Series, newest map[revision]*Series) {
 	return kept, newest
 }
 
-// build turns complete series sr into a change, and returns the raw
+// build turns complete series sr into a change, and returns the
 // dependency references of its cover letter, commit messages and API
 // dependencies.
-func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Patch) (change.Change, []string, error) {
+func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Patch) (change.Change, []deps.Ref, error) {
 	hashes := map[int64]string{}
 	var missing bool
 	for _, p := range sr.Patches {
@@ -268,14 +321,14 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		}
 	}
 
-	var raws []string
+	var texts []string
 	var baseCommit string
 	if sr.CoverLetter != nil {
 		cv, err := s.client.GetCover(ctx, sr.CoverLetter.ID)
 		if err != nil {
 			return change.Change{}, nil, err
 		}
-		raws = append(raws, ParseDependsOn(cv.Content)...)
+		texts = append(texts, cv.Content)
 		baseCommit = ParseBaseCommit(cv.Content)
 	}
 	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox)
@@ -283,12 +336,11 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		return change.Change{}, nil, err
 	}
 	for _, msg := range SplitMbox(mbox) {
-		raws = append(raws, ParseDependsOn(CommitMessage(msg))...)
+		texts = append(texts, CommitMessage(msg))
 		if baseCommit == "" {
 			baseCommit = ParseBaseCommit(string(msg))
 		}
 	}
-	raws = append(raws, sr.Dependencies...)
 
 	c := change.Change{
 		Key:        s.key(sr.ID),
@@ -308,7 +360,7 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 			c.Unbuildable = unbuildablePull
 		}
 	}
-	return c, raws, nil
+	return c, parseRefs(texts, sr.Dependencies), nil
 }
 
 // forEach runs fn for 0..n-1, at most workers at a time. On the first

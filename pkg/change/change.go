@@ -75,6 +75,13 @@ type Ref struct {
 	// Closed reports that the dependency was closed without being merged
 	// (a rejected series, a closed pull request): it blocks its dependents.
 	Closed bool
+	// Checked reports that the source looked the dependency up this cycle:
+	// Merged and Closed are its answer, and nobody asks again.
+	Checked bool
+	// Unknown, when non-empty, says why the dependency could not be looked
+	// up this cycle (a failed request): its change is unknown for the cycle,
+	// neither built without the dependency nor forgotten.
+	Unknown string
 }
 
 // Change is one unit of review on a source: the latest revision of a
@@ -111,6 +118,20 @@ type Change struct {
 	// example a git pull request without a diff). Such a change is reported
 	// as blocked with that reason and never triggered.
 	Unbuildable string
+	// Waiting, when non-empty, says why the change is not buildable yet
+	// (a Patchwork series that has not received all its patches: "waiting:
+	// 2 of 5 patches received"). It is reported as waiting, never triggered,
+	// and its dependents wait with it.
+	Waiting string
+	// Merged reports a change that is applied upstream already, yielded only
+	// because an open change depends on it: it is no unit of its own, and
+	// its dependents keep its content until their base is known to hold it
+	// (see Commits).
+	Merged bool
+	// Commits are the commits a merged change was applied as (Patchwork's
+	// commit_ref of each patch), when the forge records them. A base at one
+	// of them holds the change.
+	Commits []string
 
 	// The fields below describe pull and merge requests; they are empty for
 	// Patchwork series.

@@ -208,7 +208,8 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 	var pending []*pendingTrigger
 	for _, key := range g.Order {
 		c := ev.changes[key]
-		if _, ok := inScope[c.Source]; !ok {
+		if _, ok := inScope[c.Source]; !ok || c.Merged {
+			// A merged change is no unit: only its dependents carry it.
 			continue
 		}
 		for _, tname := range c.Targets {
@@ -236,6 +237,9 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 			default:
 				e := ev.unit(key, t)
 				ur.Fingerprint = e.fp
+				if e.fp != "" {
+					ur.Deps = e.closure
+				}
 				switch {
 				case e.err != nil:
 					// A base that cannot be resolved makes the unit wait; the

@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +26,9 @@ type evaluation struct {
 	wait string
 	// err is a failure to resolve the base that is not a plain wait.
 	err error
+	// closure is what the unit builds before its change: the node's
+	// closure without the merged dependencies its base holds.
+	closure []change.Key
 }
 
 type resolved struct {
@@ -67,8 +71,13 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 	node := ev.g.Nodes[key]
 	e := &evaluation{target: t.Name()}
 	ev.memo[uk] = e
+	if c.Waiting != "" {
+		e.wait = c.Waiting
+		return e
+	}
 
-	base, wait, err := ev.base(c, t, ev.st.Units[uk])
+	stored := ev.st.Units[uk]
+	base, wait, err := ev.base(c, t, stored)
 	if err != nil || wait != "" {
 		e.wait, e.err = wait, err
 		return e
@@ -83,11 +92,18 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 	if base.Exact {
 		in.BaseCommit = base.Commit
 	}
+	held := inBase(ev.changes, stored, base, in.BaseCommit)
 	for _, k := range node.Closure {
-		in.Items = append(in.Items, fingerprint.ItemOf(ev.changes[k]))
+		if !held(k) {
+			e.closure = append(e.closure, k)
+			in.Items = append(in.Items, fingerprint.ItemOf(ev.changes[k]))
+		}
 	}
 	in.Items = append(in.Items, fingerprint.ItemOf(c))
 	for _, d := range node.Deps {
+		if held(d) {
+			continue
+		}
 		de := ev.unit(d, t)
 		if de.err != nil || de.wait != "" {
 			e.wait = fmt.Sprintf("dependency %s waits: %s", d, firstNonEmpty(de.wait, errString(de.err)))
@@ -98,6 +114,37 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 	e.in = in
 	e.fp = fingerprint.Sum(in)
 	return e
+}
+
+// inBase returns whether the base of a unit holds change k already: k is
+// merged upstream, and the base is known to hold it. That is so when the
+// base is at one of the commits k was applied as (Patchwork's commit_ref),
+// when the unit's last build did not carry k (the base was decided after k
+// was merged: a new unit, or a dependency that was merged when it was
+// named), or when the base moved since that build (follow, or a new
+// base-commit). Otherwise the unit keeps k's content: a dependency being
+// accepted changes nothing the unit builds on, so it triggers nothing.
+func inBase(changes map[change.Key]*change.Change, stored *state.Unit, base targets.Base, commit string) func(change.Key) bool {
+	var last *fingerprint.Input
+	if stored != nil && stored.Fingerprint != "" && len(stored.Inputs) > 0 {
+		var in fingerprint.Input
+		if json.Unmarshal(stored.Inputs, &in) == nil {
+			last = &in
+		}
+	}
+	return func(k change.Key) bool {
+		m := changes[k]
+		if m == nil || !m.Merged {
+			return false
+		}
+		if base.Commit != "" && slices.Contains(m.Commits, base.Commit) {
+			return true
+		}
+		if last == nil || last.BaseCommit != commit {
+			return true
+		}
+		return !slices.ContainsFunc(last.Items, func(it fingerprint.Item) bool { return it.Key == string(k) })
+	}
 }
 
 // base decides the unit's base commit under the change's policy:
@@ -169,7 +216,7 @@ func (ev *evaluator) request(unit string, c *change.Change, e *evaluation) targe
 		WebURL:      c.WebURL,
 		Base:        e.base,
 	}
-	for _, k := range append(slices.Clone(ev.g.Nodes[c.Key].Closure), c.Key) {
+	for _, k := range append(slices.Clone(e.closure), c.Key) {
 		d := ev.changes[k]
 		r.Patches = append(r.Patches, d.Patches...)
 		if d.HeadSHA != "" {

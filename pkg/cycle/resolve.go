@@ -2,11 +2,13 @@ package cycle
 
 import (
 	"context"
+	"fmt"
 
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/graph"
 )
 
 // Owner is implemented by sources that can say which keys are theirs and
@@ -31,8 +33,22 @@ type resolver struct {
 	r       *Runner
 	present map[change.Key]bool
 	unknown map[string]bool
-	states  map[change.Key]change.State
-	msgids  map[string]change.Key
+	states  map[change.Key]stateAnswer
+	msgids  map[string]msgidAnswer
+}
+
+// stateAnswer is one dependency look-up of the cycle.
+type stateAnswer struct {
+	state change.State
+	err   error
+}
+
+// msgidAnswer is one message-id look-up of the cycle: the change and the
+// source owning it, or why no source could answer.
+type msgidAnswer struct {
+	key    change.Key
+	source string
+	err    error
 }
 
 // resolveRefs rewrites the references of every change in place:
@@ -42,15 +58,29 @@ type resolver struct {
 //   - a message-id named outside Patchwork is offered to the sources that
 //     resolve message-ids;
 //   - a dependency owned by a known source but absent from the snapshot is
-//     looked up: merged counts as part of the base, closed blocks.
+//     looked up (once per cycle, and not when its own source looked it up
+//     already): merged counts as part of the base, closed blocks, and a
+//     failed look-up makes the reference Unknown (never merged);
+//   - a change naming more dependencies than a unit may hold is blocked
+//     before any of them is looked up.
 func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) {
 	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
-		states: map[change.Key]change.State{}, msgids: map[string]change.Key{}}
+		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}}
 	for _, c := range all {
 		rs.present[c.Key] = true
 	}
+	limit := r.o.Limits.MaxClosure
+	if limit <= 0 {
+		limit = graph.DefaultMaxClosure
+	}
 	for i := range all {
 		c := &all[i]
+		if len(c.Deps) > limit {
+			if c.Unbuildable == "" {
+				c.Unbuildable = fmt.Sprintf("names %d dependencies, more than the %d allowed: none was looked up", len(c.Deps), limit)
+			}
+			c.Deps = nil
+		}
 		// A fresh slice: Deps is shared with the source's snapshot, which
 		// later cycles reuse and must see unresolved.
 		kept := make([]change.Ref, 0, len(c.Deps))
@@ -79,8 +109,16 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 
 // resolve completes one reference; false drops it.
 func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
+	if ref.Unknown != "" {
+		return true
+	}
 	if ref.Key == "" && ref.Source == "" {
-		ref.Key, ref.Source = rs.msgid(ref.Raw)
+		a := rs.msgid(ref.Raw)
+		if a.err != nil {
+			ref.Unknown = fmt.Sprintf("look-up of dependency %q failed: %v", ref.Raw, a.err)
+			return true
+		}
+		ref.Key, ref.Source = a.key, a.source
 	}
 	var host Owner
 	if ref.Key != "" && ref.Source == "" {
@@ -97,7 +135,7 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 			return false
 		}
 	}
-	if ref.Key == "" || ref.Merged || ref.Closed || rs.present[ref.Key] || rs.unknown[ref.Source] {
+	if ref.Key == "" || ref.Merged || ref.Closed || ref.Checked || rs.present[ref.Key] || rs.unknown[ref.Source] {
 		return true
 	}
 	if host == nil {
@@ -106,12 +144,16 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 	if host == nil {
 		return true
 	}
-	switch rs.state(host, ref.Key) {
-	case change.StateMerged:
+	a := rs.state(host, ref.Key)
+	switch {
+	case a.err != nil:
+		ref.Unknown = fmt.Sprintf("look-up of dependency %s failed: %v", ref.Key, a.err)
+	case a.state == change.StateMerged:
 		ref.Merged = true
-	case change.StateClosed:
+	case a.state == change.StateClosed:
 		ref.Closed = true
 	}
+	ref.Checked = true
 	return true
 }
 
@@ -134,23 +176,25 @@ func (rs *resolver) claim(key change.Key) (owner string, host Owner, hostName st
 	return "", host, hostName
 }
 
-// state looks key up once per cycle; a failed look-up leaves the state
-// unknown, which keeps the dependent blocked (never triggered) this cycle.
-func (rs *resolver) state(o Owner, key change.Key) change.State {
-	if s, ok := rs.states[key]; ok {
-		return s
+// state looks key up once per cycle. A failed look-up is an answer too:
+// the dependency is unknown this cycle, never merged.
+func (rs *resolver) state(o Owner, key change.Key) stateAnswer {
+	if a, ok := rs.states[key]; ok {
+		return a
 	}
 	s, err := o.ChangeState(rs.ctx, key)
 	if err != nil {
-		rs.r.log.Warn("dependency look-up failed", zap.String("dependency", string(key)), zap.Error(err))
-		s = ""
+		rs.r.log.Warn("dependency look-up failed: unknown this cycle", zap.String("dependency", string(key)), zap.Error(err))
 	}
-	rs.states[key] = s
-	return s
+	a := stateAnswer{state: s, err: err}
+	rs.states[key] = a
+	return a
 }
 
-// msgid resolves a message-id reference through the sources that can.
-func (rs *resolver) msgid(raw string) (change.Key, string) {
+// msgid resolves a message-id reference through the sources that can, once
+// per cycle. When no source holds it and one of them failed to answer, the
+// answer is that failure: the reference may name a change of that source.
+func (rs *resolver) msgid(raw string) msgidAnswer {
 	var id string
 	for _, d := range deps.Parse("Depends-on: " + raw) {
 		if d.Kind == deps.MessageID || d.Kind == deps.PatchworkPatch {
@@ -159,11 +203,12 @@ func (rs *resolver) msgid(raw string) (change.Key, string) {
 		}
 	}
 	if id == "" {
-		return "", ""
+		return msgidAnswer{}
 	}
-	if k, ok := rs.msgids[id]; ok {
-		return k, rs.ownerName(k)
+	if a, ok := rs.msgids[id]; ok {
+		return a
 	}
+	var a msgidAnswer
 	for _, name := range rs.r.order {
 		m, ok := rs.r.sources[name].(MsgIDResolver)
 		if !ok || rs.unknown[name] {
@@ -172,22 +217,16 @@ func (rs *resolver) msgid(raw string) (change.Key, string) {
 		k, err := m.ResolveMsgID(rs.ctx, id)
 		if err != nil {
 			rs.r.log.Warn("message-id look-up failed", zap.String("source", name), zap.String("msgid", id), zap.Error(err))
+			if a.err == nil {
+				a.err = fmt.Errorf("source %s: %w", name, err)
+			}
 			continue
 		}
 		if k != "" {
-			rs.msgids[id] = k
-			return k, name
+			a = msgidAnswer{key: k, source: name}
+			break
 		}
 	}
-	rs.msgids[id] = ""
-	return "", ""
-}
-
-// ownerName is the source owning key, for a cached message-id.
-func (rs *resolver) ownerName(k change.Key) string {
-	if k == "" {
-		return ""
-	}
-	owner, _, _ := rs.claim(k)
-	return owner
+	rs.msgids[id] = a
+	return a
 }

@@ -8,7 +8,13 @@
 // Result.Order and builds a unit for each Ready change from its Closure.
 //
 // Rules, applied to each change's references (change.Ref):
-//   - a merged reference is part of the base and is ignored;
+//   - a reference whose look-up failed (Unknown) makes the change Unknown:
+//     it is never built without that dependency, nor forgotten;
+//   - a reference to a merged change of the snapshot (change.Merged: a
+//     dependency applied upstream that its dependents may still need) is an
+//     edge: the merged change is in the closure, and the cycle decides, per
+//     unit, whether the unit's base holds it already;
+//   - any other merged reference is part of the base and is ignored;
 //   - a reference with no Key could not be resolved by its source: the change
 //     is Blocked;
 //   - a reference to the change itself is dropped;
@@ -18,7 +24,9 @@
 //     rule 1: a partial snapshot never acts as a complete one), and Blocked
 //     otherwise (the dependency is closed, superseded or not buildable).
 //
-// A change whose Unbuildable is set is Blocked with that reason. Every member
+// A merged change has no dependencies of its own (they were applied before
+// it) and is Ready. A change whose Unbuildable is set is Blocked with that
+// reason. Every member
 // of a dependency cycle (a strongly connected component of more than one
 // change, found with Tarjan's algorithm) is Blocked. A change whose closure
 // holds more than Limits.MaxClosure changes is Blocked. Blocked and Unknown
@@ -209,8 +217,15 @@ func vertices(changes []change.Change, unknownSources map[string]bool) []vertex 
 	for i := range vs {
 		x := &vs[i]
 		x.ownBlocked = x.c.Unbuildable
+		if x.c.Merged {
+			continue
+		}
 		for _, r := range x.c.Deps {
 			switch j, present := index[r.Key]; {
+			case r.Unknown != "":
+				setFirst(&x.ownUnknown, r.Unknown)
+			case r.Key != "" && r.Key != x.c.Key && present && vs[j].c.Merged:
+				x.deps = append(x.deps, j)
 			case r.Merged:
 				// Part of the base, not a unit.
 			case r.Closed:

@@ -418,7 +418,7 @@ func (f *Fake) patchesNow() []object {
 	f.mu.Lock()
 	combined := combinedStates(f.checks)
 	f.mu.Unlock()
-	out := f.data.patches
+	out := f.applyDecisions(f.data.patches)
 	cloned := false
 	for i, o := range out {
 		st, ok := combined[o.m.ID]

@@ -189,8 +189,18 @@ func (f *Fake) seriesFilters(q url.Values, _ Phase) filters {
 	var fl filters
 	f.projectFilter(&fl, q)
 	f.submitterFilter(&fl, q)
+	// q is Django REST framework 3.14's SearchFilter on the name: the value
+	// is split at commas and white space, and every term must be in the
+	// name, in any case (read from the source; recorded with one term:
+	// series-list-q-search).
 	fl.exact(q, "q", func(o object, v string) bool {
-		return strings.Contains(strings.ToLower(o.m.Name), strings.ToLower(v))
+		name := strings.ToLower(o.m.Name)
+		for _, term := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
+			if !strings.Contains(name, strings.ToLower(term)) {
+				return false
+			}
+		}
+		return true
 	})
 	fl.dates(q)
 	return fl

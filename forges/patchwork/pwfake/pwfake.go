@@ -158,6 +158,8 @@ type Fake struct {
 	requests  map[string]int
 	failures  map[string]int
 	checks    []check // recorded, then posted; in id order
+	decisions map[int64]decision
+	edits     []edit
 	nextCheck int64
 	posts     int
 	srv       *http.Server
@@ -179,7 +181,7 @@ func New(o Options) (*Fake, error) {
 	}
 	return &Fake{
 		data: data, now: now, phase: o.Phase, requests: map[string]int{}, failures: map[string]int{},
-		checks: slices.Clone(data.checks), nextCheck: firstPostedCheck,
+		checks: slices.Clone(data.checks), nextCheck: firstPostedCheck, decisions: map[int64]decision{},
 	}, nil
 }
 

@@ -34,6 +34,7 @@ var (
 	seriesMboxRe   = regexp.MustCompile(`^/series/(\d+)/mbox/$`)
 	patchMboxRe    = regexp.MustCompile(`^/project/([^/]+)/patch/([^/]+)/mbox/$`)
 	downloadNameRe = regexp.MustCompile(`[^-_A-Za-z0-9.]+`)
+	commitRefRe    = regexp.MustCompile(`"commit_ref":(?:null|"[^"]*")`)
 )
 
 // apiRoute returns the part of an API path below its version prefix, and
@@ -354,7 +355,7 @@ func (f *Fake) writeJSON(w http.ResponseWriter, r *http.Request, status int, bod
 		h.Set("Link", link)
 	}
 	h.Set("Vary", "Accept, Cookie")
-	f.write(w, r, status, body)
+	f.write(w, r, status, f.applyEdits(body, true))
 }
 
 func (f *Fake) writeHTML(w http.ResponseWriter, r *http.Request, status int, body []byte, contentType string) {
@@ -373,7 +374,7 @@ func (f *Fake) notFoundHTML(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) writeMbox(w http.ResponseWriter, r *http.Request, contentType, name string, body []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", "attachment; filename="+filename(name))
-	f.write(w, r, http.StatusOK, body)
+	f.write(w, r, http.StatusOK, f.applyEdits(body, false))
 }
 
 // filename is Patchwork's download name of a patch or series.
