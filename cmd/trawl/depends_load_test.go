@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/setup"
@@ -53,14 +55,66 @@ func unresolvable(n int) string {
 	return b.String()
 }
 
-// TestDependsOnDoesNotAmplifyLoad: a mail with 300 Depends-on lines naming
-// unknown message-ids costs an idle tick no more requests than a mail
-// without them, plus at most one per reference kept under the cap.
+// TestDependsOnDoesNotAmplifyLoad: Depends-on lines naming message-ids the
+// instance does not hold must not multiply the cost of a tick. 300 of them
+// are over the dependency cap: the series is blocked before any look-up,
+// and an idle tick costs what it costs without them. 30 of them (under the
+// cap) cost at most one request each on a tick that re-checks them, and
+// they are re-checked on a slower and slower schedule.
+//
+// Before this was fixed, 300 such lines took an idle tick from 26 requests
+// (9 sent to the server) to 625 (608 sent).
 //
 //	go test ./cmd/trawl -run DependsOnDoesNotAmplifyLoad -v
 func TestDependsOnDoesNotAmplifyLoad(t *testing.T) {
-	plainNet, plainAll := idleTicks(t, "", 3)
-	heavyNet, heavyAll := idleTicks(t, unresolvable(300), 3)
-	t.Logf("requests per tick (first, idle, idle), network/all: without Depends-on %v/%v, with 300 unresolvable %v/%v",
-		plainNet, plainAll, heavyNet, heavyAll)
+	const ticks = 8
+	plainNet, plainAll := idleTicks(t, "", ticks)
+	capNet, capAll := idleTicks(t, unresolvable(300), ticks)
+	underNet, underAll := idleTicks(t, unresolvable(30), ticks)
+	t.Logf("requests per tick, sent to the server / all (first tick, then idle ones):\n"+
+		"  no Depends-on:              %v / %v\n  300 unresolvable (capped):  %v / %v\n  30 unresolvable (under cap): %v / %v",
+		plainNet, plainAll, capNet, capAll, underNet, underAll)
+	for i := 1; i < ticks; i++ {
+		if capNet[i] > plainNet[i] {
+			t.Errorf("idle tick %d with 300 capped references: %d requests, without them %d", i+1, capNet[i], plainNet[i])
+		}
+		if extra := underNet[i] - plainNet[i]; extra > 30 {
+			t.Errorf("idle tick %d with 30 unresolvable references: %d requests more than without, want at most 1 each", i+1, extra)
+		}
+	}
+	var extra int64
+	for i := 1; i < ticks; i++ {
+		extra += underNet[i] - plainNet[i]
+	}
+	// Re-checked on ticks 3 and 7 only (after 2, then 4 ticks), one listing
+	// each time.
+	if extra > 2*30 {
+		t.Errorf("%d extra requests over %d idle ticks for 30 unresolvable references, want at most %d", extra, ticks-1, 2*30)
+	}
 }
+
+// TestIncompleteSeriesWaiting: a series that has not received all its
+// patches shows in plan, once and status as waiting, with how many patches
+// arrived (recorded: p2-02-series-v3-detail-1-of-2, series 15 with 1 of 2).
+func TestIncompleteSeriesWaiting(t *testing.T) {
+	w := newWorld(t)
+	if err := w.pw.SetPhase(pwfake.P2OnePatch); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cmd, want string }{ // want: a regular expression
+		{"plan", `waiting +- +pw:127.0.0.1:PORT/netdev/series/15@kernelci +1 of 2 patches received\n`},
+		{"once", `waiting +- +pw:127.0.0.1:PORT/netdev/series/15@kernelci +1 of 2 patches received\n`},
+		{"status", `pw:127.0.0.1:PORT/netdev/series/15@kernelci\n +status +waiting: 1 of 2 patches received\n`},
+	} {
+		code, out, errs := trawl(t, tc.cmd, "-c", w.config)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", tc.cmd, code, out, errs)
+		}
+		out = portRe.ReplaceAllString(out, "127.0.0.1:PORT")
+		if !regexp.MustCompile(tc.want).MatchString(out) {
+			t.Errorf("%s does not show series 15 waiting (%q):\n%s", tc.cmd, tc.want, out)
+		}
+	}
+}
+
+var portRe = regexp.MustCompile(`127\.0\.0\.1:\d+`)

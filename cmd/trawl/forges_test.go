@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,4 +168,112 @@ func keysOf(m map[string]delivery) []string {
 		k = append(k, u)
 	}
 	return k
+}
+
+// TestPatchworkDependsOnOtherForges runs the three real drivers against
+// their fakes: a Patchwork series (series 16 as recorded, its Depends-on
+// tags edited) names a GitHub pull request and a GitLab merge request. The
+// Patchwork driver reads its tags with the parser the other forges use, so
+// both join the graph and the series is built on them.
+func TestPatchworkDependsOnOtherForges(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := bareRepo(t, dir)
+	pw, err := pwfake.New(pwfake.Options{Phase: pwfake.P2DependsOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwSrv := httptest.NewServer(pw)
+	defer pwSrv.Close()
+	gl := glfake.New(glfake.Options{Token: "glpat-test"})
+	glSrv := httptest.NewServer(gl)
+	defer glSrv.Close()
+	gh := ghfake.New(ghfake.Options{Tokens: []string{"ghp_test"}})
+	ghSrv := httptest.NewServer(gh)
+	defer ghSrv.Close()
+
+	var mu sync.Mutex
+	byUnit := map[string]delivery{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var d delivery
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &d); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		byUnit[d.Unit] = d
+		mu.Unlock()
+	}))
+	defer hook.Close()
+
+	gl.AddProject(glfake.Project{ID: 10, Path: "group/kernel"})
+	gl.AddMR(glfake.MR{ProjectID: 10, IID: 1, Title: "kernel MR", SourceBranch: "topic", TargetBranch: "main",
+		SHA: strings.Repeat("a", 40), BaseSHA: strings.Repeat("b", 40), Author: "alice"})
+	gh.AddPR("rock-core/base-types", ghfake.PR{Number: 5, Title: "PR", HeadRef: "feature",
+		HeadSHA: strings.Repeat("c", 40), BaseSHA: strings.Repeat("d", 40)})
+	// The cover letter names the pull request (a URL, then a short form of
+	// the same), patch 1 the merge request.
+	pw.EditText("Depends-on: <20261121050000.4242-0-stephenfinucane@example.org>",
+		"Depends-on: https://ghe.test/rock-core/base-types/pull/5, rock-core/base-types#5")
+	pw.EditText("Depends-on: http://127.0.0.1:8000/project/netdev/list/?series=1",
+		"Depends-on: "+glSrv.URL+"/group/kernel/-/merge_requests/1")
+
+	cfg := fmt.Sprintf(`state_dir: state
+http: {retries: 0}
+log: {level: error}
+targets:
+  - name: hook
+    type: webhook
+    webhook: {url: %s, secret_file: %s}
+sources:
+  - name: netdev
+    type: patchwork
+    targets: [hook]
+    base: {tree: net-next, url: %s, branch: main}
+    patchwork: {url: %s, project: netdev, lookback: 10000d}
+  - name: kernel
+    type: gitlab
+    targets: [hook]
+    gitlab: {url: %s, project: group/kernel, token_file: %s}
+  - name: base-types
+    type: github
+    targets: [hook]
+    github: {repo: rock-core/base-types, api_url: %s, host: ghe.test, token_file: %s}
+`, hook.URL, write("hook.secret", "s3cret"), base, pwSrv.URL, glSrv.URL, write("gl.token", "glpat-test"),
+		ghSrv.URL, write("gh.token", "ghp_test"))
+	path := write("trawl.yaml", cfg)
+
+	code, out, errs := trawl(t, "once", "-c", path)
+	if code != exitOK {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errs)
+	}
+	unit := "pw:" + pwSrv.Listener.Addr().String() + "/netdev/series/16@hook"
+	mu.Lock()
+	d, ok := byUnit[unit]
+	mu.Unlock()
+	if !ok {
+		t.Fatalf("no delivery for series 16\n%s", out)
+	}
+	var heads []string
+	for _, h := range d.Heads {
+		heads = append(heads, h.Key)
+	}
+	glKey := "gl:" + glSrv.Listener.Addr().String() + "/group/kernel!1"
+	want := []string{"gh:ghe.test/rock-core/base-types#5", glKey}
+	if !slices.Equal(heads, want) {
+		t.Errorf("series 16 is built on heads %v, want the pull request's and the merge request's %v", heads, want)
+	}
+	if len(d.Patches) != 2 {
+		t.Errorf("series 16 delivery has %d patches, want its own 2", len(d.Patches))
+	}
+	if !strings.Contains(out, "built on gh:ghe.test/rock-core/base-types#5, "+glKey) {
+		t.Errorf("once does not show series 16 built on both:\n%s", out)
+	}
 }

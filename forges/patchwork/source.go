@@ -239,7 +239,7 @@ func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
 		Patches:   changePatches(sr, hashes),
 		Base:      s.o.Base,
 		Targets:   slices.Clone(s.o.Targets),
-		Waiting:   fmt.Sprintf("waiting: %d of %d patches received", sr.ReceivedTotal, sr.Total),
+		Waiting:   fmt.Sprintf("%d of %d patches received", sr.ReceivedTotal, sr.Total),
 	}
 	for _, p := range c.Patches {
 		c.Content = append(c.Content, p.Hash)

@@ -119,9 +119,9 @@ type Change struct {
 	// as blocked with that reason and never triggered.
 	Unbuildable string
 	// Waiting, when non-empty, says why the change is not buildable yet
-	// (a Patchwork series that has not received all its patches: "waiting:
-	// 2 of 5 patches received"). It is reported as waiting, never triggered,
-	// and its dependents wait with it.
+	// (a Patchwork series that has not received all its patches: "2 of 5
+	// patches received"). It is reported as waiting, never triggered, and
+	// its dependents wait with it.
 	Waiting string
 	// Merged reports a change that is applied upstream already, yielded only
 	// because an open change depends on it: it is no unit of its own, and

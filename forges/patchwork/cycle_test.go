@@ -1,0 +1,331 @@
+package patchwork
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
+)
+
+// recTarget is a CI target that records what it is asked to build and
+// resolves every branch to base.
+type recTarget struct {
+	mu       sync.Mutex
+	base     string
+	requests []targets.Request
+}
+
+var (
+	_ cycle.Target       = (*recTarget)(nil)
+	_ cycle.BaseResolver = (*recTarget)(nil)
+)
+
+func (t *recTarget) Name() string       { return "kernelci" }
+func (t *recTarget) ConfigHash() string { return "config" }
+
+func (t *recTarget) ResolveBase(context.Context, string, string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.base, nil
+}
+
+func (t *recTarget) Trigger(_ context.Context, r targets.Request) (targets.Job, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.requests = append(t.requests, r)
+	return targets.Job{ID: fmt.Sprintf("job-%d", len(t.requests)), BaseCommit: r.Base.Commit}, nil
+}
+
+// take returns the requests made since the last call.
+func (t *recTarget) take() []targets.Request {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.requests
+	t.requests = nil
+	return r
+}
+
+func (t *recTarget) setBase(c string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.base = c
+}
+
+// memStore keeps the state in memory.
+type memStore struct{ st *state.State }
+
+func (m *memStore) Load() (*state.State, error) { return m.st, nil }
+func (m *memStore) Save(st *state.State) error  { m.st = st; return nil }
+
+// world is the real Patchwork source of netdev on the fake, in a cycle.
+type world struct {
+	srv    *server
+	target *recTarget
+	runner *cycle.Runner
+}
+
+func newWorld(t *testing.T, phase pwfake.Phase, policy change.Policy) *world {
+	t.Helper()
+	srv := newServer(t, phase, nil)
+	o := srv.opts("netdev")
+	o.Base.Policy = policy
+	src := srv.newSource(t, o)
+	tgt := &recTarget{base: strings.Repeat("a", 40)}
+	r := cycle.New(cycle.Options{Sources: []cycle.Source{src}, Targets: []cycle.Target{tgt},
+		Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+	return &world{srv: srv, target: tgt, runner: r}
+}
+
+// run runs one cycle and returns its units by series id.
+func (w *world) run(t *testing.T, mode cycle.Mode) map[int64]cycle.UnitReport {
+	t.Helper()
+	rep, err := w.runner.Run(t.Context(), mode, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]cycle.UnitReport{}
+	for _, u := range rep.Units {
+		_, num, _ := strings.Cut(string(u.Change), "/series/")
+		var id int64
+		fmt.Sscan(num, &id)
+		out[id] = u
+	}
+	return out
+}
+
+// requestPatches are the ids of the patches of a request, in order.
+func requestPatches(r targets.Request) []int64 {
+	var ids []int64
+	for _, p := range r.Patches {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+// request returns the request of series id among rs.
+func request(t *testing.T, rs []targets.Request, id int64) targets.Request {
+	t.Helper()
+	for _, r := range rs {
+		if r.Change == seriesKeys("netdev", id)[0] {
+			return r
+		}
+	}
+	t.Fatalf("series %d was not triggered", id)
+	return targets.Request{}
+}
+
+// accept marks the patches of series 1 (1 to 4) accepted, applied as
+// commit, as a maintainer does (recorded: patches-detail-9-accepted).
+func accept(t *testing.T, f *pwfake.Fake, commit string) {
+	t.Helper()
+	for id := int64(1); id <= 4; id++ {
+		if err := f.Decide(id, "accepted", commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAcceptedDependencyStaysUntilTheBaseHoldsIt: series 16 depends on
+// series 1 (recorded Depends-on URL). When series 1 is accepted, series 16
+// is not rebuilt without it on a base that cannot hold it: it keeps series
+// 1's patches, and the acceptance alone triggers nothing. Only when its
+// base moves (follow) is it rebuilt, on the new base, without them.
+func TestAcceptedDependencyStaysUntilTheBaseHoldsIt(t *testing.T) {
+	const applied = "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	for _, policy := range []change.Policy{change.PolicyPinned, change.PolicyFollow} {
+		t.Run(string(policy), func(t *testing.T) {
+			w := newWorld(t, pwfake.P2DependsOn, policy)
+			w.run(t, cycle.Act)
+			first := request(t, w.target.take(), 16)
+			if got := requestPatches(first); !slices.Equal(got, []int64{1, 2, 3, 4, 27, 28, 29, 30}) {
+				t.Fatalf("series 16 first built with patches %v", got)
+			}
+
+			accept(t, w.srv.fake, applied)
+			units := w.run(t, cycle.Act)
+			if got := w.target.take(); len(got) != 0 {
+				t.Errorf("accepting series 1 triggered %d builds, want none: %v", len(got), requestPatches(got[0]))
+			}
+			if u := units[16]; u.Outcome != cycle.OutcomeUnchanged || !slices.Contains(u.Deps, seriesKeys("netdev", 1)[0]) {
+				t.Errorf("series 16 after series 1 was accepted: %s %s, built on %v", u.Outcome, u.Detail, u.Deps)
+			}
+			if u := units[1]; u.Outcome != cycle.OutcomeGone {
+				t.Errorf("series 1 accepted: %s, want gone", u.Outcome)
+			}
+
+			// The base moves past the accepted series.
+			w.target.setBase(strings.Repeat("b", 40))
+			units = w.run(t, cycle.Act)
+			reqs := w.target.take()
+			if policy == change.PolicyPinned {
+				if len(reqs) != 0 || units[16].Outcome != cycle.OutcomeUnchanged {
+					t.Errorf("pinned base: a base move triggered %d builds, series 16 %s", len(reqs), units[16].Outcome)
+				}
+				return
+			}
+			r := request(t, reqs, 16)
+			if got := requestPatches(r); !slices.Equal(got, []int64{27, 28, 29, 30}) || r.Base.Commit != strings.Repeat("b", 40) {
+				t.Errorf("after the base moved series 16 is built with %v on %s, want without series 1 on the new base", got, r.Base.Commit)
+			}
+		})
+	}
+}
+
+// TestDependencyLookupFailureIsUnknown: when the look-up of a dependency
+// that left the snapshot fails, its dependent is unknown for the cycle:
+// neither built without it (as if merged) nor blocked or forgotten.
+func TestDependencyLookupFailureIsUnknown(t *testing.T) {
+	w := newWorld(t, pwfake.P2DependsOn, change.PolicyPinned)
+	w.run(t, cycle.Act)
+	w.target.take()
+	accept(t, w.srv.fake, "")
+	w.srv.fake.FailPath("/api/1.3/patches/?per_page=250&project=netdev&series=1", http.StatusBadGateway)
+	units := w.run(t, cycle.Act)
+	if got := w.target.take(); len(got) != 0 {
+		t.Errorf("a failed look-up triggered %d builds", len(got))
+	}
+	u := units[16]
+	if u.Outcome != cycle.OutcomeUnknown || !strings.Contains(u.Detail, "502") {
+		t.Errorf("series 16 with a failed dependency look-up: %s %q, want unknown", u.Outcome, u.Detail)
+	}
+	if units[4].Outcome != cycle.OutcomeUnchanged {
+		t.Errorf("series 4, which depends on nothing: %s", units[4].Outcome)
+	}
+}
+
+// TestDependencyFollowsRevisionLine: a Depends-on naming v2 of "A sample
+// series" (series 3, marked superseded) follows the revision line to v3
+// (series 15, recorded: p2-03-series-list-q-sample finds v1, v2 and v3),
+// instead of reading as closed without being merged. v3 has 1 of 2 patches
+// here, so the dependent waits for it.
+func TestDependencyFollowsRevisionLine(t *testing.T) {
+	w := newWorld(t, pwfake.P2OnePatch, change.PolicyPinned)
+	for _, id := range []int64{7, 8} {
+		if err := w.srv.fake.Decide(id, "superseded", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Patch 1 of series 1 (recorded: mbox-series-1) names v2's cover letter.
+	w.srv.fake.EditText("dsa_master_netdev().\n\nReviewed-by:",
+		"dsa_master_netdev().\n\nDepends-on: <1473632795-9971-1-git-send-email-stephenfinucane@gmail.com>\nReviewed-by:")
+	units := w.run(t, cycle.Plan)
+	u := units[1]
+	if u.Outcome != cycle.OutcomeWaiting || !strings.Contains(u.Detail, "series/15 waits: 1 of 2 patches received") {
+		t.Errorf("series 1, depending on v2: %s %q, want waiting for v3", u.Outcome, u.Detail)
+	}
+	if units[15].Outcome != cycle.OutcomeWaiting || units[15].Detail != "1 of 2 patches received" {
+		t.Errorf("series 15: %s %q", units[15].Outcome, units[15].Detail)
+	}
+
+	// Complete, v3 is what series 1 is built on.
+	if err := w.srv.fake.SetPhase(pwfake.P2V3Complete); err != nil {
+		t.Fatal(err)
+	}
+	units = w.run(t, cycle.Plan)
+	if u := units[1]; u.Outcome != cycle.OutcomeTrigger || !slices.Equal(u.Deps, seriesKeys("netdev", 15)) {
+		t.Errorf("series 1 with v3 complete: %s %q on %v", u.Outcome, u.Detail, u.Deps)
+	}
+}
+
+// TestDependencyOutcomes: each kind of dependency trouble gives its unit a
+// clear outcome, and the others build.
+func TestDependencyOutcomes(t *testing.T) {
+	const cover16 = "Depends-on: <20261121050000.4242-0-stephenfinucane@example.org>"
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = fmt.Sprintf("<m%d@example.org>", i)
+	}
+	tests := []struct {
+		name   string
+		edits  [][2]string
+		unit   int64
+		want   cycle.Outcome
+		detail string
+	}{
+		{"self", [][2]string{{cover16, "Depends-on: <cover.1795236401.git.alice@example.org>"}}, 16, cycle.OutcomeTrigger, ""},
+		{"unknown message-id", [][2]string{{cover16, "Depends-on: <nosuch@example.org>"}}, 16, cycle.OutcomeBlocked,
+			`unresolved dependency "<nosuch@example.org>"`},
+		{"cycle", [][2]string{{"dsa_master_netdev().\n\nReviewed-by:", "dsa_master_netdev().\n\nDepends-on: <cover.1795236401.git.alice@example.org>\nReviewed-by:"}},
+			1, cycle.OutcomeBlocked, "dependency cycle: pw:patchwork.test/netdev/series/1 -> pw:patchwork.test/netdev/series/16 -> pw:patchwork.test/netdev/series/1"},
+		{"very long line", [][2]string{{cover16, "Depends-on: " + strings.Join(many, ", ")}}, 16, cycle.OutcomeBlocked,
+			"names 41 dependencies, more than the 32 allowed: none was looked up"},
+		{"lines over the cap", [][2]string{{cover16, "Depends-on: " + strings.Join(many, "\nDepends-on: ")}}, 16, cycle.OutcomeBlocked,
+			"names 41 dependencies, more than the 32 allowed: none was looked up"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, pwfake.P2DependsOn, change.PolicyPinned)
+			for _, e := range tt.edits {
+				w.srv.fake.EditText(e[0], e[1])
+			}
+			before := w.srv.fake.Requests()
+			units := w.run(t, cycle.Plan)
+			if u := units[tt.unit]; u.Outcome != tt.want || u.Detail != tt.detail {
+				t.Errorf("series %d: %s %q, want %s %q", tt.unit, u.Outcome, u.Detail, tt.want, tt.detail)
+			}
+			if units[4].Outcome != cycle.OutcomeTrigger {
+				t.Errorf("series 4: %s %q", units[4].Outcome, units[4].Detail)
+			}
+			if strings.HasPrefix(tt.detail, "names") {
+				after := w.srv.fake.Requests()
+				if n := after["/api/1.3/covers/"] - before["/api/1.3/covers/"]; n != 0 {
+					t.Errorf("%d message-id look-ups over the cap, want none", n)
+				}
+			}
+		})
+	}
+}
+
+// TestUnresolvedMsgIDBackoff: a message-id nobody holds is asked at most
+// once per Fetch after its first look-up, and less and less often.
+func TestUnresolvedMsgIDBackoff(t *testing.T) {
+	var mu sync.Mutex
+	lookups := 0
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("msgid") == "nosuch@example.org" {
+				mu.Lock()
+				lookups++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	srv.fake.EditText("Depends-on: <20261121050000.4242-0-stephenfinucane@example.org>", "Depends-on: <nosuch@example.org>")
+	s := srv.newSource(t, srv.opts("netdev"))
+	var perFetch []int
+	for range 16 {
+		changes, err := s.Fetch(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The cycle offers the unresolved message-id to every source that
+		// resolves them, this one included: it must not cost more.
+		if _, err := s.ResolveMsgID(t.Context(), "nosuch@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if deps := byKey(t, changes, seriesKeys("netdev", 16)[0]).Deps; deps[0].Key != "" || deps[0].Raw != "<nosuch@example.org>" {
+			t.Fatalf("series 16 deps %+v", deps)
+		}
+		mu.Lock()
+		perFetch = append(perFetch, lookups)
+		lookups = 0
+		mu.Unlock()
+	}
+	// Both listings (patches, covers) at first; then one at a time, after
+	// 2, 4, 8 ... Fetches.
+	want := []int{2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}
+	if !slices.Equal(perFetch, want) {
+		t.Errorf("message-id look-ups per Fetch %v, want %v", perFetch, want)
+	}
+}
