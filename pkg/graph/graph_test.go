@@ -56,6 +56,14 @@ func TestBuild(t *testing.T) {
 	unbuildable := chg("a")
 	unbuildable.Unbuildable = "pull request without a diff"
 	long := chain(34)
+	failed := on("x")
+	failed.Unknown = `look-up of dependency "<x@msgid>" failed: 502 Bad Gateway`
+	merged := chg("m", on("gone"))
+	merged.Merged = true
+	mergedRef := on("m")
+	mergedRef.Merged = true
+	mergedAway := on("n")
+	mergedAway.Merged = true
 
 	tests := []struct {
 		name    string
@@ -65,6 +73,29 @@ func TestBuild(t *testing.T) {
 		order   []change.Key
 		nodes   map[string]Node // only the nodes worth checking
 	}{
+		{
+			// A failed look-up never reads as merged: unknown this cycle.
+			name:    "failed look-up",
+			changes: []change.Change{chg("b", on("a"), failed), chg("a"), chg("c", on("b"))},
+			order:   ks("a", "b", "c"),
+			nodes: map[string]Node{
+				"b": {Status: Unknown, Reason: failed.Unknown, Deps: ks("a"), Closure: ks("a")},
+				"c": {Status: Unknown, Reason: "depends on b: " + failed.Unknown, Deps: ks("b"), Closure: ks("a", "b")},
+			},
+		},
+		{
+			// A merged change of the snapshot is in its dependents'
+			// closures (the cycle decides whether their base holds it); its
+			// own references are history; one absent is in the base.
+			name:    "merged dependency",
+			changes: []change.Change{chg("a", mergedRef, mergedAway), merged, chg("b", on("m"))},
+			order:   ks("m", "a", "b"),
+			nodes: map[string]Node{
+				"m": ready(nil, nil),
+				"a": ready(ks("m"), ks("m")),
+				"b": ready(ks("m"), ks("m")),
+			},
+		},
 		{
 			name:    "chain",
 			changes: []change.Change{chg("c", on("b")), chg("b", on("a")), chg("a")},

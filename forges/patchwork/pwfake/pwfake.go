@@ -27,7 +27,7 @@
 //     OR), archived, since (>=) and before (<) on the date, series
 //     (repeatable, OR), msgid (without angle brackets), hash (any case),
 //     delegate (username or id), submitter (email or id). Series filters:
-//     project, submitter, since, before, q (name contains). Cover filters:
+//     project, submitter, since, before, q (every word of it in the name). Cover filters:
 //     project, submitter, msgid, since, before, and series with its
 //     upstream bug (validated against project ids: an id that is a project
 //     gives HTTP 500, any other value []). A filter value that names nothing
@@ -83,6 +83,12 @@
 //	P2OnePatch    + patch 27: series 15 has 1 of 2 patches
 //	P2V3Complete  + patch 28: series 15 is complete
 //	P2DependsOn   + series 16 (patches 29, 30) with Depends-on tags
+//
+// Tests change the data as the server would see it change: Decide sets a
+// patch's state and commit_ref, as a maintainer's PATCH does (recorded:
+// patch-update-state-as-bot-200, patches-detail-9-accepted), and EditText
+// serves mails whose prose differs from the recording (other Depends-on
+// tags, say).
 //
 // Derived objects. These were not recorded and are built from the recorded
 // forms of the same object (same field names and order):
