@@ -329,3 +329,47 @@ func TestUnresolvedMsgIDBackoff(t *testing.T) {
 		t.Errorf("message-id look-ups per Fetch %v, want %v", perFetch, want)
 	}
 }
+
+// TestDependencyStateAskedOncePerTick: the state of a dependency that left
+// the snapshot is asked once per tick: the source's own look-up is not
+// repeated by the cycle (it was asked with and without project= before).
+func TestDependencyStateAskedOncePerTick(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Get("series") == "1" {
+				mu.Lock()
+				asked++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	// Series 1 deferred: open, but outside the actionable states.
+	for id := int64(1); id <= 4; id++ {
+		if err := srv.fake.Decide(id, "deferred", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := srv.newSource(t, srv.opts("netdev"))
+	r := cycle.New(cycle.Options{Sources: []cycle.Source{src}, Targets: []cycle.Target{&recTarget{base: "c1"}},
+		Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+	for tick := 1; tick <= 2; tick++ {
+		rep, err := r.Run(t.Context(), cycle.Plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range rep.Units {
+			if u.Change == seriesKeys("netdev", 16)[0] && (u.Outcome != cycle.OutcomeBlocked || !strings.Contains(u.Detail, "series/1 ")) {
+				t.Errorf("series 16 on a deferred series: %s %q", u.Outcome, u.Detail)
+			}
+		}
+		mu.Lock()
+		if asked != 1 {
+			t.Errorf("tick %d: the state of series 1 was asked %d times, want once", tick, asked)
+		}
+		asked = 0
+		mu.Unlock()
+	}
+}

@@ -53,13 +53,24 @@ type misses struct {
 type miss struct {
 	count int   // misses so far
 	next  int64 // the Fetch from which it is asked again
+	named int64 // the last Fetch that named it
 }
 
-// tick counts a Fetch.
+// tick counts a Fetch, and forgets the message-ids no Fetch named for
+// longer than the longest wait, so that the memory stays bounded by what
+// the open series name.
 func (m *misses) tick() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fetch++
+	if m.fetch%maxMissSkip != 0 {
+		return
+	}
+	for id, x := range m.ids {
+		if x.named < m.fetch-maxMissSkip {
+			delete(m.ids, id)
+		}
+	}
 }
 
 // due reports whether msgid may be looked up now, and which listings to
@@ -68,6 +79,9 @@ func (m *misses) due(msgid string) (ok, patches, covers bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	x := m.ids[msgid]
+	if x != nil {
+		x.named = m.fetch
+	}
 	switch {
 	case x == nil:
 		return true, true, true
@@ -87,6 +101,7 @@ func (m *misses) missed(msgid string) {
 		m.ids[msgid] = x
 	}
 	x.count++
+	x.named = m.fetch
 	x.next = m.fetch + min(int64(1)<<min(x.count, 30), maxMissSkip)
 }
 
@@ -370,7 +385,7 @@ func (r *resolver) state(ctx context.Context, sr *Series) target {
 // there is none.
 func (r *resolver) newerRevision(ctx context.Context, sr *Series) (*Series, error) {
 	line := revisionOf(sr)
-	found, err := r.s.client.SearchSeries(ctx, r.s.o.Project, line.name)
+	found, err := r.s.client.SearchSeries(ctx, r.s.o.Project, sr.Submitter.ID, line.name)
 	if err != nil {
 		return nil, err
 	}

@@ -259,3 +259,22 @@ func TestResolveMergedAndClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestMissesForgetUnnamed: a message-id no Fetch names any more is
+// forgotten, so the memory of misses stays bounded by what open series name.
+func TestMissesForgetUnnamed(t *testing.T) {
+	m := &misses{ids: map[string]*miss{}}
+	m.tick()
+	m.missed("gone@x")
+	m.missed("kept@x")
+	for range 3 * maxMissSkip {
+		m.tick()
+		m.due("kept@x")
+	}
+	if _, ok := m.ids["gone@x"]; ok {
+		t.Error("a message-id no Fetch names is still remembered")
+	}
+	if _, ok := m.ids["kept@x"]; !ok {
+		t.Error("a message-id still named was forgotten")
+	}
+}
