@@ -373,3 +373,52 @@ func TestDependencyStateAskedOncePerTick(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+var (
+	_ cycle.Owner         = (*Source)(nil)
+	_ cycle.Follower      = (*Source)(nil)
+	_ cycle.MsgIDResolver = (*Source)(nil)
+)
+
+// otherForge is a source of another forge with one change that names
+// Patchwork dependencies.
+type otherForge struct{ deps []change.Ref }
+
+func (o *otherForge) Name() string { return "github" }
+func (o *otherForge) Fetch(context.Context) ([]change.Change, error) {
+	return []change.Change{{Key: "gh:o/r#1", Source: "github", Content: []string{"sha"}, HeadSHA: "sha",
+		Base:    change.Base{URL: "https://git.example.org/r.git", Branch: "main", Policy: change.PolicyPinned},
+		Targets: []string{"kernelci"}, Deps: slices.Clone(o.deps)}}, nil
+}
+
+// TestOtherForgeDependencyFollowsRevisionLine: a pull request naming v1 or
+// v2 of "A sample series" (both marked superseded; v3 is series 15) is built
+// on v3, not blocked as closed without being merged.
+func TestOtherForgeDependencyFollowsRevisionLine(t *testing.T) {
+	for _, ref := range []change.Ref{
+		{Raw: "<1473632795-9971-1-git-send-email-stephenfinucane@gmail.com>"}, // v2's cover letter
+		{Raw: testBase + "/project/netdev/list/?series=2", Key: seriesKeys("netdev", 2)[0]},
+	} {
+		t.Run(ref.Raw, func(t *testing.T) {
+			srv := newServer(t, pwfake.P2V3Complete, nil)
+			for _, id := range []int64{7, 8} {
+				if err := srv.fake.Decide(id, "superseded", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pw := srv.newSource(t, srv.opts("netdev"))
+			r := cycle.New(cycle.Options{Sources: []cycle.Source{pw, &otherForge{deps: []change.Ref{ref}}},
+				Targets: []cycle.Target{&recTarget{base: "c1"}}, Store: &memStore{st: state.New()},
+				GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+			rep, err := r.Run(t.Context(), cycle.Plan, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range rep.Units {
+				if u.Change == "gh:o/r#1" && (u.Outcome != cycle.OutcomeTrigger || !slices.Equal(u.Deps, seriesKeys("netdev", 15))) {
+					t.Errorf("pull request naming an older revision: %s %q on %v, want built on series 15", u.Outcome, u.Detail, u.Deps)
+				}
+			}
+		})
+	}
+}

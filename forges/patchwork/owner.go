@@ -2,11 +2,13 @@ package patchwork
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
 // Claim tells the cycle whether key is a series of this source's project
@@ -57,4 +59,36 @@ func (s *Source) ResolveMsgID(ctx context.Context, msgid string) (change.Key, er
 		return "", err
 	}
 	return s.key(id), nil
+}
+
+// Follow returns the newest revision of series key of this project: a
+// newer complete revision the latest Fetch read, or else the newest one a
+// search of the revision line finds (same submitter, same normalised
+// name). It returns key itself when there is none, and for a series of
+// another project. The cycle asks it for a dependency named from another
+// source that is closed or not among the open changes.
+func (s *Source) Follow(ctx context.Context, key change.Key) (change.Key, error) {
+	_, num, found := strings.Cut(string(key), "/series/")
+	id, err := strconv.ParseInt(num, 10, 64)
+	if s.Claim(key) != change.ClaimOwn || !found || err != nil {
+		return key, nil
+	}
+	s.mu.Lock()
+	r := newResolver(s, s.lastFetched, s.lastNewest)
+	s.mu.Unlock()
+	sr, err := s.client.GetSeries(ctx, id)
+	if errors.Is(err, httpx.ErrNotFound) {
+		return key, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if latest := r.latest(sr); latest != id {
+		return s.key(latest), nil
+	}
+	newer, err := r.newerRevision(ctx, sr)
+	if err != nil || newer == nil {
+		return key, err
+	}
+	return s.key(newer.ID), nil
 }

@@ -66,6 +66,20 @@ type Source struct {
 	log    *zap.Logger
 	// misses are the message-ids looked up and not found, across Fetches.
 	misses *misses
+
+	mu sync.Mutex
+	// last are the series the latest Fetch read and the newest complete
+	// revision of each line among them, for Follow.
+	lastFetched []*Series
+	lastNewest  map[revision]*Series
+}
+
+// remember keeps what a Fetch read, for the look-ups the cycle makes after
+// it.
+func (s *Source) remember(fetched []*Series, newest map[revision]*Series) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFetched, s.lastNewest = fetched, newest
 }
 
 // New checks o, fills in its defaults and returns the source.
@@ -202,6 +216,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.remember(fetched, newest)
 	r := newResolver(s, fetched, newest)
 	for i := range changes {
 		var tooMany string

@@ -19,6 +19,13 @@ type Owner interface {
 	ChangeState(ctx context.Context, key change.Key) (change.State, error)
 }
 
+// Follower is implemented by sources whose forge does not link the
+// revisions of a change (Patchwork: v1, v2 and v3 of a series are unrelated
+// series). Follow returns the newest revision of key, or key itself.
+type Follower interface {
+	Follow(ctx context.Context, key change.Key) (change.Key, error)
+}
+
 // MsgIDResolver is implemented by sources that can resolve a mail
 // message-id to the change holding it (Patchwork). It returns "" when the
 // message is unknown there.
@@ -35,6 +42,13 @@ type resolver struct {
 	unknown map[string]bool
 	states  map[change.Key]stateAnswer
 	msgids  map[string]msgidAnswer
+	follows map[change.Key]followAnswer
+}
+
+// followAnswer is one revision look-up of the cycle.
+type followAnswer struct {
+	key change.Key
+	err error
 }
 
 // stateAnswer is one dependency look-up of the cycle.
@@ -65,7 +79,7 @@ type msgidAnswer struct {
 //     before any of them is looked up.
 func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) {
 	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
-		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}}
+		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}, follows: map[change.Key]followAnswer{}}
 	for _, c := range all {
 		rs.present[c.Key] = true
 	}
@@ -145,6 +159,23 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 		return true
 	}
 	a := rs.state(host, ref.Key)
+	if f, ok := host.(Follower); ok && a.err == nil && a.state != change.StateMerged {
+		// Closed, or open but not among the open changes: a newer
+		// revision may take its place.
+		fa := rs.follow(f, ref.Key)
+		switch {
+		case fa.err != nil:
+			a.err = fa.err
+		case fa.key != ref.Key:
+			rs.r.log.Debug("dependency follows its revision line", zap.String("named", string(ref.Key)), zap.String("newest", string(fa.key)))
+			ref.Key = fa.key
+			if rs.present[ref.Key] {
+				ref.Checked = true
+				return true
+			}
+			a = rs.state(host, ref.Key)
+		}
+	}
 	switch {
 	case a.err != nil:
 		ref.Unknown = fmt.Sprintf("look-up of dependency %s failed: %v", ref.Key, a.err)
@@ -188,6 +219,20 @@ func (rs *resolver) state(o Owner, key change.Key) stateAnswer {
 	}
 	a := stateAnswer{state: s, err: err}
 	rs.states[key] = a
+	return a
+}
+
+// follow asks for the newest revision of key once per cycle.
+func (rs *resolver) follow(f Follower, key change.Key) followAnswer {
+	if a, ok := rs.follows[key]; ok {
+		return a
+	}
+	k, err := f.Follow(rs.ctx, key)
+	if err != nil {
+		rs.r.log.Warn("revision look-up failed: unknown this cycle", zap.String("dependency", string(key)), zap.Error(err))
+	}
+	a := followAnswer{key: k, err: err}
+	rs.follows[key] = a
 	return a
 }
 
