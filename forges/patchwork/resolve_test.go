@@ -278,3 +278,16 @@ func TestMissesForgetUnnamed(t *testing.T) {
 		t.Error("a message-id still named was forgotten")
 	}
 }
+
+func TestWaitingSeries(t *testing.T) {
+	sr := func(id int64, version int) *Series {
+		return &Series{ID: id, Version: version, Name: "A sample series", Submitter: Person{Email: "a@x"}}
+	}
+	v2, v3, v4 := sr(3, 2), sr(15, 3), sr(20, 4)
+	other := &Series{ID: 30, Version: 1, Name: "another", Submitter: Person{Email: "a@x"}}
+	_, newest := supersede([]*Series{v3})
+	got := waitingSeries([]*Series{v2, v4, other}, newest)
+	if want := []*Series{v4, other}; !slices.Equal(got, want) {
+		t.Errorf("waiting %v, want v4 and the other series (v2 is superseded by the complete v3)", got)
+	}
+}

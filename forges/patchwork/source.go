@@ -227,13 +227,25 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 			changes[i].Unbuildable = tooMany
 		}
 	}
-	for _, sr := range incomplete {
+	for _, sr := range waitingSeries(incomplete, newest) {
 		changes = append(changes, s.waiting(sr, actionable))
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.merged)) {
 		changes = append(changes, *r.merged[id])
 	}
 	return changes, nil
+}
+
+// waitingSeries returns the incomplete series that no complete revision
+// of a higher version supersedes: those are gone, not waiting.
+func waitingSeries(incomplete []*Series, newest map[revision]*Series) []*Series {
+	var out []*Series
+	for _, sr := range incomplete {
+		if n := newest[revisionOf(sr)]; n == nil || n.Version <= sr.Version {
+			out = append(out, sr)
+		}
+	}
+	return out
 }
 
 // waiting is the change of incomplete series sr: not buildable until its
