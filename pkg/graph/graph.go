@@ -26,11 +26,11 @@
 //
 // A merged change has no dependencies of its own (they were applied before
 // it) and is Ready. A change whose Unbuildable is set is Blocked with that
-// reason. Every member
-// of a dependency cycle (a strongly connected component of more than one
-// change, found with Tarjan's algorithm) is Blocked. A change whose closure
-// holds more than Limits.MaxClosure changes is Blocked. Blocked and Unknown
-// propagate to every dependent, and Blocked wins over Unknown.
+// reason. Every member of a dependency cycle (a strongly connected component
+// of more than one change, found with Tarjan's algorithm) is Blocked. A
+// change whose closure holds more than Limits.MaxClosure changes is Blocked.
+// Blocked and Unknown propagate to every dependent, and Blocked wins over
+// Unknown.
 //
 // When the input holds the same key twice, the first change wins and the
 // later ones are ignored.
