@@ -239,6 +239,13 @@ func TestOtherFilters(t *testing.T) {
 		{Phase1, "/api/covers/?series=abc", []int64{}},
 		{P2DependsOn, "/api/series/?submitter=alice@example.org", []int64{16}},
 		{P2DependsOn, "/api/series/?project=netdev&since=2026-01-01T00:00:00", []int64{15, 16}},
+		// q: every word, in any case (DRF SearchFilter splits at commas and
+		// spaces); recorded with one word: series-list-q-search.
+		{P2V3Complete, "/api/series/?project=netdev&q=sample", []int64{2, 3, 15}},
+		{P2V3Complete, "/api/series/?project=netdev&q=SERIES,a%20sample", []int64{2, 3, 15}},
+		{P2V3Complete, "/api/series/?project=netdev&q=sample+cleanups", []int64{}},
+		{P2V3Complete, "/api/series/?project=netdev&submitter=1&q=sample", []int64{}},
+		{P2V3Complete, "/api/series/?project=netdev&submitter=2&q=a+sample+series", []int64{2, 3, 15}},
 	}
 	f := newFake(t, Phase1)
 	for _, tt := range tests {
@@ -577,5 +584,60 @@ func TestStart(t *testing.T) {
 	}
 	if f.URL() != "" || f.Close() == nil {
 		t.Error("still started after Close")
+	}
+}
+
+// TestDecide: a maintainer's decision shows in the patch lists and their
+// filters, with commit_ref as the recorded accepted patch has it
+// (patches-detail-9-accepted).
+func TestDecide(t *testing.T) {
+	f := newFake(t, Phase1)
+	if err := f.Decide(7, "accepted", "0123456789abcdef0123456789abcdef01234567"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Decide(7, "bogus", ""); err == nil {
+		t.Error("an unknown state was taken")
+	}
+	if err := f.Decide(999, "accepted", ""); err == nil {
+		t.Error("an unknown patch was taken")
+	}
+	_, body := do(t, f, http.MethodGet, "pw.test", "/api/patches/?series=3")
+	var got []struct {
+		ID        int64   `json:"id"`
+		State     string  `json:"state"`
+		CommitRef *string `json:"commit_ref"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].State != "accepted" || got[0].CommitRef == nil || *got[0].CommitRef != "0123456789abcdef0123456789abcdef01234567" ||
+		got[1].State != "new" || got[1].CommitRef != nil {
+		t.Errorf("patches of series 3 after accepting 7: %+v", got)
+	}
+	_, body = do(t, f, http.MethodGet, "pw.test", "/api/patches/?project=netdev&state=accepted")
+	if ids := ids(t, body); !slices.Equal(ids, []int64{7, 9}) {
+		t.Errorf("accepted patches %v, want 7 and 9", ids)
+	}
+}
+
+// TestEditText: an edit shows in the cover letter's content (JSON) and in
+// the mboxes, with the fake's host.
+func TestEditText(t *testing.T) {
+	f := newFake(t, P2DependsOn)
+	f.EditText("Depends-on: http://127.0.0.1:8000/project/netdev/list/?series=1", "Depends-on: <a@b>\nDepends-on: \"x\"")
+	f.EditText("This builds on the v3 sample series.", "Line one.\nLine \"two\".")
+	_, body := do(t, f, http.MethodGet, "pw.test", "/api/covers/9/")
+	var cv struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(body, &cv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cv.Content, "Line one.\nLine \"two\".") {
+		t.Errorf("cover content %q", cv.Content)
+	}
+	_, mbox := do(t, f, http.MethodGet, "pw.test", "/series/16/mbox/")
+	if !strings.Contains(string(mbox), "\nDepends-on: <a@b>\nDepends-on: \"x\"\n") || strings.Contains(string(mbox), "list/?series=1") {
+		t.Errorf("series mbox not edited:\n%s", mbox)
 	}
 }
