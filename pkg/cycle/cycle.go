@@ -201,7 +201,9 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 		}
 	}
 
-	r.resolveRefs(ctx, all, unknown)
+	// A failed dependency look-up is an error of the cycle, like a failed
+	// source: its dependents are unknown.
+	rep.Errors += r.resolveRefs(ctx, all, unknown)
 	g := graph.Build(all, unknown, r.o.Limits)
 	ev := newEvaluator(ctx, r, st, all, g)
 	seen := map[string]bool{}

@@ -77,12 +77,15 @@ type msgidAnswer struct {
 //     failed look-up makes the reference Unknown (never merged);
 //   - a change naming more dependencies than a unit may hold is blocked
 //     before any of them is looked up.
-func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) {
+//
+// It returns how many distinct look-ups failed, the sources' own included.
+func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) int {
 	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
 		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}, follows: map[change.Key]followAnswer{}}
 	for _, c := range all {
 		rs.present[c.Key] = true
 	}
+	failed := map[string]bool{}
 	limit := r.o.Limits.MaxClosure
 	if limit <= 0 {
 		limit = graph.DefaultMaxClosure
@@ -102,6 +105,9 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 			if rs.resolve(c, &ref) {
 				kept = append(kept, ref)
 			}
+			if ref.Unknown != "" {
+				failed[ref.Unknown] = true
+			}
 		}
 		c.Deps = kept
 		relays := make([]change.Ref, 0, len(c.Relays))
@@ -119,6 +125,7 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 		}
 		c.Relays = relays
 	}
+	return len(failed)
 }
 
 // resolve completes one reference; false drops it.

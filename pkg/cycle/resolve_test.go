@@ -179,6 +179,9 @@ func TestFailedLookupIsUnknownNeverMerged(t *testing.T) {
 			if len(h.tgt.created) != 0 {
 				t.Errorf("%d triggers with a failed dependency look-up", len(h.tgt.created))
 			}
+			if rep.Errors != 1 {
+				t.Errorf("%d errors, want the failed look-up counted once", rep.Errors)
+			}
 			// Once per source that can answer, however many changes name it.
 			if n := gh.lookups + gh.msgidLookups; n != 1 {
 				t.Errorf("%d look-ups on GitHub for one dependency named twice, want 1", n)
