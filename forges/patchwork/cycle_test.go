@@ -378,6 +378,7 @@ var (
 	_ cycle.Owner         = (*Source)(nil)
 	_ cycle.Follower      = (*Source)(nil)
 	_ cycle.MsgIDResolver = (*Source)(nil)
+	_ cycle.MergedLoader  = (*Source)(nil)
 )
 
 // otherForge is a source of another forge with one change that names
@@ -420,5 +421,44 @@ func TestOtherForgeDependencyFollowsRevisionLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOtherForgeKeepsAcceptedSeries: a pull request built on series 1 is
+// not rebuilt without it when series 1 is accepted: the acceptance alone
+// triggers nothing across forges either. (Phase 1: no series depends on
+// series 1, so only the cycle's look-up can carry it.)
+func TestOtherForgeKeepsAcceptedSeries(t *testing.T) {
+	srv := newServer(t, pwfake.Phase1, nil)
+	pw := srv.newSource(t, srv.opts("netdev"))
+	tgt := &recTarget{base: "c1"}
+	pr := &otherForge{deps: []change.Ref{{Raw: testBase + "/project/netdev/list/?series=1", Key: seriesKeys("netdev", 1)[0]}}}
+	r := cycle.New(cycle.Options{Sources: []cycle.Source{pw, pr}, Targets: []cycle.Target{tgt},
+		Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+	if _, err := r.Run(t.Context(), cycle.Act, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := tgt.take()
+	var built bool
+	for _, q := range first {
+		if q.Change == "gh:o/r#1" {
+			built = slices.Equal(requestPatches(q), []int64{1, 2, 3, 4})
+		}
+	}
+	if !built {
+		t.Fatal("the pull request was not built on series 1")
+	}
+	accept(t, srv.fake, "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9")
+	rep, err := r.Run(t.Context(), cycle.Act, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tgt.take(); len(got) != 0 {
+		t.Errorf("accepting series 1 triggered %d builds, want none", len(got))
+	}
+	for _, u := range rep.Units {
+		if u.Change == "gh:o/r#1" && (u.Outcome != cycle.OutcomeUnchanged || !slices.Equal(u.Deps, seriesKeys("netdev", 1))) {
+			t.Errorf("pull request after series 1 was accepted: %s on %v", u.Outcome, u.Deps)
+		}
 	}
 }

@@ -31,22 +31,37 @@ func (s *Source) Claim(key change.Key) change.Claim {
 // changes was applied (every patch accepted: merged), will not be
 // (closed), or is still open (incomplete, or outside the lookback window).
 func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State, error) {
+	st, _, err := s.ChangeStateContent(ctx, key)
+	return st, err
+}
+
+// ChangeStateContent is ChangeState, plus, for a merged series of this
+// project, its change (Change.Merged, with the commits its patches were
+// applied as), read with the same listing: a unit built with it keeps it
+// until its base holds it.
+func (s *Source) ChangeStateContent(ctx context.Context, key change.Key) (change.State, *change.Change, error) {
 	_, num, found := strings.Cut(string(key), "/series/")
 	id, err := strconv.ParseInt(num, 10, 64)
 	if s.Claim(key) == change.ClaimNone || !found || err != nil {
-		return "", s.client.errorf("look up "+string(key), fmt.Errorf("%w: not a series key of this instance", errMalformed))
+		return "", nil, s.client.errorf("look up "+string(key), fmt.Errorf("%w: not a series key of this instance", errMalformed))
 	}
 	patches, err := s.client.ListPatches(ctx, ListOptions{Series: id})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	switch merged, closed := seriesState(patches); {
+	case merged && s.Claim(key) == change.ClaimOwn:
+		sr, err := s.client.GetSeries(ctx, id)
+		if err != nil {
+			return "", nil, err
+		}
+		return change.StateMerged, s.mergedChange(sr, patches), nil
 	case merged:
-		return change.StateMerged, nil
+		return change.StateMerged, nil, nil
 	case closed:
-		return change.StateClosed, nil
+		return change.StateClosed, nil, nil
 	}
-	return change.StateOpen, nil
+	return change.StateOpen, nil, nil
 }
 
 // ResolveMsgID returns the series of this project holding the patch or the

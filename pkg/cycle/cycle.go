@@ -203,7 +203,9 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 
 	// A failed dependency look-up is an error of the cycle, like a failed
 	// source: its dependents are unknown.
-	rep.Errors += r.resolveRefs(ctx, all, unknown)
+	var failed int
+	all, failed = r.resolveRefs(ctx, all, unknown)
+	rep.Errors += failed
 	g := graph.Build(all, unknown, r.o.Limits)
 	ev := newEvaluator(ctx, r, st, all, g)
 	seen := map[string]bool{}

@@ -19,6 +19,16 @@ type Owner interface {
 	ChangeState(ctx context.Context, key change.Key) (change.State, error)
 }
 
+// MergedLoader is implemented by owners that can give a merged change's
+// content with its state, in one look-up (Patchwork: the patches of an
+// accepted series). A unit that was built with that change keeps it until
+// its base is known to hold it, instead of being rebuilt without it.
+type MergedLoader interface {
+	// ChangeStateContent is ChangeState, plus the change when it is merged
+	// (nil when its content cannot be given).
+	ChangeStateContent(ctx context.Context, key change.Key) (change.State, *change.Change, error)
+}
+
 // Follower is implemented by sources whose forge does not link the
 // revisions of a change (Patchwork: v1, v2 and v3 of a series are unrelated
 // series). Follow returns the newest revision of key, or key itself.
@@ -43,6 +53,9 @@ type resolver struct {
 	states  map[change.Key]stateAnswer
 	msgids  map[string]msgidAnswer
 	follows map[change.Key]followAnswer
+	// merged are the merged dependencies whose content an owner gave, to
+	// join the snapshot.
+	merged []change.Change
 }
 
 // followAnswer is one revision look-up of the cycle.
@@ -53,8 +66,9 @@ type followAnswer struct {
 
 // stateAnswer is one dependency look-up of the cycle.
 type stateAnswer struct {
-	state change.State
-	err   error
+	state  change.State
+	merged *change.Change // the merged change's content, when its owner gives it
+	err    error
 }
 
 // msgidAnswer is one message-id look-up of the cycle: the change and the
@@ -78,8 +92,10 @@ type msgidAnswer struct {
 //   - a change naming more dependencies than a unit may hold is blocked
 //     before any of them is looked up.
 //
-// It returns how many distinct look-ups failed, the sources' own included.
-func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) int {
+// It returns the changes with the merged dependencies whose content their
+// owner gave added, and how many distinct look-ups failed, the sources' own
+// included.
+func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) ([]change.Change, int) {
 	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
 		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}, follows: map[change.Key]followAnswer{}}
 	for _, c := range all {
@@ -125,7 +141,7 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 		}
 		c.Relays = relays
 	}
-	return len(failed)
+	return append(all, rs.merged...), len(failed)
 }
 
 // resolve completes one reference; false drops it.
@@ -188,6 +204,10 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 		ref.Unknown = fmt.Sprintf("look-up of dependency %s failed: %v", ref.Key, a.err)
 	case a.state == change.StateMerged:
 		ref.Merged = true
+		if a.merged != nil && !rs.present[ref.Key] {
+			rs.present[ref.Key] = true
+			rs.merged = append(rs.merged, *a.merged)
+		}
 	case a.state == change.StateClosed:
 		ref.Closed = true
 	}
@@ -220,11 +240,15 @@ func (rs *resolver) state(o Owner, key change.Key) stateAnswer {
 	if a, ok := rs.states[key]; ok {
 		return a
 	}
-	s, err := o.ChangeState(rs.ctx, key)
-	if err != nil {
-		rs.r.log.Warn("dependency look-up failed: unknown this cycle", zap.String("dependency", string(key)), zap.Error(err))
+	var a stateAnswer
+	if l, ok := o.(MergedLoader); ok {
+		a.state, a.merged, a.err = l.ChangeStateContent(rs.ctx, key)
+	} else {
+		a.state, a.err = o.ChangeState(rs.ctx, key)
 	}
-	a := stateAnswer{state: s, err: err}
+	if a.err != nil {
+		rs.r.log.Warn("dependency look-up failed: unknown this cycle", zap.String("dependency", string(key)), zap.Error(a.err))
+	}
 	rs.states[key] = a
 	return a
 }
