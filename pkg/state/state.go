@@ -10,7 +10,8 @@
 // naming it, because starting from empty would re-trigger every unit.
 //
 // A Store holds an exclusive lock on the file's ".lock" companion from Open to
-// Close, so two trawl processes cannot share one state file.
+// Close, so two trawl processes cannot share one state file. Open removes the
+// temporary files an interrupted Save left, once it holds the lock.
 package state
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -128,6 +130,7 @@ func New() *State {
 // may be called from several goroutines; they run one at a time.
 type Store struct {
 	path string
+	fs   fileOps
 
 	mu   sync.Mutex
 	lock *os.File // nil once closed
@@ -137,7 +140,10 @@ type Store struct {
 // It creates the parent directory (mode 0700) if needed. The lock is an
 // exclusive flock on path+".lock", taken without waiting and held until
 // Close; if another process holds it, the error wraps ErrLocked and names
-// the lock file and, when recorded, the holder's pid.
+// the lock file and, when recorded, the holder's pid. Once it holds the
+// lock it removes the temporary files of a Save that was interrupted (a
+// crash, a kill): before the lock is held nothing in the directory is
+// touched, since they may be the holder's.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("state: no state file path")
@@ -165,7 +171,12 @@ func Open(path string) (*Store, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("state: lock %s: record pid: %w", lockPath, err)
 	}
-	return &Store{path: path, lock: f}, nil
+	s := &Store{path: path, fs: osFS{}, lock: f}
+	if _, err := removeTemps(s.fs, path); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("state %s: remove temporary files of an interrupted save: %w", path, err)
+	}
+	return s, nil
 }
 
 // holderPid reads the pid the lock's holder recorded, or 0 if there is none
@@ -311,30 +322,33 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
 	}
 	b = append(b, '\n')
-	if err := writeAtomic(s.path, b); err != nil {
+	if err := writeAtomic(s.fs, s.path, b); err != nil {
 		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
 	return nil
 }
 
-// writeAtomic replaces the file at path with b (see Save).
-func writeAtomic(path string, b []byte) error {
+// writeAtomic replaces the file at path with b through fs (see Save).
+func writeAtomic(fs fileOps, path string, b []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := writeTemp(dir, filepath.Base(path)+".tmp-*", b)
+	tmp, err := writeTemp(fs, dir, filepath.Base(path)+tempInfix+"*", b)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
+	if err := fs.Rename(tmp, path); err != nil {
+		_ = fs.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // writeTemp writes b to a new file (mode 0600) in dir, syncs and closes it,
 // and returns its name. On error the file is removed.
-func writeTemp(dir, pattern string, b []byte) (string, error) {
-	f, err := os.CreateTemp(dir, pattern)
+func writeTemp(fs fileOps, dir, pattern string, b []byte) (string, error) {
+	f, err := fs.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
@@ -349,23 +363,107 @@ func writeTemp(dir, pattern string, b []byte) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		_ = os.Remove(f.Name())
+		_ = fs.Remove(f.Name())
 		return "", err
 	}
 	return f.Name(), nil
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// tempInfix follows the state file's name in the names of Save's
+// temporary files: "state.json.tmp-123456".
+const tempInfix = ".tmp-"
+
+// removeTemps removes the temporary files an interrupted Save left beside
+// the state file at path, and returns their names. Only the lock holder
+// may call it: another process's Save could be writing one.
+func removeTemps(fs fileOps, path string) ([]string, error) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+tempInfix
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if err := fs.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
+}
+
+// tempFile is the part of *os.File a Save writes through.
+type tempFile interface {
+	Name() string
+	Chmod(mode os.FileMode) error
+	Write(b []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// fileOps is every file system call Save makes, in the order it makes
+// them: create the temporary file, write and fsync it, rename it over the
+// state file, fsync the directory; and remove the temporary file on error.
+// Tests replace it to record the order and to fail any step.
+type fileOps interface {
+	CreateTemp(dir, pattern string) (tempFile, error)
+	Rename(oldpath, newpath string) error
+	SyncDir(dir string) error
+	Remove(name string) error
+}
+
+// osFS is fileOps on the real file system.
+type osFS struct{}
+
+var _ fileOps = osFS{}
+
+// CreateTemp calls os.CreateTemp.
+func (osFS) CreateTemp(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
+
+// Rename calls os.Rename.
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove calls os.Remove.
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+// SyncDir makes a rename in dir durable.
+func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	if err := d.Sync(); err != nil {
 		_ = d.Close()
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+		return err
 	}
 	return d.Close()
+}
+
+// SetAside renames the state file to "<path>.aside-<UTC time>" beside it
+// and returns that name ("" when there is no state file): trawl then
+// starts from an empty state (`--fresh-state`) while the old file is kept,
+// byte for byte, for an operator to inspect or restore.
+func (s *Store) SetAside(now time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return "", fmt.Errorf("state %s: set aside: store is closed", s.path)
+	}
+	if _, err := os.Lstat(s.path); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	aside := s.path + ".aside-" + now.UTC().Format("20060102T150405.000000000Z")
+	if err := s.fs.Rename(s.path, aside); err != nil {
+		return "", fmt.Errorf("state %s: set aside: %w", s.path, err)
+	}
+	if err := s.fs.SyncDir(filepath.Dir(s.path)); err != nil {
+		return "", fmt.Errorf("state %s: set aside: sync directory: %w", s.path, err)
+	}
+	return aside, nil
 }
 
 // Close releases the lock. The store cannot be used afterwards; closing it

@@ -314,20 +314,21 @@ func TestSaveFailureKeepsOldFile(t *testing.T) {
 				return st
 			},
 		},
-		{
-			name: "directory not writable",
+	}
+	// Every step of the write failing, injected through the file-ops seam
+	// so that it fails as root too (CI runs as root, whom a read-only
+	// directory does not stop): a full disk mid-write, a failed fsync, ...
+	for _, step := range []string{"create", "chmod", "write", "sync", "close", "rename"} {
+		tests = append(tests, struct {
+			name  string
+			setup func(t *testing.T, s *Store) *State
+		}{
+			name: step + " fails",
 			setup: func(t *testing.T, s *Store) *State {
-				if os.Geteuid() == 0 {
-					t.Skip("running as root: directory permissions do not stop root")
-				}
-				dir := filepath.Dir(s.Path())
-				if err := os.Chmod(dir, 0o500); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+				s.fs = &recordingFS{fail: step}
 				return sample()
 			},
-		},
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
