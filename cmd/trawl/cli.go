@@ -31,6 +31,7 @@ const usage = `usage: trawl <command> [flags]
 commands:
   run -c FILE       poll on the configured schedules until SIGINT/SIGTERM
   once -c FILE      run one cycle for every source and exit (for cron)
+                    (run, once: --fresh-state moves an unreadable state file aside)
   plan -c FILE      run one cycle without triggering or writing anything; print every unit
   status -c FILE    print every unit's last trigger, job, result and what was reported where
   validate -c FILE  check the configuration and exit
@@ -73,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "trawl.yaml", "configuration file")
+	var fresh *bool
+	if cmd == "run" || cmd == "once" {
+		fresh = fs.Bool("fresh-state", false, "move an unreadable state file aside (state.json.aside-TIME) and start from an empty state")
+	}
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
@@ -108,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan"})
+	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan", FreshState: fresh != nil && *fresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 		return exitRuntime

@@ -45,6 +45,10 @@ type Options struct {
 	ReadOnly bool
 	// Transport, when set, is the base transport of every HTTP client.
 	Transport http.RoundTripper
+	// FreshState moves an unreadable state file (corrupt, or written by a
+	// newer trawl) aside and starts from an empty state, instead of
+	// refusing to start (`--fresh-state`).
+	FreshState bool
 }
 
 // App is a wired trawl.
@@ -73,6 +77,16 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 			_ = a.Close() // what was built so far
 		}
 	}()
+	// The state lock comes first: until it is held nothing in the state
+	// directory is touched (targets clean their directories when built),
+	// so a trawl refused by the lock cannot harm the one holding it.
+	store, err := openState(cfg.StatePath(), o, log)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := store.(*state.Store); ok {
+		a.store = s
+	}
 	var client clientFunc = func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
 		opts := httpx.Options{
 			Name:       name,
@@ -279,17 +293,6 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	if err := registerMeter(a.Metrics, a.Meter); err != nil {
 		return nil, err
 	}
-	path := cfg.StatePath()
-	var store cycle.Store
-	if o.ReadOnly {
-		store = state.ReadOnly(path)
-	} else {
-		s, err := state.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		store, a.store = s, s
-	}
 	a.Runner = cycle.New(cycle.Options{
 		Sources:     srcs,
 		Targets:     tgts,
@@ -304,6 +307,35 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		Logger:      log,
 	})
 	return a, nil
+}
+
+// openState locks the state file (unless ReadOnly) and checks that it can be
+// read: an unreadable file is an error naming it, and is left untouched,
+// unless o.FreshState moves it aside.
+func openState(path string, o Options, log *zap.Logger) (cycle.Store, error) {
+	if o.ReadOnly {
+		return state.ReadOnly(path), nil
+	}
+	s, err := state.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	_, lerr := s.Load()
+	switch {
+	case lerr == nil:
+		return s, nil
+	case !o.FreshState:
+		_ = s.Close()
+		return nil, fmt.Errorf("%w (the file is left untouched; --fresh-state moves it aside and starts from an empty state)", lerr)
+	}
+	aside, err := s.SetAside(time.Now())
+	if err != nil {
+		_ = s.Close()
+		return nil, errors.Join(lerr, err)
+	}
+	log.Warn("state file unreadable: moved aside, starting from an empty state",
+		zap.String("state", path), zap.String("aside", aside), zap.Error(lerr))
+	return s, nil
 }
 
 // Close stops what the targets run and releases the state lock.

@@ -5,12 +5,16 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/secret"
+	"github.com/trawl-ci/trawl/pkg/state"
 )
 
 // provide gives cfg what a host running it has: its secrets (in the
@@ -110,6 +114,122 @@ func TestWiresEveryExample(t *testing.T) {
 			}
 			if err := again.Close(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// snapshot reads every file under dir, by path relative to dir.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestRefusedByTheLockTouchesNothing: a second trawl started beside a
+// running one (here: the lock held in this process) is refused before it
+// builds anything, so the running one's job records, the temporary files
+// of its writes in progress and its state are left as they are.
+func TestRefusedByTheLockTouchesNothing(t *testing.T) {
+	cfg, err := config.LoadFile("../../examples/github-gitlab-relay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = t.TempDir()
+	provide(t, cfg)
+	holder, err := state.Open(cfg.StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	var execTarget string
+	for _, tg := range cfg.Targets {
+		if tg.Type == config.TargetExec {
+			execTarget = tg.Name
+		}
+	}
+	if execTarget == "" {
+		t.Fatal("the example has no exec target")
+	}
+	// What the running trawl has in flight: a job record, the temporary
+	// file of a record being rewritten, the state and its temporary file.
+	inFlight := map[string]string{
+		filepath.Join("exec", execTarget, "ab.json"):       `{"id": "ab"}`,
+		filepath.Join("exec", execTarget, ".tmp-orphaned"): `{"id": "ab", "done": tr`,
+		"state.json":         `{"schema": 1, "units": {}}`,
+		"state.json.tmp-123": `{"schema": 1, "uni`,
+	}
+	for name, content := range inFlight {
+		p := filepath.Join(cfg.StateDir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, cfg.StateDir)
+
+	if _, err := New(cfg, Options{Version: "test"}); !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("New beside the lock holder = %v, want ErrLocked", err)
+	}
+	if after := snapshot(t, cfg.StateDir); !maps.Equal(after, before) {
+		t.Fatalf("a refused trawl changed the state directory:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestUnreadableStateIsLeftUntouched: a corrupt state file, or one of a
+// newer schema, stops trawl with an error naming the file and the way out,
+// and is left byte for byte; FreshState moves it aside and starts empty.
+func TestUnreadableStateIsLeftUntouched(t *testing.T) {
+	for name, content := range map[string]string{
+		"corrupt":      `{"schema": 1, "units": {"a": {"chan`,
+		"newer schema": `{"schema": 99, "units": {}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.LoadFile("../../examples/github-gitlab-relay.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.StateDir = t.TempDir()
+			provide(t, cfg)
+			if err := os.WriteFile(cfg.StatePath(), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err = New(cfg, Options{Version: "test"})
+			if err == nil || !strings.Contains(err.Error(), cfg.StatePath()) || !strings.Contains(err.Error(), "--fresh-state") {
+				t.Fatalf("New = %v; want an error naming %s and --fresh-state", err, cfg.StatePath())
+			}
+			if b, err := os.ReadFile(cfg.StatePath()); err != nil || string(b) != content {
+				t.Fatalf("state file after the refusal = %q, %v; want it untouched", b, err)
+			}
+
+			app, err := New(cfg, Options{Version: "test", FreshState: true})
+			if err != nil {
+				t.Fatalf("New with FreshState: %v", err)
+			}
+			defer app.Close()
+			aside, _ := filepath.Glob(cfg.StatePath() + ".aside-*")
+			if len(aside) != 1 {
+				t.Fatalf("aside files %v, want one", aside)
+			}
+			if b, err := os.ReadFile(aside[0]); err != nil || string(b) != content {
+				t.Fatalf("aside file = %q, %v; want the old bytes", b, err)
+			}
+			if _, err := os.Stat(cfg.StatePath()); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("state file still in place: %v", err)
 			}
 		})
 	}
