@@ -57,20 +57,26 @@
 //
 // # Runs
 //
-// Trigger starts the command in its own process group and returns at once;
-// the command does not depend on the trigger's context. A supervisor
-// goroutine owned by the Target waits for it, at most Opts.Timeout; at the
-// deadline it kills the whole process group. When the command ends, what is
-// left of its process group is killed too, so nothing it started outlives
-// it unless it left the group (setsid). The combined standard output and
-// error, at most the last MiB, are written to <job id>.log beside the record
-// when the command ends, and the record is updated with the exit status.
-// Close kills every running command and waits for its supervisor.
+// Builds outlive trawl (DESIGN.md): a run is watched by a supervisor
+// process of its own, the trawl binary started again (see supervise.go),
+// not by trawl. Trigger starts the supervisor, which starts the command in
+// its own process group, records the command's pid and its own in the job
+// record, and tells Trigger, which returns; the command does not depend on
+// the trigger's context. The supervisor waits for the command, at most
+// Opts.Timeout; at the deadline it kills the whole process group. When the
+// command ends, what is left of its process group is killed too, so
+// nothing it started outlives it unless it left the group (setsid). The
+// combined standard output and error, at most the last MiB, are written to
+// <job id>.log beside the record, and the record is updated with the exit
+// status. Stopping the supervisor (SIGTERM) stops the command and records
+// that.
 //
-// A trawl restart while a command runs loses that run's result: no process
-// is left that can wait for it. Result reports such a run as an
-// infrastructure error ("interrupted") once its process is gone, and never
-// runs the command again for that fingerprint.
+// So `trawl once` exiting, a restart, an upgrade or a SIGKILL of trawl
+// neither stops a run nor loses its result: a later trawl reads the
+// outcome from the record. Close stops nothing. Only a supervisor killed
+// with SIGKILL (or a host reboot) loses a run's result; Result then
+// reports it as an infrastructure error ("interrupted") and the command
+// is never run again for that fingerprint.
 //
 // # Results
 //
@@ -84,7 +90,7 @@
 //	exit status 128 and above (conventionally a     infra-error
 //	  process killed by a signal), killed by a
 //	  signal, timed out, stopped by Close
-//	no exit recorded and the process gone           infra-error ("interrupted")
+//	no exit recorded and the supervisor gone        infra-error ("interrupted")
 //
 // The summary is one line under 180 characters that ends with the last
 // non-empty line the command printed.
@@ -93,14 +99,13 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,6 +134,8 @@ var (
 	errClosed   = errors.New("target closed")
 )
 
+var _ io.Closer = (*Target)(nil)
+
 // Opts configures a Target.
 type Opts struct {
 	// Name is the configured target name. It names the record directory,
@@ -151,6 +158,10 @@ type Opts struct {
 	Now func() time.Time
 	// Logger receives progress; nil means no logging.
 	Logger *zap.Logger
+	// Supervisor is the binary started to supervise each run (see
+	// supervise.go); empty means this process's own executable. It must
+	// link this package.
+	Supervisor string
 }
 
 // Target runs a local command per unit. It is safe for concurrent use.
@@ -165,17 +176,13 @@ type Target struct {
 	now        func() time.Time
 	log        *zap.Logger
 	configHash string
+	// supervisor is the binary started to supervise a run.
+	supervisor string
 
-	// ctx ends every running command when Close cancels it with errClosed.
-	ctx  context.Context
-	stop context.CancelCauseFunc
-	wg   sync.WaitGroup
-
-	// mu guards running and closed, and serialises the look-up, creation
-	// and start of job records.
-	mu      sync.Mutex
-	running map[string]bool // job ids with a live supervisor
-	closed  bool
+	// mu serialises the look-up, creation and start of job records, and
+	// guards closed.
+	mu     sync.Mutex
+	closed bool
 }
 
 // New checks the options, creates the record directory and returns a
@@ -224,7 +231,6 @@ func New(o Opts) (*Target, error) {
 		records: records,
 		now:     o.Now,
 		log:     o.Logger,
-		running: map[string]bool{},
 	}
 	if t.timeout == 0 {
 		t.timeout = defaultTimeout
@@ -236,7 +242,14 @@ func New(o Opts) (*Target, error) {
 		t.log = zap.NewNop()
 	}
 	t.configHash = configHash(t.argv, t.dir, t.env)
-	t.ctx, t.stop = context.WithCancelCause(context.Background())
+	t.supervisor = o.Supervisor
+	if t.supervisor == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("exec %s: find the supervisor binary: %w", o.Name, err)
+		}
+		t.supervisor = self
+	}
 	removeTemps(records)
 	return t, nil
 }
@@ -308,7 +321,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	if err := t.write(rec); err != nil {
 		return targets.Job{}, fmt.Errorf("exec %s: unit %s: %w", t.name, r.Unit, err)
 	}
-	run, err := t.start(env, stdin)
+	pid, err := t.supervise(ctx, spec{Argv: t.argv, Dir: t.dir, Env: env, Timeout: t.timeout, Stdin: stdin, Record: t.path(id, ".json")})
 	if err != nil {
 		err = fmt.Errorf("exec %s: unit %s: start %s: %w", t.name, r.Unit, t.argv[0], err)
 		if rerr := os.Remove(t.path(id, ".json")); rerr != nil {
@@ -316,17 +329,8 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		}
 		return targets.Job{}, err
 	}
-	rec.PID = run.cmd.Process.Pid
-	if err := t.write(rec); err != nil {
-		// The command runs and its supervisor will record the outcome;
-		// only the pid is missing meanwhile.
-		t.log.Warn("exec: record pid", zap.String("target", t.name), zap.String("job", id), zap.Error(err))
-	}
-	t.running[id] = true
-	t.wg.Add(1)
-	go t.supervise(run, rec)
 	t.log.Info("exec: started command", zap.String("target", t.name), zap.String("unit", r.Unit),
-		zap.String("job", id), zap.Int("pid", rec.PID))
+		zap.String("job", id), zap.Int("pid", pid))
 	return job, nil
 }
 
@@ -378,92 +382,10 @@ func (t *Target) environ(id string, r targets.Request) ([]string, error) {
 	), nil
 }
 
-// run is one started command.
-type run struct {
-	cmd    *osexec.Cmd
-	ctx    context.Context // ends at the deadline or at Close
-	cancel context.CancelFunc
-	out    *tail
-}
-
-// start starts the command in its own process group under the timeout.
-func (t *Target) start(env []string, stdin []byte) (*run, error) {
-	ctx, cancel := context.WithTimeoutCause(t.ctx, t.timeout, errTimedOut)
-	out := &tail{max: maxLog}
-	cmd := osexec.CommandContext(ctx, t.argv[0], t.argv[1:]...)
-	cmd.Dir = t.dir
-	cmd.Env = env
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		killGroup(cmd.Process.Pid)
-		return nil
-	}
-	cmd.WaitDelay = waitDelay
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return nil, err
-	}
-	return &run{cmd: cmd, ctx: ctx, cancel: cancel, out: out}, nil
-}
-
 // killGroup kills the process group led by pid; a group that is gone
 // already is no error.
 func killGroup(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-}
-
-// supervise waits for a run, kills what is left of its process group,
-// writes its log and records its outcome.
-func (t *Target) supervise(r *run, rec *record) {
-	defer t.wg.Done()
-	defer r.cancel()
-	err := r.cmd.Wait()
-	killGroup(r.cmd.Process.Pid)
-	cause := context.Cause(r.ctx)
-
-	finished := t.now().UTC()
-	rec.Done = true
-	rec.Finished = &finished
-	rec.ExitCode = -1
-	st := r.cmd.ProcessState
-	var ws syscall.WaitStatus
-	if st != nil {
-		ws, _ = st.Sys().(syscall.WaitStatus)
-	}
-	switch {
-	case st == nil:
-		rec.Error = fmt.Sprintf("wait for the command: %v", err)
-	case ws.Signaled() && errors.Is(cause, errTimedOut):
-		rec.Error = fmt.Sprintf("timed out after %s", t.timeout)
-	case ws.Signaled() && errors.Is(cause, errClosed):
-		rec.Error = "stopped: trawl shut down while the command ran"
-	case ws.Signaled():
-		rec.Error = "killed by signal " + ws.Signal().String()
-	default:
-		rec.ExitCode = st.ExitCode()
-	}
-	if errors.Is(err, osexec.ErrWaitDelay) {
-		t.log.Warn("exec: a process left the group and kept the output open; output may be cut short",
-			zap.String("target", t.name), zap.String("job", rec.ID))
-	}
-	out := r.out.Bytes()
-	rec.LastLine = lastLine(out)
-	if err := writeAtomic(rec.Log, out); err != nil {
-		t.log.Warn("exec: write log", zap.String("target", t.name), zap.String("job", rec.ID), zap.Error(err))
-	}
-	if err := t.write(rec); err != nil {
-		t.log.Error("exec: record outcome; the run will read as interrupted",
-			zap.String("target", t.name), zap.String("job", rec.ID), zap.Error(err))
-	}
-	t.log.Info("exec: command ended", zap.String("target", t.name), zap.String("unit", rec.Unit),
-		zap.String("job", rec.ID), zap.Int("exit_code", rec.ExitCode), zap.String("error", rec.Error))
-
-	t.mu.Lock()
-	delete(t.running, rec.ID)
-	t.mu.Unlock()
 }
 
 // lastLine is the last non-empty line of out, trimmed.
@@ -477,14 +399,11 @@ func lastLine(out []byte) string {
 	return ""
 }
 
-// Close kills every command the Target runs, waits for their supervisors
-// to record them, and makes later triggers fail. It is safe to call more
-// than once.
+// Close makes later triggers fail. It stops no command: builds outlive
+// trawl (their supervisors record them). It is safe to call more than once.
 func (t *Target) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
-	t.stop(errClosed)
-	t.wg.Wait()
 	return nil
 }

@@ -32,6 +32,7 @@ signal) kill -TERM $$ ;;
 hang) sleep 300 & echo $! > "$OUT/child.tmp"; mv "$OUT/child.tmp" "$OUT/child"; wait ;;
 missing) exec "$OUT/no-such-program" ;;
 big) head -c 3000000 /dev/zero | tr '\0' 'x'; echo; echo "the end" ;;
+gate) touch "$OUT/waiting"; while [ ! -e "$OUT/go" ]; do sleep 0.05; done; echo released ;;
 esac
 `
 
@@ -336,18 +337,18 @@ func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 	waitGone(t, child)
 }
 
-func TestCloseStopsRunningCommands(t *testing.T) {
-	f := newFixture(t, "hang")
+// TestBuildsOutliveTrawl: a run started by one trawl process goes on when
+// that trawl stops (Close, as `trawl once` does when it exits), and its
+// outcome, reached while no trawl runs, is read by the next one.
+func TestBuildsOutliveTrawl(t *testing.T) {
+	f := newFixture(t, "gate")
 	tg := f.target()
 	r := request("fp1")
 	job, err := tg.Trigger(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	child, err := strconv.Atoi(strings.TrimSpace(waitFile(t, filepath.Join(f.out, "child"))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitFile(t, filepath.Join(f.out, "waiting"))
 	res, err := tg.Result(context.Background(), job)
 	if err != nil || res.State != targets.StatePending || !strings.HasPrefix(res.Summary, "running since ") {
 		t.Errorf("Result while running = %+v, %v; want pending", res, err)
@@ -356,14 +357,8 @@ func TestCloseStopsRunningCommands(t *testing.T) {
 	if err != nil || !again.Adopted || again.ID != job.ID {
 		t.Errorf("second Trigger while running = %+v, %v; want the run adopted", again, err)
 	}
-
 	if err := tg.Close(); err != nil {
 		t.Fatal(err)
-	}
-	waitGone(t, child)
-	res, err = tg.Result(context.Background(), job)
-	if err != nil || res.State != targets.StateInfra || !strings.HasPrefix(res.Summary, "command stopped: trawl shut down") {
-		t.Errorf("Result after Close = %+v, %v; want an infra-error", res, err)
 	}
 	if _, err := tg.Trigger(context.Background(), request("fp2")); !errors.Is(err, errClosed) {
 		t.Errorf("Trigger after Close = %v, want an error", err)
@@ -371,8 +366,67 @@ func TestCloseStopsRunningCommands(t *testing.T) {
 	if err := tg.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
+
+	// trawl is down: the build finishes.
+	if err := os.WriteFile(filepath.Join(f.out, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := waitRecord(t, f, job.ID)
+	waitGone(t, rec.Supervisor)
+
+	// trawl starts again and reads the outcome.
+	restarted := f.target()
+	res = waitResult(t, restarted, job)
+	if res.State != targets.StateSuccess || res.Summary != "command succeeded: released" {
+		t.Errorf("Result after the restart = %+v; want the build's success", res)
+	}
 	if n := f.runs(); n != 1 {
 		t.Errorf("the command ran %d times, want 1", n)
+	}
+}
+
+// waitRecord waits until the job record of id holds an outcome.
+func waitRecord(t *testing.T, f *fixture, id string) *record {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := readRecord(filepath.Join(f.state, "exec", "local", id+".json"))
+		if err == nil && rec.Done {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s never recorded an outcome: %+v, %v", id, rec, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestKilledSupervisorReadsInterrupted: a supervisor killed with SIGKILL
+// cannot record anything; the run then reads as interrupted, once the
+// supervisor is seen gone, and is not run again.
+func TestKilledSupervisorReadsInterrupted(t *testing.T) {
+	f := newFixture(t, "gate")
+	tg := f.target()
+	job, err := tg.Trigger(context.Background(), request("fp1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(f.out, "waiting"))
+	rec, err := tg.read(job.ID)
+	if err != nil || rec.Supervisor <= 0 || rec.PID <= 0 {
+		t.Fatalf("record = %+v, %v; want the supervisor's and the command's pids", rec, err)
+	}
+	if err := syscall.Kill(rec.Supervisor, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, rec.Supervisor)
+	killGroup(rec.PID)
+	res, err := tg.Result(context.Background(), job)
+	if err != nil || res.State != targets.StateInfra || !strings.HasPrefix(res.Summary, "interrupted") {
+		t.Errorf("Result = %+v, %v; want interrupted", res, err)
+	}
+	if again, err := tg.Trigger(context.Background(), request("fp1")); err != nil || !again.Adopted {
+		t.Errorf("Trigger again = %+v, %v; want the run adopted, not run again", again, err)
 	}
 }
 
@@ -444,9 +498,9 @@ func TestInterruptedRun(t *testing.T) {
 		state   targets.State
 	}{
 		{"never started", 0, now, targets.StateInfra},
-		{"process gone", gone, now, targets.StateInfra},
-		{"process alive", os.Getpid(), now.Add(-time.Minute), targets.StatePending},
-		{"process alive past the deadline", os.Getpid(), now.Add(-2 * time.Hour), targets.StateInfra},
+		{"supervisor gone", gone, now, targets.StateInfra},
+		{"supervisor alive", os.Getpid(), now.Add(-time.Minute), targets.StatePending},
+		{"supervisor alive past the deadline", os.Getpid(), now.Add(-2 * time.Hour), targets.StateInfra},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,7 +509,7 @@ func TestInterruptedRun(t *testing.T) {
 			tg := f.target()
 			r := request("fp1")
 			id := JobID(r.Unit, r.Fingerprint, 0)
-			if err := tg.write(&record{ID: id, Unit: r.Unit, Fingerprint: r.Fingerprint, Started: tt.started, PID: tt.pid}); err != nil {
+			if err := tg.write(&record{ID: id, Unit: r.Unit, Fingerprint: r.Fingerprint, Started: tt.started, PID: tt.pid, Supervisor: tt.pid}); err != nil {
 				t.Fatal(err)
 			}
 			job, err := tg.Trigger(context.Background(), r)
@@ -580,5 +634,36 @@ func TestConfigHash(t *testing.T) {
 		if hash(edit) == h {
 			t.Errorf("changing the %s kept the hash", name)
 		}
+	}
+}
+
+// TestNewRemovesOnlyDeadWritersTemps: the temporary files of a write
+// killed mid-way are removed when a Target is built, but not those of a
+// live writer (a supervisor recording an outcome right now), whose rename
+// would fail and lose the outcome.
+func TestNewRemovesOnlyDeadWritersTemps(t *testing.T) {
+	f := newFixture(t, "ok")
+	dir := filepath.Join(f.state, "exec", "local")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	live := tempPrefix + strconv.Itoa(os.Getpid()) + "-1"
+	dead := tempPrefix + strconv.Itoa(deadPID(t)) + "-2"
+	for _, name := range []string{live, dead, tempPrefix + "old-style", "kept.json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.target()
+	var left []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := []string{live, "kept.json"}; !reflect.DeepEqual(left, want) {
+		t.Fatalf("left %v, want %v", left, want)
 	}
 }

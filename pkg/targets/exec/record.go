@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ type record struct {
 	// PID is the process (and process group) id; 0 until the command has
 	// started.
 	PID int `json:"pid,omitempty"`
+	// Supervisor is the pid of the supervisor process that waits for the
+	// command and records its outcome.
+	Supervisor int `json:"supervisor,omitempty"`
 	// Done reports that the outcome below is recorded.
 	Done     bool       `json:"done"`
 	Finished *time.Time `json:"finished,omitempty"`
@@ -57,7 +61,16 @@ func validID(id string) bool {
 // read loads the record of job id. A missing record is an error wrapping
 // fs.ErrNotExist.
 func (t *Target) read(id string) (*record, error) {
-	p := t.path(id, ".json")
+	return readRecord(t.path(id, ".json"))
+}
+
+// write replaces the record of rec.ID atomically.
+func (t *Target) write(rec *record) error {
+	return writeRecord(t.path(rec.ID, ".json"), rec)
+}
+
+// readRecord loads the job record at p.
+func readRecord(p string) (*record, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read job record: %w", err)
@@ -69,13 +82,13 @@ func (t *Target) read(id string) (*record, error) {
 	return &rec, nil
 }
 
-// write replaces the record of rec.ID atomically.
-func (t *Target) write(rec *record) error {
+// writeRecord replaces the job record at p with rec, atomically.
+func writeRecord(p string, rec *record) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode job record: %w", err)
 	}
-	if err := writeAtomic(t.path(rec.ID, ".json"), append(b, '\n')); err != nil {
+	if err := writeAtomic(p, append(b, '\n')); err != nil {
 		return fmt.Errorf("write job record: %w", err)
 	}
 	return nil
@@ -83,10 +96,12 @@ func (t *Target) write(rec *record) error {
 
 // writeAtomic replaces the file at path with b: it writes a temporary
 // file (mode 0600) in the same directory, syncs it, renames it over path
-// and syncs the directory. On error the temporary file is removed.
+// and syncs the directory. On error the temporary file is removed. The
+// temporary file's name holds the writer's pid ("<tempPrefix><pid>-..."),
+// since supervisors of other trawl processes write in the same directory.
 func writeAtomic(path string, b []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	f, err := os.CreateTemp(dir, tempPrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return err
 	}
@@ -116,15 +131,23 @@ func writeAtomic(path string, b []byte) error {
 	return err
 }
 
-// removeTemps removes the temporary files a crash left in dir.
+// removeTemps removes the temporary files that writers killed mid-write
+// left in dir: those whose writer's pid is gone. The files of a live
+// writer (a supervisor recording an outcome right now) are left alone.
 func removeTemps(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tempPrefix) {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
+		rest, ok := strings.CutPrefix(e.Name(), tempPrefix)
+		if !ok {
+			continue
 		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if n, err := strconv.Atoi(pid); err == nil && n > 0 && alive(n) {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
 	}
 }

@@ -1,9 +1,12 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,37 +28,35 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 	if err := ctx.Err(); err != nil {
 		return targets.Result{}, fmt.Errorf("exec %s: job %s: %w", t.name, job.ID, err)
 	}
-	// The supervisor records the outcome before it leaves the running set,
-	// so a run seen outside the set has its outcome on disk if it has one.
-	t.mu.Lock()
-	supervised := t.running[job.ID]
-	t.mu.Unlock()
 	rec, err := t.read(job.ID)
 	if err != nil {
 		return targets.Result{}, fmt.Errorf("exec %s: job %s: %w", t.name, job.ID, err)
 	}
-	switch {
-	case rec.Done:
+	if rec.Done {
 		return outcome(rec), nil
-	case supervised:
-		return running(rec, ""), nil
-	case rec.PID > 0 && alive(rec.PID) && t.now().Before(rec.Started.Add(t.timeout+waitDelay)):
-		// Started by another trawl process on the same state directory,
-		// which records the outcome; or left running by a crashed one,
-		// whose outcome is lost and which the deadline ends.
-		return running(rec, fmt.Sprintf(" (pid %d, not supervised by this trawl process)", rec.PID)), nil
+	}
+	// The supervisor records the outcome before it exits: once it is seen
+	// gone, a record read afterwards holds the outcome if there is one.
+	if rec.Supervisor > 0 && alive(rec.Supervisor) && t.now().Before(rec.Started.Add(t.timeout+waitDelay+startTimeout)) {
+		return running(rec), nil
+	}
+	if rec, err = t.read(job.ID); err != nil {
+		return targets.Result{}, fmt.Errorf("exec %s: job %s: %w", t.name, job.ID, err)
+	}
+	if rec.Done {
+		return outcome(rec), nil
 	}
 	return clip(targets.Result{
 		State:   targets.StateInfra,
-		Summary: "interrupted: trawl stopped while the command ran; its result is lost",
+		Summary: "interrupted: the command's supervisor ended without recording its outcome; its result is lost",
 	}), nil
 }
 
 // running is the result of a run still going.
-func running(rec *record, note string) targets.Result {
+func running(rec *record) targets.Result {
 	return clip(targets.Result{
 		State:   targets.StatePending,
-		Summary: "running since " + rec.Started.UTC().Format(time.RFC3339) + note,
+		Summary: "running since " + rec.Started.UTC().Format(time.RFC3339),
 	})
 }
 
@@ -80,10 +81,21 @@ func outcome(rec *record) targets.Result {
 	return clip(r)
 }
 
-// alive reports whether a process with that pid exists.
+// alive reports whether a process with that pid exists and has not ended:
+// a zombie nobody reaped yet (a supervisor whose parent is a container's
+// init that does not reap) has ended.
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// The state follows the ")" that ends the command name.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
 // clip makes r.Summary one line of printable text of fewer than
