@@ -150,7 +150,7 @@ func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, pos
 		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, apiError(err))
 	}
 	for _, cur := range combined.Statuses {
-		if cur.GetContext() == st.Context && cur.GetState() == posted && cur.GetDescription() == st.Description {
+		if cur.GetContext() == st.Context && report.Same(cur.GetState(), cur.GetDescription(), m, posted) {
 			return report.Found, nil
 		}
 	}

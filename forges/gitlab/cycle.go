@@ -146,7 +146,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 			newest = c
 		}
 	}
-	if newest != nil && newest.Status == posted && newest.Description == st.Description {
+	if newest != nil && report.Same(newest.Status, newest.Description, m, posted) {
 		return report.Found, nil
 	}
 	if err := r.s.PostStatus(ctx, project, sha, st); err != nil {

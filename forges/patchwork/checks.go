@@ -171,7 +171,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	}
 	if n := len(existing); n > 0 {
 		last := existing[n-1]
-		if last.State == chk.State && last.Description == chk.Description {
+		if report.Same(last.State, last.Description, m, chk.State) {
 			return report.Found, nil
 		}
 	}

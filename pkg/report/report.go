@@ -100,15 +100,31 @@ func (s States) Map(st targets.State) (string, bool) {
 // revision of the unit it describes. It has no leading or trailing space:
 // forges strip them, and the look-before-post compares exactly.
 func Description(m Message, limit int) string {
-	fp := m.Fingerprint
-	if len(fp) > 12 {
-		fp = fp[:12]
-	}
-	suffix := "[trawl " + fp + "]"
+	suffix := tag(m.Fingerprint)
 	summary := []rune(strings.Join(strings.Fields(m.Summary), " "))
 	room := limit - utf8.RuneCountInString(suffix) - 1
 	if len(summary) > room {
 		summary = append(summary[:max(room-1, 0)], '…')
 	}
 	return strings.TrimSpace(string(summary) + " " + suffix)
+}
+
+// tag is the mark a description ends with: the short fingerprint,
+// "[trawl 5d41c3f0a9b2]".
+func tag(fingerprint string) string {
+	if len(fingerprint) > 12 {
+		fingerprint = fingerprint[:12]
+	}
+	return "[trawl " + fingerprint + "]"
+}
+
+// Same reports whether a report found on the server, by its state (in the
+// reporter's words) and its description, is the one about to be posted for
+// m: the same state about the same fingerprint. It is how a reporter looks
+// before it posts. The wording is not compared: a summary changes while
+// the state does not ("running since ...", a restart that words a pending
+// build differently), and comparing it posted a second pending report on
+// the same patches.
+func Same(state, description string, m Message, posted string) bool {
+	return state == posted && strings.HasSuffix(strings.TrimSpace(description), tag(m.Fingerprint))
 }
