@@ -114,6 +114,7 @@ func TestLoadFileGood(t *testing.T) {
 					Context:   "netdev-ci",
 					States:    map[targets.State]string{targets.StateInfra: "fail", targets.StatePending: "none"},
 					Reporters: []string{"fedora-rdb"},
+					MaxAge:    Duration(2 * 24 * time.Hour),
 				},
 			},
 			{
@@ -132,7 +133,7 @@ func TestLoadFileGood(t *testing.T) {
 					Lookback: Duration(12 * time.Hour),
 					Token:    secret.Source{Env: "PW_TOKEN"},
 				},
-				Report: Report{Checks: true, Context: "wireless_ci"},
+				Report: Report{Checks: true, Context: "wireless_ci", MaxAge: DefaultReportMaxAge},
 			},
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -32,7 +33,13 @@ type Report struct {
 	States map[targets.State]string `yaml:"states,omitempty" json:"states,omitempty"`
 	// Reporters names further reporters (ResultsDB) the source's results go to.
 	Reporters []string `yaml:"reporters,omitempty" json:"reporters,omitempty"`
+	// MaxAge bounds how long a report that keeps failing is retried: an
+	// older one is dropped from the outbox, logged and counted.
+	MaxAge Duration `yaml:"max_age" json:"max_age"`
 }
+
+// DefaultReportMaxAge is how long a failing report is retried by default.
+const DefaultReportMaxAge = Duration(7 * 24 * time.Hour)
 
 // DefaultCheckContext is the check context of a source that names none.
 const DefaultCheckContext = "trawl"
@@ -131,8 +138,8 @@ func (l *loader) report(f field, s Source, reporters map[string]int) Report {
 		key, what, words = "statuses", "commit status", []string{"pending", "running", "success", "failed", "canceled"}
 		hasToken = s.GitLab != nil
 	}
-	o := l.object(f, key, "context", "states", "reporters")
-	r := Report{Checks: hasToken, Context: DefaultCheckContext}
+	o := l.object(f, key, "context", "states", "reporters", "max_age")
+	r := Report{Checks: hasToken, Context: DefaultCheckContext, MaxAge: l.duration(o.get("max_age"), DefaultReportMaxAge)}
 	cf := o.get(key)
 	if v := l.enum(cf, "", "true", "false"); v != "" {
 		r.Checks = v == "true"

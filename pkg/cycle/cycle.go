@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -85,6 +86,10 @@ type Options struct {
 	// in an infrastructure error is triggered again for the same
 	// fingerprint (0: never). A failure is never retried.
 	RetryInfra map[string]int
+	// ReportMaxAge is, by source name, how long a report may wait in the
+	// outbox (retried after failures) before it is dropped with a log line
+	// and counted by Expired; 0 means it waits for ever.
+	ReportMaxAge map[string]time.Duration
 	// Requests returns the running request counts of every HTTP client, so
 	// a cycle can log what it cost. Nil means no counts.
 	Requests func() httpx.Counts
@@ -118,7 +123,13 @@ type Runner struct {
 	// last is the latest complete snapshot of each source, used for the
 	// dependencies of changes whose source is outside a cycle's scope.
 	last map[string][]change.Change
+	// expired counts the reports dropped for their age (ReportMaxAge).
+	expired atomic.Int64
 }
+
+// Expired is how many reports were dropped from the outbox for being older
+// than their source's ReportMaxAge since the Runner was made.
+func (r *Runner) Expired() int64 { return r.expired.Load() }
 
 // New returns a Runner. Every target a change names must be among
 // o.Targets (config validation guarantees it).

@@ -169,7 +169,8 @@ func (r *Runner) enqueueAs(st *state.State, unit string, u *state.Unit, c *chang
 
 // drain posts every due report of the outbox. A report whose unit is gone
 // or whose fingerprint changed since it was queued is dropped: an old
-// revision's result never lands on a new one. A retryable failure backs
+// revision's result never lands on a new one. So is a report older than its
+// source's ReportMaxAge: retries are bounded. A retryable failure backs
 // off; a permanent one is logged once, recorded and dropped.
 func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 	now := r.now()
@@ -191,6 +192,16 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 		case rp == nil:
 			r.log.Warn("report dropped: reporter no longer configured", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter))
 			rep.Reports.Dropped++
+			continue
+		case r.o.ReportMaxAge[u.Source] > 0 && now.Sub(p.Created) > r.o.ReportMaxAge[u.Source]:
+			r.log.Warn("report dropped: older than report.max_age; not retried", zap.String("unit", p.Message.Unit),
+				zap.String("reporter", p.Reporter), zap.String("state", p.Posted), zap.Time("created", p.Created),
+				zap.Duration("max_age", r.o.ReportMaxAge[u.Source]), zap.Int("attempts", p.Attempts), zap.String("last_error", p.LastError))
+			// Recorded like a refusal, so the same state is not queued
+			// again; a new state or fingerprint is reported as usual.
+			u.Reports = setReported(u.Reports, p, now, fmt.Sprintf("dropped after %s in the outbox: %s", r.o.ReportMaxAge[u.Source], p.LastError))
+			rep.Reports.Dropped++
+			r.expired.Add(1)
 			continue
 		case p.NextAttempt.After(now) || ctx.Err() != nil:
 			keep = append(keep, p)

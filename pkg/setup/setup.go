@@ -217,6 +217,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	reporters := map[string][]cycle.Reporter{}
 	relays := map[string]cycle.Reporter{} // commit status reporters, which relayed statuses go through
 	retry := map[string]int{}
+	maxAge := map[string]time.Duration{}
 	groups := map[string]int{} // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
 		switch s.Type {
@@ -288,24 +289,33 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 			reporters[s.Name] = append(reporters[s.Name], stores[name])
 		}
 		retry[s.Name] = s.RetryInfra
+		maxAge[s.Name] = time.Duration(s.Report.MaxAge)
 	}
 
 	if err := registerMeter(a.Metrics, a.Meter); err != nil {
 		return nil, err
 	}
 	a.Runner = cycle.New(cycle.Options{
-		Sources:     srcs,
-		Targets:     tgts,
-		Resolver:    resolverFunc((&gitref.Resolver{Timeout: time.Duration(cfg.HTTP.Timeout), Logger: log}).Resolve),
-		Store:       store,
-		GoneGrace:   time.Duration(cfg.GoneGrace),
-		Concurrency: cfg.TriggerConcurrency,
-		Reporters:   reporters,
-		Relays:      relays,
-		RetryInfra:  retry,
-		Requests:    a.Meter.Snapshot,
-		Logger:      log,
+		Sources:      srcs,
+		Targets:      tgts,
+		Resolver:     resolverFunc((&gitref.Resolver{Timeout: time.Duration(cfg.HTTP.Timeout), Logger: log}).Resolve),
+		Store:        store,
+		GoneGrace:    time.Duration(cfg.GoneGrace),
+		Concurrency:  cfg.TriggerConcurrency,
+		Reporters:    reporters,
+		Relays:       relays,
+		RetryInfra:   retry,
+		ReportMaxAge: maxAge,
+		Requests:     a.Meter.Snapshot,
+		Logger:       log,
 	})
+	err = a.Metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "trawl_reports_expired_total",
+		Help: "Reports dropped from the outbox unposted, older than their source's report.max_age.",
+	}, func() float64 { return float64(a.Runner.Expired()) }))
+	if err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
