@@ -44,14 +44,15 @@
 // Each run has a job record, a JSON file under
 // StateDir/exec/<target name>/ named by the job id: the hex sha256 of the
 // unit key, a zero byte and the fingerprint, then for a retry after an
-// infrastructure error a zero byte and the attempt number. Trigger writes the record
-// atomically (temporary file, fsync, rename, fsync of the directory) before
-// it starts the command. A Trigger that finds a record adopts it
+// infrastructure error a zero byte and the attempt number. The run's
+// supervisor creates the record exclusively (a synced temporary file hard
+// linked to the record's name, then a sync of the directory) before it
+// starts the command, and only one supervisor of a job can. A Trigger that finds a record adopts it
 // (Job.Adopted) and runs nothing, whether the run is going on or long over;
 // so a crash at any instant, or a lost state file, never runs a unit twice
 // for one fingerprint. To run it again, delete its record. A command that
-// cannot be started at all (no such file, no permission) removes its record
-// again and fails the trigger, so the next cycle tries once more.
+// cannot be started at all (no such file, no permission) has its record
+// removed again and fails the trigger, so the next cycle tries once more.
 //
 // Records and logs are never deleted by trawl.
 //
@@ -311,23 +312,27 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("exec %s: unit %s: %w", t.name, r.Unit, err)
 	}
 
-	rec := &record{
+	rec := record{
 		ID:          id,
 		Unit:        r.Unit,
 		Fingerprint: r.Fingerprint,
 		Started:     t.now().UTC(),
 		Log:         t.path(id, ".log"),
 	}
-	if err := t.write(rec); err != nil {
-		return targets.Job{}, fmt.Errorf("exec %s: unit %s: %w", t.name, r.Unit, err)
-	}
-	pid, err := t.supervise(ctx, spec{Argv: t.argv, Dir: t.dir, Env: env, Timeout: t.timeout, Stdin: stdin, Record: t.path(id, ".json")})
-	if err != nil {
-		err = fmt.Errorf("exec %s: unit %s: start %s: %w", t.name, r.Unit, t.argv[0], err)
-		if rerr := os.Remove(t.path(id, ".json")); rerr != nil {
-			return targets.Job{}, errors.Join(err, fmt.Errorf("remove job record: %w", rerr))
-		}
-		return targets.Job{}, err
+	// The supervisor creates the record, exclusively, before it starts the
+	// command: killed before that, trawl leaves no record and the next
+	// trigger runs the unit; killed after, the next trigger adopts the
+	// record. Two supervisors of one job (a restarted trawl racing the
+	// one of the killed trawl) cannot both create it.
+	pid, err := t.supervise(ctx, spec{Argv: t.argv, Dir: t.dir, Env: env, Timeout: t.timeout, Stdin: stdin,
+		Record: t.path(id, ".json"), Initial: rec})
+	switch {
+	case errors.Is(err, errExists):
+		job.Adopted = true
+		t.log.Info("exec: adopted a run started meanwhile", zap.String("target", t.name), zap.String("unit", r.Unit), zap.String("job", id))
+		return job, nil
+	case err != nil:
+		return targets.Job{}, fmt.Errorf("exec %s: unit %s: start %s: %w", t.name, r.Unit, t.argv[0], err)
 	}
 	t.log.Info("exec: started command", zap.String("target", t.name), zap.String("unit", r.Unit),
 		zap.String("job", id), zap.Int("pid", pid))

@@ -667,3 +667,40 @@ func TestNewRemovesOnlyDeadWritersTemps(t *testing.T) {
 		t.Fatalf("left %v, want %v", left, want)
 	}
 }
+
+// TestRacingTriggersRunOnce: two trawl processes on one state directory (a
+// restarted trawl beside the supervisor its killed predecessor had just
+// started) trigger the same job at once: the supervisors race to create
+// the record, one wins, the other's trigger adopts its run.
+func TestRacingTriggersRunOnce(t *testing.T) {
+	f := newFixture(t, "ok")
+	a, b := f.target(), f.target()
+	for round := range 5 {
+		r := request("fp" + strconv.Itoa(round))
+		jobs := make(chan targets.Job, 2)
+		errs := make(chan error, 2)
+		for _, tg := range []*Target{a, b} {
+			go func() {
+				job, err := tg.Trigger(context.Background(), r)
+				jobs <- job
+				errs <- err
+			}()
+		}
+		adopted := 0
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			if (<-jobs).Adopted {
+				adopted++
+			}
+		}
+		if adopted != 1 {
+			t.Fatalf("round %d: %d of 2 racing triggers adopted, want exactly 1", round, adopted)
+		}
+		waitResult(t, a, targets.Job{Target: "local", ID: JobID(r.Unit, r.Fingerprint, 0)})
+	}
+	if n := f.runs(); n != 5 {
+		t.Fatalf("the command ran %d times for 5 jobs, want 5", n)
+	}
+}

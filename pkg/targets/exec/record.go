@@ -94,18 +94,37 @@ func writeRecord(p string, rec *record) error {
 	return nil
 }
 
-// writeAtomic replaces the file at path with b: it writes a temporary
-// file (mode 0600) in the same directory, syncs it, renames it over path
-// and syncs the directory. On error the temporary file is removed. The
-// temporary file's name holds the writer's pid ("<tempPrefix><pid>-..."),
-// since supervisors of other trawl processes write in the same directory.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
+// createRecord creates the job record at p with rec, unless it exists
+// (an error wrapping fs.ErrExist): a synced temporary file is hard linked
+// to p, which no other process can have done, and the directory synced.
+func createRecord(p string, rec *record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode job record: %w", err)
+	}
+	dir := filepath.Dir(p)
+	tmp, err := writeTemp(dir, append(b, '\n'))
+	if err != nil {
+		return fmt.Errorf("create job record: %w", err)
+	}
+	err = os.Link(tmp, p)
+	_ = os.Remove(tmp)
+	if err != nil {
+		return fmt.Errorf("create job record: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("create job record: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes b to a new temporary file in dir, syncs and closes it,
+// and returns its name. On error the file is removed.
+func writeTemp(dir string, b []byte) (string, error) {
 	f, err := os.CreateTemp(dir, tempPrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
 	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
@@ -113,13 +132,15 @@ func writeAtomic(path string, b []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
-		_ = os.Remove(tmp)
-		return err
+		_ = os.Remove(f.Name())
+		return "", err
 	}
+	return f.Name(), nil
+}
+
+// syncDir makes the renames and links in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -129,6 +150,23 @@ func writeAtomic(path string, b []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// writeAtomic replaces the file at path with b: it writes a temporary
+// file (mode 0600) in the same directory, syncs it, renames it over path
+// and syncs the directory. On error the temporary file is removed. The
+// temporary file's name holds the writer's pid ("<tempPrefix><pid>-..."),
+// since supervisors of other trawl processes write in the same directory.
+func writeAtomic(path string, b []byte) error {
+	tmp, err := writeTemp(filepath.Dir(path), b)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // removeTemps removes the temporary files that writers killed mid-write

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	osexec "os/exec"
 	"os/signal"
@@ -59,9 +60,15 @@ type spec struct {
 	Env     []string      `json:"env"`
 	Timeout time.Duration `json:"timeout"`
 	Stdin   []byte        `json:"stdin"`
-	// Record is the job record's path; the log goes where it says.
-	Record string `json:"record"`
+	// Record is the job record's path, and Initial what the supervisor
+	// creates there before it starts the command.
+	Record  string `json:"record"`
+	Initial record `json:"initial"`
 }
+
+// errExists reports that the job record exists already: another
+// supervisor started the run.
+var errExists = errors.New("job record exists")
 
 // startTimeout bounds how long Trigger waits for the supervisor to say
 // whether the command started.
@@ -112,6 +119,8 @@ func (t *Target) supervise(ctx context.Context, s spec) (int, error) {
 			return 0, fmt.Errorf("supervisor: bad pid %q", rest)
 		}
 		return pid, nil
+	case "exists":
+		return 0, errExists
 	case "failed":
 		return 0, errors.New(rest)
 	}
@@ -171,8 +180,12 @@ func watch() int {
 		fmt.Printf("failed bad supervisor input: %v\n", err)
 		return 1
 	}
-	rec, err := readRecord(s.Record)
-	if err != nil {
+	rec := &s.Initial
+	switch err := createRecord(s.Record, rec); {
+	case errors.Is(err, fs.ErrExist):
+		fmt.Println("exists")
+		return 0
+	case err != nil:
 		fmt.Printf("failed %v\n", err)
 		return 1
 	}
@@ -198,6 +211,9 @@ func watch() int {
 	}
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Start(); err != nil {
+		if rerr := os.Remove(s.Record); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove job record: %w", rerr))
+		}
 		fmt.Printf("failed %v\n", err)
 		return 1
 	}
