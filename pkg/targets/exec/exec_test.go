@@ -509,7 +509,7 @@ func TestInterruptedRun(t *testing.T) {
 			tg := f.target()
 			r := request("fp1")
 			id := JobID(r.Unit, r.Fingerprint, 0)
-			if err := tg.write(&record{ID: id, Unit: r.Unit, Fingerprint: r.Fingerprint, Started: tt.started, PID: tt.pid, Supervisor: tt.pid}); err != nil {
+			if err := writeRecord(tg.path(id, ".json"), &record{ID: id, Unit: r.Unit, Fingerprint: r.Fingerprint, Started: tt.started, PID: tt.pid, Supervisor: tt.pid}); err != nil {
 				t.Fatal(err)
 			}
 			job, err := tg.Trigger(context.Background(), r)

@@ -64,11 +64,6 @@ func (t *Target) read(id string) (*record, error) {
 	return readRecord(t.path(id, ".json"))
 }
 
-// write replaces the record of rec.ID atomically.
-func (t *Target) write(rec *record) error {
-	return writeRecord(t.path(rec.ID, ".json"), rec)
-}
-
 // readRecord loads the job record at p.
 func readRecord(p string) (*record, error) {
 	b, err := os.ReadFile(p)
