@@ -45,7 +45,13 @@ const (
 // TestMain) runs. Every binary that links this package can therefore
 // supervise the runs it starts, test binaries included.
 func init() {
-	switch os.Getenv(superviseEnv) {
+	stage := os.Getenv(superviseEnv)
+	if stage == stageSpawn || stage == stageWatch {
+		// trawl may be gone before it reads the supervisor's line: the
+		// write must fail, not kill the supervisor with SIGPIPE.
+		signal.Ignore(syscall.SIGPIPE)
+	}
+	switch stage {
 	case stageSpawn:
 		os.Exit(spawn())
 	case stageWatch:
