@@ -278,7 +278,7 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 // tally is what a crash run did, per target type.
 type tally struct {
 	rounds, kills, completed, restarts, triggers, redeliveries, checks int
-	violations                                                        []string
+	violations                                                         []string
 }
 
 // runOnce runs `trawl once` and kills it with SIGKILL after delay, unless
