@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trawl-ci/trawl/forges/github/ghfake"
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
@@ -27,9 +28,11 @@ import (
 
 // The crash suite: the real trawl binary, killed with SIGKILL at random
 // instants of `trawl once` (fetching, triggering, writing the state,
-// posting checks) and started again, against a recorded Patchwork and a
-// fake of each target type that counts what it is asked. Whatever the
-// instant, no trigger and no check may be lost or duplicated.
+// posting checks) and started again, against a recorded Patchwork (and,
+// beside exec and webhook, a GitHub with pull requests) and a fake of each
+// target type that counts what it is asked. Whatever the instant, no
+// trigger, check or commit status may be lost or duplicated. ResultsDB and
+// GitLab are not in it.
 //
 // In CI it kills a few dozen times per target; TRAWL_TORTURE=1 (make
 // torture) kills tortureKills times per target. TRAWL_TORTURE_SEED replays
@@ -42,6 +45,9 @@ const (
 	// and patches how many patches they hold (each carries our check).
 	units   = 6
 	patches = 15
+	// prs is how many pull requests the GitHub of the exec and webhook
+	// worlds holds (KernelCI builds series only).
+	prs = 3
 )
 
 // crashWorld is one target type's world: a recorded Patchwork that takes
@@ -52,6 +58,8 @@ type crashWorld struct {
 	config string
 	state  string
 	pw     *pwfake.Fake
+	gh     *ghfake.Fake  // exec, webhook: pull requests, commit statuses
+	units  int           // how many units the world makes buildable
 	kci    *kcifake.Fake // kernelci
 	runs   string        // exec: each run appends "<job id> <unit>"
 
@@ -61,7 +69,7 @@ type crashWorld struct {
 
 func newCrashWorld(t *testing.T, kind string) *crashWorld {
 	t.Helper()
-	w := &crashWorld{kind: kind, dir: t.TempDir(), deliveries: map[string][]string{}}
+	w := &crashWorld{kind: kind, dir: t.TempDir(), units: units, deliveries: map[string][]string{}}
 	w.state = filepath.Join(w.dir, "state", "state.json")
 	var err error
 	if w.pw, err = pwfake.New(pwfake.Options{}); err != nil {
@@ -118,6 +126,24 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 	default:
 		t.Fatalf("no crash world for %s", kind)
 	}
+	github := ""
+	if kind != "kernelci" {
+		w.gh = ghfake.New(ghfake.Options{Tokens: []string{"ghp_test"}})
+		ghSrv := httptest.NewServer(w.gh)
+		t.Cleanup(ghSrv.Close)
+		for i := range prs {
+			w.gh.AddPR("rock-core/base-types", ghfake.PR{Title: fmt.Sprintf("PR %d", i), HeadRef: fmt.Sprintf("topic-%d", i),
+				HeadSHA: strings.Repeat(strconv.Itoa(i+1), 40), BaseSHA: strings.Repeat("d", 40)})
+		}
+		write("gh.token", "ghp_test", 0o600)
+		w.units += prs
+		github = fmt.Sprintf(`  - name: gh
+    type: github
+    targets: [ci]
+    github: {repo: rock-core/base-types, api_url: %s, host: ghe.test, token_file: gh.token}
+    report: {context: ci}
+`, ghSrv.URL)
+	}
 	w.config = write("trawl.yaml", fmt.Sprintf(`state_dir: state
 http: {retries: 0}
 log: {level: error}
@@ -132,7 +158,7 @@ sources:
     base: {tree: net-next, url: %s, branch: main}
     patchwork: {url: %s, project: netdev, lookback: 10000d, token_file: pw.token}
     report: {context: ci}
-`, kind, target, baseURL, pwSrv.URL), 0o600)
+%s`, kind, target, baseURL, pwSrv.URL, github), 0o600)
 	return w
 }
 
@@ -170,6 +196,9 @@ func (w *crashWorld) settled(t *testing.T) bool {
 		}
 		n++
 		rep := u.Reports["patchwork:netdev"]
+		if u.Source == "gh" {
+			rep = u.Reports["github:gh"]
+		}
 		if rep == nil || rep.Fingerprint != u.Fingerprint {
 			return false
 		}
@@ -177,7 +206,7 @@ func (w *crashWorld) settled(t *testing.T) bool {
 			return false
 		}
 	}
-	return n == units
+	return n == w.units
 }
 
 // fpTag finds the short fingerprint at the end of a check description.
@@ -226,34 +255,49 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 		}
 		w.mu.Unlock()
 	}
-	if triggers != units {
-		bad("%s: %d distinct jobs, want exactly %d (one per unit)", w.kind, triggers, units)
+	if triggers != w.units {
+		bad("%s: %d distinct jobs, want exactly %d (one per unit)", w.kind, triggers, w.units)
 	}
 
-	withChecks := 0
+	// Checks on Patchwork patches and commit statuses on GitHub heads,
+	// by the item they are on and the fingerprint they are about.
+	type posted struct{ item, state, description string }
+	var all []posted
 	for id := int64(1); id <= 60; id++ {
-		byFP := map[string][]string{}
 		for _, c := range w.pw.Checks(id) {
-			if c.Context != "ci" {
-				continue
+			if c.Context == "ci" {
+				all = append(all, posted{fmt.Sprintf("patch %d", id), c.State, c.Description})
 			}
-			checks++
-			m := fpTag.FindStringSubmatch(c.Description)
-			if m == nil {
-				bad("patch %d: check without a fingerprint: %q", id, c.Description)
-				continue
-			}
-			if strings.Contains(c.Description, "interrupted") {
-				bad("patch %d: result lost: %q", id, c.Description)
-			}
-			byFP[m[1]] = append(byFP[m[1]], c.State)
 		}
-		if len(byFP) == 0 {
+	}
+	if w.gh != nil {
+		for _, st := range w.gh.Statuses() {
+			if st.Context == "ci" {
+				all = append(all, posted{"commit " + st.SHA[:8], st.State, st.Description})
+			}
+		}
+	}
+	byItem := map[string]map[string][]string{}
+	for _, p := range all {
+		checks++
+		m := fpTag.FindStringSubmatch(p.description)
+		if m == nil {
+			bad("%s: report without a fingerprint: %q", p.item, p.description)
 			continue
 		}
+		if strings.Contains(p.description, "interrupted") {
+			bad("%s: result lost: %q", p.item, p.description)
+		}
+		if byItem[p.item] == nil {
+			byItem[p.item] = map[string][]string{}
+		}
+		byItem[p.item][m[1]] = append(byItem[p.item][m[1]], p.state)
+	}
+	withChecks := 0
+	for item, byFP := range byItem {
 		withChecks++
 		if len(byFP) > 1 {
-			bad("patch %d: checks of %d fingerprints in one world", id, len(byFP))
+			bad("%s: reports of %d fingerprints in one world", item, len(byFP))
 		}
 		for fp, states := range byFP {
 			// At most one pending, then exactly one conclusive state
@@ -265,12 +309,16 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 				ok = last != "pending" && (len(states) == 1 || len(states) == 2 && states[0] == "pending")
 			}
 			if !ok {
-				bad("patch %d, fingerprint %s: checks %v, want one pending at most, then one final state", id, fp, states)
+				bad("%s, fingerprint %s: reports %v, want one pending at most, then one final state", item, fp, states)
 			}
 		}
 	}
-	if withChecks != patches {
-		bad("%d patches carry our checks, want %d", withChecks, patches)
+	want := patches
+	if w.gh != nil {
+		want += prs
+	}
+	if withChecks != want {
+		bad("%d patches and commits carry our reports, want %d", withChecks, want)
 	}
 	return triggers, redeliveries, checks, violations
 }
@@ -295,16 +343,21 @@ func runOnce(t *testing.T, bin, config string, delay time.Duration) (killed bool
 	}
 	done := make(chan error, 1)
 	go func() { done <- child.Wait() }()
-	select {
-	case err := <-done:
+	ended := func(err error) (bool, time.Duration) {
 		var exit *exec.ExitError
 		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == exitCycle) {
 			t.Fatalf("trawl once: %v\n%s", err, out.String())
 		}
 		return false, time.Since(start)
+	}
+	select {
+	case err := <-done:
+		return ended(err)
 	case <-time.After(delay):
 	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := child.Process.Signal(syscall.SIGKILL); errors.Is(err, os.ErrProcessDone) {
+		return ended(<-done) // it ended just before the kill
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -425,7 +478,7 @@ func TestExecBuildFinishedWhileTrawlWasKilled(t *testing.T) {
 	go func() {
 		defer close(started)
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if b, _ := os.ReadFile(w.runs); strings.Count(string(b), "\n") == units {
+			if b, _ := os.ReadFile(w.runs); strings.Count(string(b), "\n") == w.units {
 				return
 			}
 		}
@@ -437,8 +490,8 @@ func TestExecBuildFinishedWhileTrawlWasKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	records, _ := filepath.Glob(filepath.Join(w.dir, "state", "exec", "ci", "*.json"))
-	if len(records) != units {
-		t.Fatalf("%d job records, want %d", len(records), units)
+	if len(records) != w.units {
+		t.Fatalf("%d job records, want %d", len(records), w.units)
 	}
 	for _, rec := range records {
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
