@@ -124,3 +124,8 @@ type Result struct {
 	Builds Tally  `json:"builds"`
 	Tests  Tally  `json:"tests"`
 }
+
+// ErrJobGone reports that a job no longer exists on its target (deleted, or
+// the target's database was reset): it will never end. A poller wraps it;
+// the cycle triggers the unit again.
+var ErrJobGone = errors.New("job no longer exists")

@@ -15,15 +15,18 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
-// pageSize is the page size of node queries: the API's maximum.
-const pageSize = 100
+// pageSize is the page size of node queries. The API has no maximum
+// (measured: limit=500 answered 259 nodes in one page) and refuses a limit
+// below 1 with 422.
+const pageSize = 500
 
 // maxPages bounds one node query (pageSize nodes each): a query that
 // matches more is too broad to be what trawl meant.
-const maxPages = 50
+const maxPages = 20
 
-// maxBody bounds a response body.
-const maxBody = 32 << 20
+// maxBody bounds a response body. A node is about 1.6 KB as the API renders
+// it, so this holds the largest subtree Result reads in one answer.
+const maxBody = 64 << 20
 
 // queryTimeLayout is how timestamps are sent in filters: naive UTC, as the
 // API stores them.
@@ -41,7 +44,11 @@ type node struct {
 	Artifacts map[string]string `json:"artifacts"`
 	Data      struct {
 		KernelRevision struct {
-			Commit string `json:"commit"`
+			URL         string `json:"url"`
+			Branch      string `json:"branch"`
+			Commit      string `json:"commit"`
+			Patchset    string `json:"patchset"`
+			TipOfBranch *bool  `json:"tip_of_branch"`
 		} `json:"kernel_revision"`
 		ErrorCode string `json:"error_code"`
 		ErrorMsg  string `json:"error_msg"`
@@ -50,6 +57,7 @@ type node struct {
 	PlatformFilter []string `json:"platform_filter"`
 	Created        string   `json:"created"`
 	Submitter      string   `json:"submitter"`
+	TreeID         string   `json:"treeid"`
 }
 
 // nodePage is the part of the API's pagination envelope the target reads.
@@ -59,23 +67,34 @@ type nodePage struct {
 }
 
 // findNodes returns every node matching the filters in q, paging with
-// limit and offset.
+// limit and offset until the pages hold the total the API announced. A
+// page that ends short of that total is an error, never a complete
+// answer: the matches changed while paging, or the server cut the answer.
 func (t *Target) findNodes(ctx context.Context, q url.Values) ([]node, error) {
-	var all []node
-	for pages := 0; ; pages++ {
-		if pages == maxPages {
-			return nil, fmt.Errorf("query %s matches more than %d nodes", q.Encode(), maxPages*pageSize)
-		}
-		q.Set("limit", strconv.Itoa(pageSize))
+	all, _, err := t.pages(ctx, q, pageSize, maxPages*pageSize)
+	return all, err
+}
+
+// pages reads the query q with page size limit until the total is read or
+// at most budget nodes are; more reports that budget cut the answer short
+// (more than budget nodes match).
+func (t *Target) pages(ctx context.Context, q url.Values, limit, budget int) (all []node, more bool, err error) {
+	for {
+		q.Set("limit", strconv.Itoa(min(limit, budget-len(all))))
 		q.Set("offset", strconv.Itoa(len(all)))
 		u := t.api + "/latest/nodes?" + q.Encode()
 		var p nodePage
 		if err := t.getJSON(ctx, u, &p); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		all = append(all, p.Items...)
-		if len(p.Items) < pageSize || len(all) >= p.Total {
-			return all, nil
+		switch {
+		case len(all) >= p.Total:
+			return all, false, nil
+		case len(all) >= budget:
+			return all, true, nil
+		case len(p.Items) == 0:
+			return nil, false, fmt.Errorf("GET %s: a page ends at %d nodes of the %d announced", u, len(all), p.Total)
 		}
 	}
 }
@@ -90,34 +109,30 @@ func (t *Target) getNode(ctx context.Context, id string) (*node, error) {
 	return n, nil
 }
 
-// children returns up to budget children of the node parentID, paging
-// with limit and offset. more reports that the budget cut the list short.
-// The children of a node that is done are final: when parentDone, a page
-// whose nodes are all done too is kept in the HTTP cache and read from it
-// on later polls, so a finished part of a job costs no round trip.
-func (t *Target) children(ctx context.Context, parentID string, parentDone bool, budget int) (kids []node, more bool, err error) {
-	if parentDone {
-		ctx = httpx.CacheIfComplete(ctx, allDone)
+// subtree returns up to budget nodes under root, read with the API's treeid
+// filter: every node the pipeline grows under a patchset inherits the
+// patchset's treeid, so one query answers the whole job (a patchset posted
+// on top of it has a treeid of its own and is not part of it). The root
+// itself, which shares the treeid, is left out. more reports that budget
+// cut the tree short.
+func (t *Target) subtree(ctx context.Context, root *node, budget int) (nodes []node, more bool, err error) {
+	if root.TreeID == "" {
+		return nil, false, fmt.Errorf("node %s has no treeid", root.ID)
 	}
-	q := url.Values{"parent": {parentID}, "limit": {strconv.Itoa(pageSize)}}
-	for offset := 0; ; {
-		q.Set("offset", strconv.Itoa(offset))
-		var p nodePage
-		if err := t.getJSON(ctx, t.api+"/latest/nodes?"+q.Encode(), &p); err != nil {
-			return nil, false, err
-		}
-		offset += len(p.Items)
-		if room := budget - len(kids); len(p.Items) > room {
-			return append(kids, p.Items[:room]...), true, nil
-		}
-		kids = append(kids, p.Items...)
-		if len(p.Items) < pageSize || offset >= p.Total {
-			return kids, false, nil
-		}
-		if len(kids) == budget {
-			return kids, true, nil
+	// One more than the budget, for the root.
+	all, more, err := t.pages(ctx, url.Values{"treeid": {root.TreeID}}, budget+1, budget+1)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, n := range all {
+		if n.ID != root.ID {
+			nodes = append(nodes, n)
 		}
 	}
+	if len(nodes) > budget {
+		nodes, more = nodes[:budget], true
+	}
+	return nodes, more, nil
 }
 
 // getJSON GETs u from the API and decodes the JSON answer into v.
@@ -238,18 +253,4 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("timestamp " + strconv.Quote(s) + " is not ISO-8601")
-}
-
-// allDone reports whether a page of nodes holds only nodes that are done.
-func allDone(body []byte) bool {
-	var p nodePage
-	if json.Unmarshal(body, &p) != nil {
-		return false
-	}
-	for _, n := range p.Items {
-		if n.State != "done" {
-			return false
-		}
-	}
-	return true
 }

@@ -131,6 +131,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -163,11 +164,22 @@ type Opts struct {
 	// JobFilter and PlatformFilter restrict what the pipeline schedules on
 	// the patchset; empty means everything.
 	JobFilter, PlatformFilter []string
-	// PatchDomains, when not empty, lists the hosts patch URLs may have. It
-	// mirrors the pipeline's [patchset] allowed_domains so that an off-list
-	// patch is refused here, before any request, instead of being accepted
-	// by the pipeline and failed later by its patchset service.
+	// PatchDomains lists the hosts patch URLs may have; empty means
+	// DefaultPatchDomains. It mirrors the pipeline's [patchset]
+	// allowed_domains: an off-list patch is refused here, before any
+	// request, instead of being accepted by the pipeline and failed later by
+	// its patchset service, and a failed patchset whose patches are off the
+	// list is reported as a configuration error, not as patches that do not
+	// apply.
 	PatchDomains []string
+	// Submitters lists the data submitters of the checkouts the pipeline
+	// made of branch heads (see the package documentation); an entry ending
+	// in "*" matches by prefix. Empty means DefaultSubmitters.
+	Submitters []string
+	// CheckoutWait is how long a unit may wait for a checkout before the
+	// wait is reported as an error of the cycle; 0 means
+	// DefaultCheckoutWait.
+	CheckoutWait time.Duration
 	// APIHTTP makes the API reads.
 	APIHTTP *http.Client
 	// PipelineHTTP makes the POST to the pipeline.
@@ -184,6 +196,21 @@ type Opts struct {
 	Logger *zap.Logger
 }
 
+// DefaultPatchDomains is the pipeline's default [patchset] allowed_domains
+// (kernelci-pipeline config/kernelci.toml).
+func DefaultPatchDomains() []string { return []string{"patchwork.kernel.org"} }
+
+// DefaultSubmitters accepts the checkouts of the hosted instances, whose
+// trigger service writes "service:pipeline", and those of a self-hosted
+// pipeline, whose trigger writes "user:<email of its API user>" (measured:
+// kernelci-pipeline trigger.py writes service:pipeline only for the API
+// users named staging.kernelci.org and production).
+func DefaultSubmitters() []string { return []string{"service:pipeline", "user:*"} }
+
+// DefaultCheckoutWait is how long a unit may wait for a checkout before the
+// wait counts as an error.
+const DefaultCheckoutWait = 6 * time.Hour
+
 // Target triggers KernelCI patchset builds. It is safe for concurrent use.
 type Target struct {
 	name           string
@@ -193,6 +220,8 @@ type Target struct {
 	jobFilter      []string
 	platformFilter []string
 	patchDomains   []string
+	submitters     []string
+	checkoutWait   time.Duration
 	apiHTTP        *http.Client
 	pipelineHTTP   *http.Client
 	dashboard      string
@@ -221,7 +250,10 @@ func New(o Opts) (*Target, error) {
 	if o.MaxNodes < 0 {
 		return nil, fmt.Errorf("kernelci %s: MaxNodes %d is negative", o.Name, o.MaxNodes)
 	}
-	for _, l := range [][]string{o.JobFilter, o.PlatformFilter, o.PatchDomains} {
+	if o.CheckoutWait < 0 {
+		return nil, fmt.Errorf("kernelci %s: CheckoutWait %s is negative", o.Name, o.CheckoutWait)
+	}
+	for _, l := range [][]string{o.JobFilter, o.PlatformFilter, o.PatchDomains, o.Submitters} {
 		if slices.Contains(l, "") {
 			return nil, fmt.Errorf("kernelci %s: empty entry in a filter or domain list", o.Name)
 		}
@@ -233,13 +265,24 @@ func New(o Opts) (*Target, error) {
 		token:          o.Token,
 		jobFilter:      slices.Clone(o.JobFilter),
 		platformFilter: slices.Clone(o.PlatformFilter),
-		patchDomains:   slices.Clone(o.PatchDomains),
+		patchDomains:   lower(o.PatchDomains),
+		submitters:     slices.Clone(o.Submitters),
+		checkoutWait:   o.CheckoutWait,
 		apiHTTP:        o.APIHTTP,
 		pipelineHTTP:   o.PipelineHTTP,
 		dashboard:      o.DashboardURL,
 		maxNodes:       o.MaxNodes,
 		now:            o.Now,
 		log:            o.Logger,
+	}
+	if len(t.patchDomains) == 0 {
+		t.patchDomains = DefaultPatchDomains()
+	}
+	if len(t.submitters) == 0 {
+		t.submitters = DefaultSubmitters()
+	}
+	if t.checkoutWait == 0 {
+		t.checkoutWait = DefaultCheckoutWait
 	}
 	if t.maxNodes == 0 {
 		t.maxNodes = defaultMaxNodes
@@ -252,6 +295,16 @@ func New(o Opts) (*Target, error) {
 	}
 	t.configHash = configHash(api, pipeline, t.jobFilter, t.platformFilter)
 	return t, nil
+}
+
+// lower returns the host names lower-cased, as URLs carry them once
+// stored.
+func lower(hosts []string) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = strings.ToLower(h)
+	}
+	return out
 }
 
 // baseURL checks an http(s) base URL and drops its trailing slash.
@@ -287,11 +340,12 @@ func (t *Target) ConfigHash() string { return t.configHash }
 
 // ResolveBase returns the commit of the newest usable checkout (see the
 // package documentation) of branch on the tree at treeURL. Without one it
-// returns an error wrapping targets.ErrWaiting.
+// returns an error wrapping targets.ErrWaiting that names the query.
 func (t *Target) ResolveBase(ctx context.Context, treeURL, branch string) (string, error) {
 	now := t.now().UTC()
+	var q url.Values
 	for _, back := range lookback() {
-		q := checkoutQuery(treeURL, branch)
+		q = checkoutQuery(treeURL, branch)
 		if back > 0 {
 			q.Set("created__gte", now.Add(-back).Format(queryTimeLayout))
 		}
@@ -299,7 +353,10 @@ func (t *Target) ResolveBase(ctx context.Context, treeURL, branch string) (strin
 		if err != nil {
 			return "", fmt.Errorf("kernelci %s: resolve %s %s: %w", t.name, treeURL, branch, err)
 		}
-		n, ok, err := newest(nodes, usableCheckout)
+		n, ok, err := newest(nodes, func(n *node) bool {
+			tip := n.Data.KernelRevision.TipOfBranch
+			return t.usableCheckout(n) && (tip == nil || *tip)
+		})
 		if err != nil {
 			return "", fmt.Errorf("kernelci %s: resolve %s %s: %w", t.name, treeURL, branch, err)
 		}
@@ -307,8 +364,22 @@ func (t *Target) ResolveBase(ctx context.Context, treeURL, branch string) (strin
 			return n.Data.KernelRevision.Commit, nil
 		}
 	}
-	return "", fmt.Errorf("kernelci %s: no checkout node for %s %s yet: %w", t.name, treeURL, branch, targets.ErrWaiting)
+	return "", fmt.Errorf("kernelci %s: no usable checkout node for %s %s yet: %s: %w",
+		t.name, treeURL, branch, t.noneFound(q), targets.ErrWaiting)
 }
+
+// noneFound says which query found no usable checkout, for the wait's
+// message.
+func (t *Target) noneFound(q url.Values) string {
+	q.Del("limit")
+	q.Del("offset")
+	return fmt.Sprintf("GET %s/latest/nodes?%s found none by submitters %s that did not fail",
+		t.api, q.Encode(), strings.Join(t.submitters, ", "))
+}
+
+// CheckoutWait is how long a unit may wait for a checkout before the wait
+// is an error of the cycle.
+func (t *Target) CheckoutWait() time.Duration { return t.checkoutWait }
 
 // checkoutQuery filters the checkouts of a branch.
 func checkoutQuery(treeURL, branch string) url.Values {
@@ -320,17 +391,30 @@ func checkoutQuery(treeURL, branch string) url.Values {
 	}
 }
 
-// usableCheckout reports whether a checkout may serve as a base: not failed
-// and made by the pipeline for the branch, not requested by a person.
-func usableCheckout(n *node) bool {
-	return n.Result != "fail" && n.Result != "incomplete" &&
-		!strings.HasPrefix(n.Submitter, "user:") && n.Data.KernelRevision.Commit != ""
+// usableCheckout reports whether a checkout may serve as a base: made by
+// the pipeline (one of the configured submitters), with no job or platform
+// filter (the trigger service sets none; a checkout a person requested
+// through /api/checkout may carry them, and a patchset copies them), and
+// not failed.
+func (t *Target) usableCheckout(n *node) bool {
+	return n.Name == "checkout" && n.Result != "fail" && n.Result != "incomplete" &&
+		n.Data.KernelRevision.Commit != "" && len(n.JobFilter) == 0 && len(n.PlatformFilter) == 0 &&
+		slices.ContainsFunc(t.submitters, func(s string) bool { return matchSubmitter(s, n.Submitter) })
+}
+
+// matchSubmitter matches a submitter against a configured entry: equal, or
+// starting with the entry's text before a final "*".
+func matchSubmitter(entry, submitter string) bool {
+	if prefix, ok := strings.CutSuffix(entry, "*"); ok {
+		return strings.HasPrefix(submitter, prefix)
+	}
+	return entry == submitter
 }
 
 // Trigger builds r: it adopts a matching patchset node if one exists (see
 // the package documentation), and otherwise submits r's patches against the
 // usable checkout of r.Base.Commit. Without such a checkout it returns an
-// error wrapping targets.ErrWaiting.
+// error wrapping targets.ErrWaiting that names the query.
 func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, error) {
 	urls, err := t.patchURLs(r.Patches)
 	if err != nil {
@@ -357,13 +441,13 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: find checkout: %w", t.name, r.Unit, err)
 	}
-	checkout, ok, err := newest(nodes, usableCheckout)
+	checkout, ok, err := newest(nodes, t.usableCheckout)
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: find checkout: %w", t.name, r.Unit, err)
 	}
 	if !ok {
-		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: no checkout node for %s %s %s yet: %w",
-			t.name, r.Unit, b.URL, b.Branch, b.Commit, targets.ErrWaiting)
+		return targets.Job{}, fmt.Errorf("kernelci %s: unit %s: no checkout node for %s %s %s yet: %s: %w",
+			t.name, r.Unit, b.URL, b.Branch, b.Commit, t.noneFound(q), targets.ErrWaiting)
 	}
 
 	n, err := t.submit(ctx, checkout.ID, urls)
@@ -380,9 +464,10 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 	return t.job(n.ID, commit, false), nil
 }
 
-// patchURLs returns the mbox URLs of the patches in order, refusing what the
-// pipeline would refuse or fail: no patches, more than maxPatches, a URL
-// that is not http(s), a host off PatchDomains.
+// patchURLs returns the mbox URLs of the patches in order, in the form the
+// API stores them (storedURL), refusing what the pipeline would refuse or
+// fail: no patches, more than maxPatches, a URL that is not http(s), a host
+// off the patch domains.
 func (t *Target) patchURLs(patches []change.Patch) ([]string, error) {
 	switch {
 	case len(patches) == 0:
@@ -392,23 +477,36 @@ func (t *Target) patchURLs(patches []change.Patch) ([]string, error) {
 	}
 	urls := make([]string, len(patches))
 	for i, p := range patches {
-		u, err := url.Parse(p.MboxURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := storedURL(p.MboxURL)
+		if err != nil {
 			return nil, fmt.Errorf("patch %d (%s): mbox URL %q is not an http(s) URL", i, p.Name, p.MboxURL)
 		}
-		if len(t.patchDomains) > 0 && !slices.Contains(t.patchDomains, u.Hostname()) {
+		if host := hostOf(u); !t.allowedHost(host) {
 			return nil, fmt.Errorf("patch %d: mbox URL %s: host %s is not one of the patch domains %v",
-				i, p.MboxURL, u.Hostname(), t.patchDomains)
+				i, p.MboxURL, host, t.patchDomains)
 		}
-		urls[i] = p.MboxURL
+		urls[i] = u
 	}
 	return urls, nil
 }
 
+// hostOf returns the host name of a URL, "" when it has none.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// allowedHost reports whether the pipeline fetches patches from host.
+func (t *Target) allowedHost(host string) bool {
+	return host != "" && slices.Contains(t.patchDomains, host)
+}
+
 // adopt looks for a patchset node that builds the same thing as a new
-// submission would, other than the excluded ones (earlier attempts that
-// ended in an infrastructure error), as
-// submission would (see the package documentation).
+// submission would (see the package documentation), other than the
+// excluded ones (earlier attempts that ended in an infrastructure error).
 func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string, exclude []string) (targets.Job, bool, error) {
 	q := url.Values{
 		"name":                        {"patchset"},
@@ -423,14 +521,65 @@ func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string, exclu
 	if err != nil {
 		return targets.Job{}, false, err
 	}
-	n, ok, err := newest(nodes, func(n *node) bool {
-		return samePatches(n.Artifacts, urls) && !slices.Contains(exclude, n.ID) &&
-			sameSet(n.JobFilter, t.jobFilter) && sameSet(n.PlatformFilter, t.platformFilter)
+	candidates := slices.DeleteFunc(nodes, func(n node) bool {
+		return !samePatches(n.Artifacts, urls) || slices.Contains(exclude, n.ID) ||
+			!sameSet(n.JobFilter, t.jobFilter) || !sameSet(n.PlatformFilter, t.platformFilter)
 	})
-	if err != nil || !ok {
-		return targets.Job{}, false, err
+	parents := map[string]*node{}
+	for len(candidates) > 0 {
+		n, _, err := newest(candidates, func(*node) bool { return true })
+		if err != nil {
+			return targets.Job{}, false, err
+		}
+		ok, why, err := t.adoptable(ctx, n, parents)
+		if err != nil {
+			return targets.Job{}, false, fmt.Errorf("patchset node %s: %w", n.ID, err)
+		}
+		if ok {
+			return t.job(n.ID, n.Data.KernelRevision.Commit, true), true, nil
+		}
+		t.log.Info("kernelci: not adopting a patchset node with the same patches",
+			zap.String("target", t.name), zap.String("node", n.ID), zap.String("why", why))
+		id := n.ID
+		candidates = slices.DeleteFunc(candidates, func(c node) bool { return c.ID == id })
 	}
-	return t.job(n.ID, n.Data.KernelRevision.Commit, true), true, nil
+	return targets.Job{}, false, nil
+}
+
+// adoptable reports whether a patchset node with the unit's patches is
+// trawl's own kind of job: posted on a usable checkout (not on another
+// patchset, nor on a checkout that failed), and not failed for a reason
+// that a new submission cures (its base checkout failed or is gone, its
+// patches are off the patch domains, it timed out or the infrastructure
+// ended it). parents caches the parents read.
+func (t *Target) adoptable(ctx context.Context, n *node, parents map[string]*node) (bool, string, error) {
+	if n.Parent == "" {
+		return false, "it has no parent", nil
+	}
+	p, seen := parents[n.Parent]
+	if !seen {
+		var err error
+		if p, err = t.getNode(ctx, n.Parent); err != nil && !errors.Is(err, httpx.ErrNotFound) {
+			return false, "", fmt.Errorf("parent: %w", err)
+		}
+		parents[n.Parent] = p
+	}
+	switch {
+	case p == nil:
+		return false, "its parent " + n.Parent + " is gone", nil
+	case p.Name != "checkout":
+		return false, "its parent " + n.Parent + " is a " + p.Name + " node, not a checkout", nil
+	case !t.usableCheckout(p):
+		return false, "its parent checkout " + n.Parent + " failed or was not made by the pipeline", nil
+	}
+	if n.State != "done" || n.Result == "pass" {
+		return true, "", nil
+	}
+	if n.Result == "fail" && t.offDomains(n) == "" && !infraCode(n.Data.ErrorCode) && n.Data.ErrorCode != "git_checkout_failure" {
+		// The patches do not apply: a new submission fails the same way.
+		return true, "", nil
+	}
+	return false, "it ended " + resultWord(n.Result) + reason(n) + ", which a new submission may cure", nil
 }
 
 // samePatches reports whether the patch<N> artifacts are exactly patch0 ..

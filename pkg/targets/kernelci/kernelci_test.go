@@ -116,6 +116,7 @@ func (e *env) opts() kernelci.Opts {
 		Token:        secret.Source{File: e.token},
 		APIHTTP:      &http.Client{},
 		PipelineHTTP: &http.Client{},
+		PatchDomains: []string{"127.0.0.1"},
 		Now:          e.clock.Now,
 	}
 }
@@ -236,8 +237,15 @@ func TestTriggerWaitsForCheckout(t *testing.T) {
 		{name: "checkout of another commit", setup: func(e *env) {
 			e.fake.AddCheckout("net-next", treeURL, branch, c2)
 		}},
-		{name: "checkout a person requested", setup: func(e *env) {
-			e.fake.AddNode(checkoutNode(c1, "user:someone@example.org"))
+		{name: "checkout a person requested with a job filter", setup: func(e *env) {
+			n := checkoutNode(c1, "user:someone@example.org")
+			n.JobFilter = []string{"kbuild-gcc-12-x86"}
+			e.fake.AddNode(n)
+		}},
+		{name: "checkout a patchset node", setup: func(e *env) {
+			n := checkoutNode(c1, "service:pipeline")
+			n.Name = "patchset"
+			e.fake.AddNode(n)
 		}},
 	}
 	for _, tt := range tests {
@@ -466,7 +474,11 @@ func TestTriggerRefusesBeforeAnyRequest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.fake.AddCheckout("net-next", treeURL, branch, c1)
-			tg := e.target(t, func(o *kernelci.Opts) { o.PatchDomains = tt.domains })
+			tg := e.target(t, func(o *kernelci.Opts) {
+				if tt.domains != nil {
+					o.PatchDomains = tt.domains
+				}
+			})
 			r := e.request(c1, true, e.patchList(3))
 			tt.edit(&r, strings.TrimPrefix(e.patches.URL, "http://"))
 
@@ -542,10 +554,12 @@ func TestResolveBase(t *testing.T) {
 			e.fake.AddCheckout("net-next", treeURL, "testing", c2)
 			e.fake.AddCheckout("net", "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net.git", branch, c3)
 		}},
-		{name: "a person's checkout is ignored", want: c1, setup: func(e *env) {
+		{name: "a person's checkout of an older commit is ignored", want: c1, setup: func(e *env) {
 			add(e, c1)
 			e.clock.Advance(time.Minute)
-			e.fake.AddNode(checkoutNode(c2, "user:someone@example.org"))
+			n := checkoutNode(c2, "user:someone@example.org")
+			n.Data["kernel_revision"].(map[string]any)["tip_of_branch"] = false
+			e.fake.AddNode(n)
 		}},
 		{name: "patchset nodes are ignored", want: c1, setup: func(e *env) {
 			add(e, c1)
@@ -564,7 +578,9 @@ func TestResolveBase(t *testing.T) {
 			}
 			add(e, c3)
 			for range 60 {
-				e.fake.AddNode(checkoutNode(c2, "user:someone@example.org"))
+				n := checkoutNode(c2, "user:someone@example.org")
+				n.PlatformFilter = []string{"qemu-x86"}
+				e.fake.AddNode(n)
 			}
 		}},
 	}

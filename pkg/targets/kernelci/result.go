@@ -14,8 +14,9 @@ import (
 )
 
 // ErrNodeGone reports that a job's patchset node no longer exists on the
-// API: the job vanished. Result wraps it; the caller decides what to do.
-var ErrNodeGone = errors.New("node not found")
+// API: the job vanished. Result wraps it; it is targets.ErrJobGone, on
+// which the cycle triggers the unit again.
+var ErrNodeGone = targets.ErrJobGone
 
 // defaultMaxNodes is how many nodes under a patchset Result reads unless
 // Opts.MaxNodes says otherwise.
@@ -50,8 +51,10 @@ const (
 	errored
 )
 
-// classify maps a node to its outcome (see the package documentation).
-func classify(n *node) outcome {
+// classify maps a node to its outcome (see the package documentation);
+// inherited is the infrastructure code of its nearest ancestor that has
+// one, or "".
+func classify(n *node, inherited string) outcome {
 	if n.State != "done" && n.Result == "" {
 		return running
 	}
@@ -61,12 +64,35 @@ func classify(n *node) outcome {
 	case "skip":
 		return skipped
 	case "fail":
-		if infraCode(n.Data.ErrorCode) {
+		if infraCode(n.Data.ErrorCode) || inherited != "" {
 			return errored
 		}
 		return failed
 	}
 	return errored
+}
+
+// inheritedCodes maps the id of every node whose ancestor under the root
+// carries an infrastructure code to that code, the nearest ancestor's, as
+// the pipeline's KCIDB bridge carries a job's error down to the suites and
+// cases under it.
+func inheritedCodes(nodes []node) map[string]string {
+	byID := make(map[string]*node, len(nodes))
+	for i := range nodes {
+		byID[nodes[i].ID] = &nodes[i]
+	}
+	out := map[string]string{}
+	for i := range nodes {
+		seen := 0
+		for p := byID[nodes[i].Parent]; p != nil && seen < len(nodes); p = byID[p.Parent] {
+			if infraCode(p.Data.ErrorCode) {
+				out[nodes[i].ID] = p.Data.ErrorCode
+				break
+			}
+			seen++
+		}
+	}
+	return out
 }
 
 // count adds one node with outcome o to t.
@@ -91,6 +117,9 @@ type tree struct {
 	// base, when the patchset failed, says why its base checkout is at
 	// fault instead of the patches; empty when the base is fine.
 	base string
+	// offDomains, when the patchset failed, names a patch host off the
+	// configured patch domains; empty when every host is on the list.
+	offDomains string
 	// nodes are the patchset's descendants read, breadth-first.
 	nodes []node
 	// cut reports that the descendants were not all read: more than
@@ -124,9 +153,10 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 		if tr.base, err = t.baseFault(ctx, ps); err != nil {
 			return fail(err)
 		}
-	case ps.State != "running" && (ps.State != "done" || ps.Result == "pass"):
-		if tr.nodes, tr.cut, err = t.descendants(ctx, ps); err != nil {
-			return fail(err)
+		tr.offDomains = t.offDomains(ps)
+	case ps.State != "running" && (ps.State != "done" || ps.Result == "pass") && unpatched(ps) == "":
+		if tr.nodes, tr.cut, err = t.subtree(ctx, ps, t.maxNodes); err != nil {
+			return fail(fmt.Errorf("nodes under the patchset: %w", err))
 		}
 	}
 	r := summarise(&tr)
@@ -147,47 +177,63 @@ func (t *Target) baseFault(ctx context.Context, ps *node) (string, error) {
 	if ps.Parent == "" {
 		return "the patchset has no base checkout", nil
 	}
+	if ps.Data.ErrorCode == "git_checkout_failure" {
+		// Copied from the base checkout when the patchset was posted on a
+		// failed one (the patchset service writes no code of its own).
+		return "base checkout " + ps.Parent + " failed" + reason(ps), nil
+	}
 	base, err := t.getNode(ctx, ps.Parent)
 	switch {
 	case err != nil && !errors.Is(err, httpx.ErrNotFound):
 		return "", fmt.Errorf("base checkout: %w", err)
 	case base == nil:
 		return "base checkout " + ps.Parent + " is gone", nil
-	case base.State == "done" && (base.Result == "fail" || base.Result == "incomplete"):
+	case base.State == "done" && base.Result != "pass":
 		return "base checkout " + ps.Parent + " " + resultWord(base.Result) + reason(base), nil
 	}
 	return "", nil
 }
 
-// descendants reads the nodes under root breadth-first, at most
-// t.maxNodes of them; cut reports that some may be left unread.
-func (t *Target) descendants(ctx context.Context, root *node) (nodes []node, cut bool, err error) {
-	type parent struct {
-		id   string
-		done bool
-	}
-	queue := []parent{{root.ID, root.State == "done"}}
-	for len(queue) > 0 {
-		if len(nodes) == t.maxNodes {
-			return nodes, true, nil
-		}
-		p := queue[0]
-		kids, more, err := t.children(ctx, p.id, p.done, t.maxNodes-len(nodes))
-		if err != nil {
-			return nil, false, fmt.Errorf("children of node %s: %w", p.id, err)
-		}
-		queue = queue[1:]
-		nodes = append(nodes, kids...)
-		for _, k := range kids {
-			if k.ID != "" {
-				queue = append(queue, parent{k.ID, k.State == "done"})
-			}
-		}
-		if more {
-			return nodes, true, nil
+// offDomains returns the first host of a patchset's patch artifacts that is
+// off the configured patch domains, or "". The patchset service fails such
+// a patchset without a reason of its own.
+func (t *Target) offDomains(ps *node) string {
+	for _, k := range patchKeys(ps.Artifacts) {
+		if h := hostOf(ps.Artifacts[k]); !t.allowedHost(h) {
+			return h
 		}
 	}
-	return nodes, false, nil
+	return ""
+}
+
+// patchKeys returns the names of the patch<N> artifacts, sorted by N.
+func patchKeys(artifacts map[string]string) []string {
+	var keys []string
+	for i := 0; ; i++ {
+		k := "patch" + strconv.Itoa(i)
+		if _, ok := artifacts[k]; !ok {
+			return keys
+		}
+		keys = append(keys, k)
+	}
+}
+
+// unpatched says why a patchset node that the pipeline processed carries
+// no evidence of its patches, or "" when it does. The patchset service keeps
+// the patch<N> artifacts and records data.kernel_revision.patchset; the
+// tarball service, which also takes new patchset nodes for checkouts
+// (recorded: patchset-race-2-after-tarball-service), replaces the artifacts
+// with the unpatched tarball and records no patchset hash.
+func unpatched(ps *node) string {
+	switch {
+	case ps.State == "running" || ps.Result != "pass":
+		return ""
+	case len(patchKeys(ps.Artifacts)) == 0:
+		return "the pipeline built the base without the patches (the patchset node lost its patch artifacts)"
+	case ps.Data.KernelRevision.Patchset == "":
+		return "the pipeline built the base without the patches (no patchset hash on the node)"
+	}
+	return ""
 }
 
 // summarise turns what Result read into a Result without URL.
@@ -197,6 +243,10 @@ func summarise(tr *tree) targets.Result {
 	case patchsetFailed(ps) && tr.base != "":
 		return clip(targets.Result{State: targets.StateInfra,
 			Summary: "infra error: " + tr.base + "; the patches were not tried"})
+	case patchsetFailed(ps) && tr.offDomains != "":
+		return clip(targets.Result{State: targets.StateInfra,
+			Summary: "infra error: configuration: patch host " + tr.offDomains +
+				" is not among the pipeline's allowed patch domains; the patches were not tried"})
 	case patchsetFailed(ps):
 		s := "patches do not apply (the pipeline gave no reason)"
 		if w := why(ps); w != "" {
@@ -206,10 +256,13 @@ func summarise(tr *tree) targets.Result {
 	case ps.State == "done" && ps.Result != "pass":
 		return clip(targets.Result{State: targets.StateInfra,
 			Summary: "infra error: patchset " + resultWord(ps.Result) + reason(ps)})
+	case unpatched(ps) != "":
+		return clip(targets.Result{State: targets.StateInfra, Summary: "infra error: " + unpatched(ps)})
 	}
 
 	var r targets.Result
 	pending := ps.State != "done"
+	inherited := inheritedCodes(tr.nodes)
 	for i := range tr.nodes {
 		n := &tr.nodes[i]
 		if n.State != "done" {
@@ -217,9 +270,9 @@ func summarise(tr *tree) targets.Result {
 		}
 		switch n.Kind {
 		case "kbuild":
-			count(&r.Builds, classify(n))
+			count(&r.Builds, classify(n, inherited[n.ID]))
 		case "test", "job":
-			count(&r.Tests, classify(n))
+			count(&r.Tests, classify(n, inherited[n.ID]))
 		}
 	}
 	b, ts := r.Builds, r.Tests

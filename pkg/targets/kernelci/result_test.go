@@ -169,8 +169,8 @@ func TestResult(t *testing.T) {
 		{name: "running nodes time out", setup: func(t *testing.T, e *env, s submitted) {
 			e.run(t, s, build("x86", "pass", test("baseline-x86", "")))
 			must(t, e.fake.Expire(s.job.ID))
-		}, state: targets.StateInfra, builds: targets.Tally{Error: 1}, tests: targets.Tally{Error: 1},
-			summary: "builds 0/1 passed, 1 infra error; tests 0 passed, 1 infra error"},
+		}, state: targets.StateInfra, builds: targets.Tally{Pass: 1}, tests: targets.Tally{Error: 1},
+			summary: "builds 1/1 passed; tests 0 passed, 1 infra error"},
 		{name: "nothing was scheduled", setup: func(t *testing.T, e *env, s submitted) {
 			e.fake.Process()
 			e.fake.Settle()
@@ -231,14 +231,14 @@ func TestResultBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Breadth-first, the three builds and two of the test jobs are read;
-	// the failing job and every case are beyond the bound.
+	// The API answers in creation order: two builds with their test jobs
+	// and cases; the failing build and job are beyond the bound.
 	want := targets.Result{
 		State:   targets.StateSuccess,
-		Summary: "builds 3/3 passed; tests 2 passed; only the first 5 nodes read",
+		Summary: "builds 2/2 passed; tests 3 passed; only the first 5 nodes read",
 		URL:     e.api.URL + "/latest/node/" + s.job.ID,
-		Builds:  targets.Tally{Pass: 3},
-		Tests:   targets.Tally{Pass: 2},
+		Builds:  targets.Tally{Pass: 2},
+		Tests:   targets.Tally{Pass: 3},
 	}
 	if got != want {
 		t.Errorf("Result =\n  %+v\nwant\n  %+v", got, want)
@@ -309,13 +309,13 @@ func TestResultErrors(t *testing.T) {
 			fail: func(*http.Request) (int, string) {
 				return http.StatusServiceUnavailable, `{"detail":"database unavailable"}`
 			}, status: http.StatusServiceUnavailable, url: "/latest/node/"},
-		{name: "children read fails", job: func(s submitted) string { return s.job.ID },
+		{name: "subtree read fails", job: func(s submitted) string { return s.job.ID },
 			fail: func(r *http.Request) (int, string) {
-				if r.URL.Path == "/latest/nodes" && r.URL.Query().Has("parent") {
+				if r.URL.Path == "/latest/nodes" && r.URL.Query().Has("treeid") {
 					return http.StatusGatewayTimeout, `{"detail":"timeout"}`
 				}
 				return 0, ""
-			}, status: http.StatusGatewayTimeout, url: "/latest/nodes?limit=100&offset=0&parent="},
+			}, status: http.StatusGatewayTimeout, url: "/latest/nodes?limit=5001&offset=0&treeid="},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,45 +344,5 @@ func TestResultErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestResultReadsFinishedPartsFromTheCache polls a job one of whose builds
-// has finished while another still runs: the second poll reads the
-// finished build's subtree from the HTTP cache and only the rest from the
-// API.
-func TestResultReadsFinishedPartsFromTheCache(t *testing.T) {
-	e := newEnv(t)
-	s := e.submit(t)
-	e.run(t, s,
-		build("x86", "pass", test("baseline", "pass", cases("pass", "login", "dmesg")...)),
-		build("arm64", ""), // still building
-	)
-	e.fake.Settle() // the x86 build and its test are done
-	meter := &httpx.Meter{}
-	hc, err := httpx.New(httpx.Options{Name: "kci", CacheDir: t.TempDir(), UserAgent: "test", Meter: meter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := e.target(t, func(o *kernelci.Opts) { o.APIHTTP = hc })
-	first, err := tg.Result(t.Context(), s.job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := meter.Snapshot()
-	second, err := tg.Result(t.Context(), s.job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first != second || second.State != targets.StatePending {
-		t.Fatalf("results %+v then %+v, want the same pending result", first, second)
-	}
-	got := meter.Snapshot().Sub(before)
-	// Network: the patchset node, its children, and the running arm64
-	// build's children. Cache: the x86 build's children (its test), the
-	// test's children (its two cases) and the cases' (empty) children, all
-	// under done nodes.
-	if got.Network != 3 || got.Cache != 4 {
-		t.Fatalf("second poll: %+v, want 3 network and 4 cached requests", got)
 	}
 }

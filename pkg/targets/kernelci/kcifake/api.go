@@ -106,8 +106,10 @@ func (f *Fake) countNodes(w http.ResponseWriter, q url.Values) {
 	writeJSON(w, http.StatusOK, total)
 }
 
-// pageParams validates limit (1..100, default 50) and offset (>= 0, default
-// 0) like fastapi-pagination; a failure is one FastAPI validation error.
+// pageParams validates limit (>= 1, no maximum, default 50) and offset (>=
+// 0, default 0) like fastapi-pagination; a failure is one FastAPI
+// validation error (recorded: nodes-limit-0, nodes-limit-500,
+// nodes-offset-negative).
 func pageParams(q url.Values) (limit, offset int, verr map[string]any) {
 	limit, offset = 50, 0
 	check := func(name string, dst *int, lo, hi int) map[string]any {
@@ -127,7 +129,7 @@ func pageParams(q url.Values) (limit, offset int, verr map[string]any) {
 		*dst = v
 		return nil
 	}
-	if verr = check("limit", &limit, 1, 100); verr != nil {
+	if verr = check("limit", &limit, 1, 0); verr != nil {
 		return 0, 0, verr
 	}
 	return limit, offset, check("offset", &offset, 0, 0)

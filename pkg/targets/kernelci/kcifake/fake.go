@@ -3,13 +3,15 @@
 // queries under /latest) and the pipeline's HTTP service (kernelci-pipeline
 // src/lava_callback.py: POST /api/patchset).
 //
-// The fake enforces the contract of the real services as read from their
-// sources, not a convenient subset of it:
+// The fake answers as the real services answered in the exchanges recorded
+// in ../shared/fixtures/kernelci (kernelci-api 95acafc, kernelci-core
+// 69a285e, kernelci-pipeline e81bdeb); TestReplayRecorded replays them
+// against it. Where no recording exists it follows the services' sources:
 //
 //   - API: GET /latest/nodes with field filters (dotted paths, field__op with
 //     op in lt, lte, gt, gte, ne, re, in, nin, the literal null, true/false
 //     as booleans, ISO-8601 timestamps for created/updated/timeout/holdoff),
-//     offset pagination (limit 1..100, default 50) in the envelope
+//     offset pagination (limit >= 1 with no maximum, default 50) in the envelope
 //     {"items","total","limit","offset"} in insertion order (the real API
 //     does not sort either); GET /latest/node/{id} answers the node, null for
 //     an unknown id and 400 for an id that is not an ObjectId; GET
@@ -24,11 +26,14 @@
 //     "Unauthorized"}. Then the node: 404 "Node not found", 400 "Node is not
 //     a checkout", 500 for an id that is not an ObjectId (the real service
 //     lets the API's 400 escape as an internal error). Then the patch URLs:
-//     each must start with "http" and answer 200 to a GET made with the
-//     fake's own client (400 "Invalid patch URL"); an empty list is 400
-//     "Missing patch URL or patch" and inline patches are 501. The node is
-//     created like the real service does it and the answer is
-//     {"message":"OK","node":{...}}.
+//     each must start with "http" and answer a HEAD made with the fake's
+//     own client, redirects followed, with a status below 400 (400 "Invalid
+//     patch URL"); an empty list is 400 "Missing patch URL or patch";
+//     inline patches are stored as URLs on Options.StorageURL. The node is
+//     created like the real service does it (data copied from the parent,
+//     error_code included; submitter user:<JWT email>; a treeid of its
+//     own; artifact URLs normalised as the API's URL type does) and the
+//     answer is {"message":"OK","node":{...}}.
 //
 // The patch domain allow-list is not checked at submission, because the real
 // service does not check it there: the patchset service (src/patchset.py)
@@ -40,8 +45,10 @@
 // scheduler and the runtimes (kbuild nodes under an available patchset,
 // test job nodes under the builds that passed, their cases under them),
 // Settle is the holdoff and closing timeout services that move finished
-// nodes to done, and Expire is the timeout service when a node's timeout
-// lapses. Finish and FinishWithError end single nodes.
+// nodes to done, Expire is the timeout service when a node's timeout
+// lapses, and TakeOverPatchsets is the tarball service's recorded takeover
+// of new patchset nodes. Finish and FinishWithError end single nodes; Seed
+// loads recorded nodes with their own ids.
 //
 // The two handlers are separate (APIHandler, PipelineHandler) because the
 // real services listen on different ports; serve each on its own
@@ -53,9 +60,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,8 +81,17 @@ type Options struct {
 	// Now is the clock for node timestamps; nil means time.Now.
 	Now func() time.Time
 	// PipelineUser is the API user the pipeline posts nodes as, which
-	// becomes their owner; empty means "pipeline".
+	// becomes their owner; empty means "staging.kernelci.org".
 	PipelineUser string
+	// PipelineEmail is that user's email. The trigger service writes
+	// checkouts with submitter "service:pipeline" only for the users named
+	// staging.kernelci.org and production, "user:<email>" for any other
+	// (recorded: nodes-checkouts-trawl-query). Empty means
+	// "bot@kernelci.org".
+	PipelineEmail string
+	// StorageURL is where the pipeline uploads files (inline patches,
+	// tarballs); empty means "https://storage.example.org/".
+	StorageURL string
 	// HTTPClient fetches patch URLs to check they are reachable; nil means a
 	// plain client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -89,6 +107,8 @@ type Fake struct {
 	byID        map[string]*Node
 	seq         uint64
 	submissions int
+	noApply     map[string]bool // patchset nodes whose patches do not apply
+	trees       uint64          // tree ids handed out
 }
 
 // New returns an empty fake.
@@ -97,7 +117,13 @@ func New(o Options) *Fake {
 		o.Now = time.Now
 	}
 	if o.PipelineUser == "" {
-		o.PipelineUser = "pipeline"
+		o.PipelineUser = "staging.kernelci.org"
+	}
+	if o.PipelineEmail == "" {
+		o.PipelineEmail = "bot@kernelci.org"
+	}
+	if o.StorageURL == "" {
+		o.StorageURL = "https://storage.example.org/"
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -216,8 +242,10 @@ func (n *Node) Revision(key string) string {
 func StrPtr(s string) *string { return &s }
 
 // insertLocked stores n as the API's POST /node does: a new id, updated
-// now, created now unless given, a default timeout of 6 h when unset. The
-// caller holds f.mu.
+// now, created now unless given, a default timeout of 6 h when unset,
+// artifact URLs normalised. Stored times have millisecond precision, as in
+// MongoDB; the copy returned keeps the microseconds, as the API's answer to
+// the POST does (recorded: patchset-post-200). The caller holds f.mu.
 func (f *Fake) insertLocked(n *Node) *Node {
 	now := f.opts.Now().UTC()
 	f.seq++
@@ -241,9 +269,44 @@ func (f *Fake) insertLocked(n *Node) *Node {
 	if n.Artifacts == nil {
 		n.Artifacts = map[string]string{}
 	}
+	for k, v := range n.Artifacts {
+		n.Artifacts[k] = NormaliseURL(v)
+	}
+	answer := n.clone()
+	for _, t := range []*Time{&n.Created, &n.Updated, &n.Timeout} {
+		t.Time = t.Truncate(time.Millisecond)
+	}
 	f.nodes = append(f.nodes, n)
 	f.byID[n.ID] = n
-	return n.clone()
+	return answer
+}
+
+// NormaliseURL returns an artifact URL as the API stores it: the API
+// validates artifacts with pydantic's AnyUrl, which lower-cases the scheme
+// and host, drops the default port and percent-encodes spaces and
+// non-ASCII characters in the path (recorded:
+// patchset-post-200-normalised-urls, patchset-post-200-forbidden-domain).
+// This uses Go's escaping, which also escapes a few characters AnyUrl
+// keeps (such as '!' and '*'); Patchwork URLs hold none of them. A URL
+// that does not parse is returned as it is.
+func NormaliseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	u.Host = host
+	if port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u.String()
 }
 
 // AddNode stores a copy of n as a new node and returns its id. The id and
@@ -276,14 +339,30 @@ func (f *Fake) AddCheckout(tree, url, branch, commit string) string {
 		Data: map[string]any{"kernel_revision": map[string]any{
 			"tree": tree, "url": url, "branch": branch, "commit": commit,
 		}},
-		Submitter: "service:pipeline",
-		TreeID:    treeID(url, branch, f.opts.Now()),
+		Submitter: f.checkoutSubmitter(),
+		TreeID:    f.treeID(url, branch),
 	})
 }
 
-// treeID is the pipeline's tree id: sha256 over URL, branch and a time.
-func treeID(url, branch string, now time.Time) string {
-	sum := sha256.Sum256([]byte(url + branch + now.String()))
+// checkoutSubmitter is the submitter the trigger service writes on the
+// checkouts it makes as the pipeline's API user (trigger.py).
+func (f *Fake) checkoutSubmitter() string {
+	switch f.opts.PipelineUser {
+	case "staging.kernelci.org", "production":
+		return "service:pipeline"
+	}
+	return "user:" + f.opts.PipelineEmail
+}
+
+// treeID is a new tree id: the pipeline takes a sha256 over URL, branch
+// and datetime.now(); a counter stands in for the clock's resolution, so
+// two trees never share one.
+func (f *Fake) treeID(url, branch string) string {
+	f.mu.Lock()
+	f.trees++
+	n := f.trees
+	f.mu.Unlock()
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s%s%s#%d", url, branch, f.opts.Now(), n)))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -376,13 +455,17 @@ func (f *Fake) Token(email string, perms ...string) string {
 	return s
 }
 
-// Process runs one pass of the pipeline's patchset service: every running
-// patchset node whose parent checkout is no longer running is failed
-// (state done, result fail) when it has no parent, the parent failed, or
-// one of its patch URLs has a host off Options.AllowedDomains; otherwise it
-// becomes available with result pass, a "tarball" artifact and a holdoff
-// of 10 minutes. Applying the patches is not modelled, and a failed node
-// carries no error_code or error_msg, as the real service sets none.
+// Process runs one pass of the pipeline's patchset service (src/patchset.py):
+// every running patchset node whose parent is no longer running is failed
+// (state done, result fail, and no error_code or error_msg of its own, as
+// recorded in patchset-node-noapply-done-fail) when it has no parent, the
+// parent did not pass (recorded: patchset-node-failed-parent-done-fail),
+// one of its patch URLs has a host off Options.AllowedDomains (recorded:
+// patchset-node-forbidden-domain-done-fail), or it is marked with
+// FailPatches; otherwise it becomes available with result pass, a
+// "tarball" artifact, data.kernel_revision.patchset and a holdoff of 10
+// minutes (recorded: patchset-node-1-available-pass). The patch artifacts
+// are kept.
 func (f *Fake) Process() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -395,18 +478,79 @@ func (f *Fake) Process() {
 			parent = f.byID[*n.Parent]
 		}
 		switch {
-		case parent == nil, parent.State == "done" && parent.Result != nil && *parent.Result == "fail":
+		case parent == nil, parent.State == "done" && (parent.Result == nil || *parent.Result != "pass"):
 			_ = f.setStateLocked(n.ID, "done", "fail")
 		case parent.State == "running":
 			continue
-		case !f.allowedLocked(n):
+		case !f.allowedLocked(n), f.noApply[n.ID]:
 			_ = f.setStateLocked(n.ID, "done", "fail")
 		default:
-			n.Artifacts["tarball"] = parent.Artifacts["tarball"] + ".patched-" + n.ID + ".tar.gz"
+			hash := patchsetHash(n.Artifacts)
+			n.Artifacts["tarball"] = strings.TrimSuffix(parent.Artifacts["tarball"], ".tar.gz") +
+				"-" + hash[:13] + "-" + n.ID[len(n.ID)-12:] + ".tar.gz"
+			rev, _ := n.Data["kernel_revision"].(map[string]any)
+			if rev == nil {
+				rev = map[string]any{}
+				n.Data["kernel_revision"] = rev
+			}
+			rev["patchset"] = hash
 			n.Holdoff = &Time{f.opts.Now().UTC().Add(holdoff)}
 			_ = f.setStateLocked(n.ID, "available", "pass")
 		}
 	}
+}
+
+// FailPatches makes Process fail the patchset node id as patch(1) would,
+// when its patches do not apply to the tree.
+func (f *Fake) FailPatches(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noApply == nil {
+		f.noApply = map[string]bool{}
+	}
+	f.noApply[id] = true
+}
+
+// patchsetHash stands for the patchset service's hash of the applied
+// lines: a sha256 over the patch URLs in order.
+func patchsetHash(artifacts map[string]string) string {
+	h := sha256.New()
+	for i := 0; ; i++ {
+		u, ok := artifacts[fmt.Sprintf("patch%d", i)]
+		if !ok {
+			break
+		}
+		fmt.Fprintln(h, u)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TakeOverPatchsets does what the real tarball service did to every new
+// patchset node while it ran (recorded: patchset-race-2-after-tarball-service):
+// it subscribes to created, running nodes of kind checkout without a name
+// filter, so it builds each running patchset node as a plain checkout: state
+// available, result pass, the patch artifacts replaced by the unpatched
+// tarball, no data.kernel_revision.patchset. The patches are never applied.
+func (f *Fake) TakeOverPatchsets() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.nodes {
+		if n.Name != "patchset" || n.State != "running" || n.Parent == nil || f.byID[*n.Parent] == nil {
+			continue
+		}
+		n.Artifacts = map[string]string{"tarball": f.byID[*n.Parent].Artifacts["tarball"]}
+		n.Holdoff = &Time{f.opts.Now().UTC().Add(holdoff)}
+		_ = f.setStateLocked(n.ID, "available", "pass")
+	}
+}
+
+// Delete removes the node id from the store, as an administrator cleaning
+// the database would.
+func (f *Fake) Delete(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.byID, id)
+	f.nodes = slices.DeleteFunc(f.nodes, func(n *Node) bool { return n.ID == id })
 }
 
 // allowedLocked reports whether every artifact URL of n has an allowed host.
@@ -418,4 +562,21 @@ func (f *Fake) allowedLocked(n *Node) bool {
 		}
 	}
 	return true
+}
+
+// Seed stores copies of recorded nodes (as the real API answered them) with
+// their own ids and timestamps, replacing any node with the same id, so
+// that the fake serves the recorded database.
+func (f *Fake) Seed(nodes ...Node) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range nodes {
+		c := n.clone()
+		if old, ok := f.byID[c.ID]; ok {
+			*old = *c
+			continue
+		}
+		f.nodes = append(f.nodes, c)
+		f.byID[c.ID] = c
+	}
 }

