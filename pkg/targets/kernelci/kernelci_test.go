@@ -63,7 +63,7 @@ type env struct {
 	token    string // path of the token file
 }
 
-func newEnv(t *testing.T, allowed ...string) *env {
+func newEnv(t testing.TB, allowed ...string) *env {
 	t.Helper()
 	e := &env{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
 	e.patches = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +99,7 @@ func counting(h http.Handler, n *atomic.Int64) http.Handler {
 	})
 }
 
-func writeToken(t *testing.T, tok string) string {
+func writeToken(t testing.TB, tok string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
@@ -121,7 +121,7 @@ func (e *env) opts() kernelci.Opts {
 	}
 }
 
-func (e *env) target(t *testing.T, mods ...func(*kernelci.Opts)) *kernelci.Target {
+func (e *env) target(t testing.TB, mods ...func(*kernelci.Opts)) *kernelci.Target {
 	t.Helper()
 	o := e.opts()
 	for _, m := range mods {

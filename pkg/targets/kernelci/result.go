@@ -179,8 +179,8 @@ func (t *Target) baseFault(ctx context.Context, ps *node) (string, error) {
 	}
 	if ps.Data.ErrorCode == "git_checkout_failure" {
 		// Copied from the base checkout when the patchset was posted on a
-		// failed one (the patchset service writes no code of its own).
-		return "base checkout " + ps.Parent + " failed" + reason(ps), nil
+		// failed one: the patchset service writes no code of its own.
+		return "the pipeline could not check out the base" + reason(ps), nil
 	}
 	base, err := t.getNode(ctx, ps.Parent)
 	switch {

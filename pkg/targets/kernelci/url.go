@@ -19,7 +19,7 @@ import (
 //   - gives an empty path the path "/";
 //   - percent-encodes, in the path, C0 controls, space, '"', '#', '<',
 //     '>', '?', '`', '{', '}' and every byte outside ASCII (UTF-8), and in
-//     the query the same less '?', '`', '{', '}' plus '\”, keeping
+//     the query the same less '?', '`', '{', '}' plus the apostrophe, keeping
 //     existing escapes.
 //
 // Only http and https URLs with a host are accepted.

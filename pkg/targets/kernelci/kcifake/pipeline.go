@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,7 +43,17 @@ func (f *Fake) servePipeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// FastAPI validates the body before the handler runs, so a malformed
-	// body is 422 whatever the Authorization header says.
+	// body is 422 whatever the Authorization header says. A body that is
+	// not sent as JSON is read as a string (recorded:
+	// patchset-post-422-not-json-content-type).
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": []any{map[string]any{
+			"type": "model_attributes_type", "loc": []string{"body"},
+			"msg": "Input should be a valid dictionary or object to extract fields from", "input": string(raw),
+		}}})
+		return
+	}
 	body, verr := decodePatchset(r.Body)
 	if verr != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": []any{verr}})
