@@ -144,12 +144,18 @@ func (f *Fake) query(conds []cond, offset, limit int) ([]*Node, int) {
 	items := []*Node{}
 	total := 0
 	for _, n := range f.nodes {
-		if parentMismatch(conds, n) {
+		if parentMismatch(conds, n) || fieldMismatch(conds, n) {
 			continue
 		}
-		d := n.doc()
+		var d map[string]any
 		ok := true
 		for _, c := range conds {
+			if _, direct := topField(c, n); direct {
+				continue
+			}
+			if d == nil {
+				d = n.doc()
+			}
 			if !c.match(d) {
 				ok = false
 				break
@@ -183,6 +189,41 @@ func parentMismatch(conds []cond, n *Node) bool {
 			if n.Parent == nil || *n.Parent != w {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// topField returns the value of a top-level string field an equality
+// condition names, read from the node without building its JSON document;
+// direct is false for any other condition.
+func topField(c cond, n *Node) (v string, direct bool) {
+	if _, isStr := c.want.(string); c.op != "" || len(c.path) != 1 || !isStr {
+		return "", false
+	}
+	switch c.path[0] {
+	case "kind":
+		return n.Kind, true
+	case "name":
+		return n.Name, true
+	case "state":
+		return n.State, true
+	case "treeid":
+		return n.TreeID, true
+	case "owner":
+		return n.Owner, true
+	case "submitter":
+		return n.Submitter, true
+	}
+	return "", false
+}
+
+// fieldMismatch reports whether n fails an equality filter on a top-level
+// string field (topField).
+func fieldMismatch(conds []cond, n *Node) bool {
+	for _, c := range conds {
+		if v, direct := topField(c, n); direct && v != c.want {
+			return true
 		}
 	}
 	return false
