@@ -88,6 +88,7 @@ targets:
       api_url: %s
       pipeline_url: %s
       token_file: kci.jwt
+      patch_domains: [127.0.0.1]
 sources:
   - name: netdev
     type: patchwork

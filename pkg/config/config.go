@@ -125,7 +125,30 @@ type KernelCI struct {
 	JobFilter []string `yaml:"jobfilter,omitempty" json:"jobfilter,omitempty"`
 	// PlatformFilter restricts the platforms the pipeline runs on.
 	PlatformFilter []string `yaml:"platformfilter,omitempty" json:"platformfilter,omitempty"`
+	// PatchDomains are the hosts the pipeline fetches patches from: its
+	// [patchset] allowed_domains. A Patchwork source that feeds the target
+	// must be on one of them.
+	PatchDomains []string `yaml:"patch_domains" json:"patch_domains"`
+	// Submitters are the data submitters of the checkouts the pipeline makes
+	// of branch heads; an entry ending in "*" matches by prefix.
+	Submitters []string `yaml:"submitters" json:"submitters"`
+	// CheckoutWait is how long a unit may wait for a checkout before the
+	// wait is an error of the cycle.
+	CheckoutWait Duration `yaml:"checkout_wait" json:"checkout_wait"`
 }
+
+// DefaultPatchDomains is the pipeline's default [patchset] allowed_domains
+// (kernelci-pipeline config/kernelci.toml).
+func DefaultPatchDomains() []string { return []string{"patchwork.kernel.org"} }
+
+// DefaultSubmitters accepts the checkouts of the hosted instances
+// (service:pipeline) and of a self-hosted pipeline, whose trigger service
+// writes user:<email of its API user>.
+func DefaultSubmitters() []string { return []string{"service:pipeline", "user:*"} }
+
+// DefaultCheckoutWait is how long a unit may wait for a checkout before the
+// wait is an error.
+const DefaultCheckoutWait = Duration(6 * 60 * 60 * 1e9)
 
 // Source is one place to poll. Exactly the block of its Type is set.
 type Source struct {

@@ -74,11 +74,17 @@ func TestLoadFileGood(t *testing.T) {
 				Token:          secret.Source{File: filepath.Join(dir, "secrets", "kernelci.jwt")},
 				JobFilter:      []string{"kbuild-gcc-12-x86", "baseline-x86"},
 				PlatformFilter: []string{"qemu-x86"},
+				PatchDomains:   []string{"patchwork.kernel.org", "patchwork.example.org"},
+				Submitters:     []string{"service:pipeline", "user:ci@selfhosted.example.org", "user:bot-*"},
+				CheckoutWait:   Duration(2 * time.Hour),
 			}},
 			{Name: "kernelci-prod", Type: TargetKernelCI, KernelCI: &KernelCI{
-				APIURL:      "https://kernelci-api.westus3.cloudapp.azure.com",
-				PipelineURL: "https://kernelci-pipeline.westus3.cloudapp.azure.com",
-				Token:       secret.Source{Env: "KCI_PROD_TOKEN"},
+				APIURL:       "https://kernelci-api.westus3.cloudapp.azure.com",
+				PipelineURL:  "https://kernelci-pipeline.westus3.cloudapp.azure.com",
+				Token:        secret.Source{Env: "KCI_PROD_TOKEN"},
+				PatchDomains: DefaultPatchDomains(),
+				Submitters:   DefaultSubmitters(),
+				CheckoutWait: DefaultCheckoutWait,
 			}},
 		},
 		Reporters: []Reporter{{Name: "fedora-rdb", Type: ReporterResultsDB, ResultsDB: &ResultsDB{
@@ -127,7 +133,7 @@ func TestLoadFileGood(t *testing.T) {
 					Policy: change.PolicyTag,
 				},
 				Patchwork: &Patchwork{
-					URL:      "http://patchwork.example.org:8000",
+					URL:      "http://patchwork.kernel.org:8000",
 					Project:  "linux-wireless",
 					States:   []string{"new"},
 					Lookback: Duration(12 * time.Hour),
@@ -221,10 +227,10 @@ func TestLoadFileErrors(t *testing.T) {
 		{"bad-url", []string{
 			`:6: targets[0].kernelci.api_url: "ftp://kernelci.example.org" is not an http or https URL`,
 			`:15: sources[0].base.url: "net-next" is not a git URL`,
-			`:18: sources[0].patchwork.url: "patchwork.example.org" is not a URL`,
+			`:18: sources[0].patchwork.url: "patchwork.kernel.org" is not a URL`,
 		}, ""},
 		{"url-credentials", []string{`:7: targets[0].kernelci.pipeline_url: credentials may not be written in a URL`}, "hunter2"},
-		{"api-url", []string{`:18: sources[0].patchwork.url: "https://patchwork.example.org/api/1.3" is an API URL`}, ""},
+		{"api-url", []string{`:18: sources[0].patchwork.url: "https://patchwork.kernel.org/api/1.3" is an API URL`}, ""},
 		{"out-of-range", []string{
 			`:2: trigger_concurrency: 0 is out of range 1..64`,
 			`:4: http.retries: must be an integer, not a string`,
@@ -249,6 +255,12 @@ func TestLoadFileErrors(t *testing.T) {
 		{"syntax", []string{`:11: invalid YAML: did not find expected ',' or ']'`}, ""},
 		{"two-documents", []string{`:20: only one YAML document is allowed`}, ""},
 		{"empty", []string{`:1: the file is empty`}, ""},
+		{"patch-domains", []string{
+			`:10: targets[0].kernelci.submitters[0]: "pipeline" is not a submitter such as service:pipeline or user:ci@example.org`,
+			`:17: targets[1].kernelci.patch_domains[0]: "https://patchwork.example.org" is not a host name such as patchwork.kernel.org`,
+			`:18: targets[1].kernelci.submitters: lists no submitter; leave submitters out for service:pipeline, user:*`,
+			`:28: sources[0].patchwork.url: host patchwork.kernel.org is not among the patch domains of target kci (patchwork.example.org)`,
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -323,6 +335,9 @@ func TestDefaults(t *testing.T) {
 		{"kernelci.dashboard_url", k.DashboardURL, ""},
 		{"kernelci.jobfilter", k.JobFilter, []string(nil)},
 		{"kernelci.platformfilter", k.PlatformFilter, []string(nil)},
+		{"kernelci.patch_domains", k.PatchDomains, []string{"patchwork.kernel.org"}},
+		{"kernelci.submitters", k.Submitters, []string{"service:pipeline", "user:*"}},
+		{"kernelci.checkout_wait", k.CheckoutWait, Duration(6 * time.Hour)},
 		{"schedule", c.Sources[0].Schedule, "@every 5m"},
 		{"base.policy", c.Sources[0].Base.Policy, change.PolicyPinned},
 		{"patchwork.states", p.States, []string{"new", "under-review"}},
@@ -352,7 +367,7 @@ sources:
     targets: [kci]
     base: {tree: net-next, url: "https://git.example.org/net-next.git", branch: main}
     patchwork:
-      url: https://patchwork.example.org
+      url: https://patchwork.kernel.org
       project: netdevbpf
       token_file: pw.token
 `
@@ -621,7 +636,7 @@ sources:
     type: patchwork
     targets: [kci]
     base: &base {tree: net-next, url: "https://git.example.org/net-next.git", branch: main}
-    patchwork: &pw {url: "https://patchwork.example.org", project: netdevbpf}
+    patchwork: &pw {url: "https://patchwork.kernel.org", project: netdevbpf}
   - name: two
     type: patchwork
     targets: [kci]

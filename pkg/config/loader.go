@@ -26,6 +26,9 @@ type loader struct {
 	errs  []*Error
 	nodes int  // values visited so far, counting each use of an alias
 	stop  bool // set when nodes passed maxNodes: the walk ends
+	// patchDomains maps each KernelCI target read to its patch domains,
+	// which the Patchwork sources feeding it must be on.
+	patchDomains map[string][]string
 }
 
 // maxNodes bounds the values one load visits. An alias lets a few bytes

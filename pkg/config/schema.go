@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	neturl "net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,8 +59,13 @@ func (l *loader) config(f field) *Config {
 	}
 
 	targets := map[string]int{}
+	l.patchDomains = map[string][]string{}
 	for _, it := range l.nonEmpty(o.get("targets"), "target") {
-		c.Targets = append(c.Targets, l.target(it, targets))
+		t := l.target(it, targets)
+		if t.KernelCI != nil {
+			l.patchDomains[t.Name] = t.KernelCI.PatchDomains
+		}
+		c.Targets = append(c.Targets, t)
 	}
 	reporters := map[string]int{}
 	for _, it := range l.items(o.get("reporters")) {
@@ -127,18 +133,71 @@ func (l *loader) target(f field, seen map[string]int) Target {
 	return t
 }
 
+// domainRE is the form of a patch domain: a host name or an IPv4 address.
+var domainRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+// submitterRE is the form of a submitters entry: service:<name> or
+// user:<email>, or a prefix of one ending in "*".
+var submitterRE = regexp.MustCompile(`^(service|user):[^*\s]*\*?$`)
+
 // kernelCI reads a target's kernelci block.
 func (l *loader) kernelCI(f field) *KernelCI {
-	o := l.object(f, "api_url", "pipeline_url", "dashboard_url", "token_file", "token_env", "jobfilter", "platformfilter")
+	o := l.object(f, "api_url", "pipeline_url", "dashboard_url", "token_file", "token_env", "jobfilter", "platformfilter",
+		"patch_domains", "submitters", "checkout_wait")
 	k := &KernelCI{
 		APIURL:       l.httpURL(o.get("api_url"), true),
 		PipelineURL:  l.httpURL(o.get("pipeline_url"), true),
 		DashboardURL: l.httpURL(o.get("dashboard_url"), false),
 		Token:        l.secret(o, true),
+		CheckoutWait: l.duration(o.get("checkout_wait"), DefaultCheckoutWait),
 	}
 	k.JobFilter, _ = l.list(o.get("jobfilter"), nil, "")
 	k.PlatformFilter, _ = l.list(o.get("platformfilter"), nil, "")
+	var set bool
+	df := o.get("patch_domains")
+	if k.PatchDomains, set = l.list(df, domainRE, "a host name such as patchwork.kernel.org"); !set {
+		k.PatchDomains = DefaultPatchDomains()
+	} else if len(k.PatchDomains) == 0 && df.node != nil && len(df.node.Content) == 0 {
+		l.errorf(df, "lists no host; leave patch_domains out for %s", strings.Join(DefaultPatchDomains(), ", "))
+	}
+	for i, d := range k.PatchDomains {
+		k.PatchDomains[i] = strings.ToLower(d)
+	}
+	sf := o.get("submitters")
+	if k.Submitters, set = l.list(sf, submitterRE, "a submitter such as service:pipeline or user:ci@example.org"); !set {
+		k.Submitters = DefaultSubmitters()
+	} else if len(k.Submitters) == 0 && sf.node != nil && len(sf.node.Content) == 0 {
+		l.errorf(sf, "lists no submitter; leave submitters out for %s", strings.Join(DefaultSubmitters(), ", "))
+	}
 	return k
+}
+
+// checkPatchDomains reports a Patchwork source whose host is off the patch
+// domains of a KernelCI target it feeds: the pipeline would accept its
+// patches and fail every patchset later. block is the source's patchwork
+// block.
+func (l *loader) checkPatchDomains(s Source, block field) {
+	if s.Patchwork == nil || s.Patchwork.URL == "" || block.node == nil {
+		return
+	}
+	url := field{key: child(block.key, "url"), line: block.line}
+	for i := 0; i+1 < len(block.node.Content); i += 2 {
+		if k := block.node.Content[i]; k.Value == "url" {
+			url.line = k.Line
+		}
+	}
+	u, err := neturl.Parse(s.Patchwork.URL)
+	if err != nil {
+		return
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, name := range s.Targets {
+		domains, ok := l.patchDomains[name]
+		if ok && !slices.Contains(domains, host) {
+			l.errorf(url, "host %s is not among the patch domains of target %s (%s): its pipeline would not fetch these patches; add it to that target's patch_domains (and to the pipeline's [patchset] allowed_domains)",
+				host, name, strings.Join(domains, ", "))
+		}
+	}
 }
 
 // source reads one source; seen maps the source names read so far to their
@@ -176,6 +235,7 @@ func (l *loader) source(f field, seen, targets, reporters map[string]int) Source
 		switch s.Type {
 		case SourcePatchwork:
 			s.Patchwork = l.patchwork(block)
+			l.checkPatchDomains(s, block)
 		case SourceGitHub:
 			s.GitHub = l.github(block)
 		case SourceGitLab:

@@ -56,6 +56,14 @@ type BaseResolver interface {
 	ResolveBase(ctx context.Context, url, branch string) (string, error)
 }
 
+// WaitLimit is implemented by targets that bound how long a unit may wait
+// on them (KernelCI: for a checkout of its base). A unit that has waited
+// longer is an error of the cycle, logged and shown by status, naming why
+// it waits.
+type WaitLimit interface {
+	MaxWait() time.Duration
+}
+
 // Store loads and saves the whole state.
 type Store interface {
 	Load() (*state.State, error)
@@ -298,6 +306,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 		r.trigger(ctx, pending, rep)
 		r.relay(ctx, st, all, inScope, unknown, seen, rep)
 	}
+	r.waits(st, start, rep)
 	r.sweep(st, inScope, unknown, seen, start, rep)
 	rep.count()
 	if mode == Act {
@@ -439,6 +448,42 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 				zap.String("base", p.req.Base.Commit))
 		}
 		u.Status, u.Reason = ur.Outcome, ur.Detail
+	}
+}
+
+// waits records since when each unit of the cycle waits, and reports a
+// unit that has waited longer than its target allows (WaitLimit): it stays
+// waiting, and the wait becomes an error of the cycle, logged and kept as
+// the unit's reason for status.
+func (r *Runner) waits(st *state.State, now time.Time, rep *Report) {
+	for i := range rep.Units {
+		ur := &rep.Units[i]
+		u := st.Units[ur.Unit]
+		if u == nil {
+			continue
+		}
+		if ur.Outcome != OutcomeWaiting {
+			u.WaitingSince = nil
+			continue
+		}
+		if u.WaitingSince == nil {
+			t := now
+			u.WaitingSince = &t
+		}
+		wl, ok := r.targets[ur.Target].(WaitLimit)
+		if !ok || wl.MaxWait() <= 0 {
+			continue
+		}
+		waited := now.Sub(*u.WaitingSince)
+		if waited <= wl.MaxWait() {
+			continue
+		}
+		ur.Detail = fmt.Sprintf("waited %s, longer than the %s target %s allows: %s",
+			waited.Round(time.Minute), wl.MaxWait(), ur.Target, ur.Detail)
+		u.Reason = ur.Detail
+		rep.Errors++
+		r.log.Error("unit waited too long", zap.String("unit", ur.Unit), zap.Time("since", *u.WaitingSince),
+			zap.Duration("limit", wl.MaxWait()), zap.String("why", ur.Detail))
 	}
 }
 

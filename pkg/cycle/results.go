@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -76,7 +77,7 @@ func (r *Runner) results(ctx context.Context, st *state.State, rep *Report, chan
 		if u == nil || u.Job == nil || c == nil || u.Fingerprint != ur.Fingerprint {
 			continue
 		}
-		res := r.poll(ctx, u, ur)
+		res := r.poll(ctx, u, ur, rep)
 		if res == nil {
 			continue
 		}
@@ -93,8 +94,10 @@ func (r *Runner) results(ctx context.Context, st *state.State, rep *Report, chan
 
 // poll returns the unit's current result: a conclusive result is final and
 // not polled again; a target that cannot be followed reports "triggered"
-// as pending once.
-func (r *Runner) poll(ctx context.Context, u *state.Unit, ur *UnitReport) *targets.Result {
+// as pending once. A failed poll (a timeout included) is an error of the
+// cycle. A job that no longer exists is dropped with the unit's
+// fingerprint, so that the next cycle triggers the unit again.
+func (r *Runner) poll(ctx context.Context, u *state.Unit, ur *UnitReport, rep *Report) *targets.Result {
 	if u.Result != nil && u.Result.State.Conclusive() {
 		return u.Result
 	}
@@ -104,8 +107,16 @@ func (r *Runner) poll(ctx context.Context, u *state.Unit, ur *UnitReport) *targe
 		return pending
 	}
 	res, err := p.Result(ctx, *u.Job)
+	if errors.Is(err, targets.ErrJobGone) {
+		r.log.Warn("job vanished from its target; the unit triggers again next cycle",
+			zap.String("unit", ur.Unit), zap.String("job", u.Job.ID), zap.Error(err))
+		u.Reason = fmt.Sprintf("job %s vanished from target %s; triggering again", u.Job.ID, u.Target)
+		u.Job, u.Fingerprint, u.TriggeredAt, u.Result, u.ResultAt = nil, "", nil, nil, nil
+		return nil
+	}
 	if err != nil {
-		r.log.Warn("result poll failed", zap.String("unit", ur.Unit), zap.String("job", u.Job.ID), zap.Error(err))
+		rep.Errors++
+		r.log.Error("result poll failed", zap.String("unit", ur.Unit), zap.String("job", u.Job.ID), zap.Error(err))
 		if u.Result != nil {
 			return u.Result
 		}

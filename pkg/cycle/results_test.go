@@ -52,12 +52,13 @@ type pollTarget struct {
 	*fakeTarget
 	mu     sync.Mutex
 	result targets.Result
+	err    error
 }
 
 func (p *pollTarget) Result(context.Context, targets.Job) (targets.Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.result, nil
+	return p.result, p.err
 }
 
 func (p *pollTarget) set(s targets.State, summary string) {
@@ -343,5 +344,87 @@ func TestInfrastructureErrorsAreRetriedByPolicy(t *testing.T) {
 	}
 	if u := h.store.st.Units[unit(1)]; u.Attempt != 0 || u.PreviousJobs != nil {
 		t.Fatalf("new fingerprint kept attempt %d, previous %v", u.Attempt, u.PreviousJobs)
+	}
+}
+
+func TestFailedPollIsAnErrorOfTheCycle(t *testing.T) {
+	h, pt, _ := reportingHarness(t, series(1, 1, "a"))
+	if rep := h.run(t, Act); rep.Errors != 0 {
+		t.Fatalf("first cycle: %d errors", rep.Errors)
+	}
+	pt.mu.Lock()
+	pt.err = fmt.Errorf("kernelci kci: result of job j: %w", context.DeadlineExceeded)
+	pt.mu.Unlock()
+	rep := h.run(t, Act)
+	if rep.Errors != 1 {
+		t.Fatalf("a poll that ran out of time: %d errors, want 1", rep.Errors)
+	}
+	if u := h.store.st.Units[unit(1)]; u.Job == nil || u.Result == nil || u.Result.State != targets.StatePending {
+		t.Fatalf("unit after a failed poll: job %+v result %+v, want the job kept and pending", u.Job, u.Result)
+	}
+}
+
+func TestVanishedJobTriggersAgain(t *testing.T) {
+	h, pt, _ := reportingHarness(t, series(1, 1, "a"))
+	h.run(t, Act)
+	first := h.store.st.Units[unit(1)].Job.ID
+	pt.mu.Lock()
+	pt.err = fmt.Errorf("kernelci kci: result of job %s: patchset node: %w", first, targets.ErrJobGone)
+	pt.mu.Unlock()
+	h.tgt.mu.Lock()
+	clear(h.tgt.jobs) // gone from the target: nothing to adopt
+	h.tgt.mu.Unlock()
+	h.run(t, Act)
+	if u := h.store.st.Units[unit(1)]; u.Job != nil || u.Fingerprint != "" || !strings.Contains(u.Reason, "vanished") {
+		t.Fatalf("after the job vanished: job %+v fingerprint %q reason %q", u.Job, u.Fingerprint, u.Reason)
+	}
+	pt.mu.Lock()
+	pt.err = nil
+	pt.mu.Unlock()
+	rep := h.run(t, Act)
+	u := h.store.st.Units[unit(1)]
+	if outcomes(rep)[unit(1)] != OutcomeTriggered || u.Job == nil || u.Job.ID == first || len(h.tgt.created) != 2 {
+		t.Fatalf("next cycle: %v, job %+v after %d triggers; want a new job", outcomes(rep), u.Job, len(h.tgt.created))
+	}
+}
+
+// waitLimited is a fakeTarget that bounds waits.
+type waitLimited struct {
+	*fakeTarget
+	limit time.Duration
+}
+
+func (w waitLimited) MaxWait() time.Duration { return w.limit }
+
+func TestWaitingLongerThanTheTargetAllows(t *testing.T) {
+	h := newHarness(t, series(1, 1, "a"))
+	h.tgt.waitFor["main"] = true
+	tgt := waitLimited{fakeTarget: h.tgt, limit: time.Hour}
+	h.r = New(Options{Sources: []Source{h.src}, Targets: []Target{tgt}, Store: h.store, GoneGrace: time.Hour,
+		Now: func() time.Time { return h.now }})
+	steps := []struct {
+		after  time.Duration
+		errors int
+	}{{0, 0}, {50 * time.Minute, 0}, {20 * time.Minute, 1}, {time.Hour, 1}}
+	for _, s := range steps {
+		h.now = h.now.Add(s.after)
+		rep := h.run(t, Act)
+		if outcomes(rep)[unit(1)] != OutcomeWaiting || rep.Errors != s.errors {
+			t.Fatalf("after %s more: %v with %d errors, want waiting with %d", s.after, outcomes(rep), rep.Errors, s.errors)
+		}
+	}
+	var b strings.Builder
+	if err := WriteStatus(&b, h.store.st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"waiting    since 2026-11-21 05:00:00Z", "longer than the 1h0m0s target kci allows", "no checkout of"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+	h.tgt.waitFor["main"] = false
+	h.run(t, Act)
+	if u := h.store.st.Units[unit(1)]; u.WaitingSince != nil {
+		t.Errorf("waiting since %v after the wait ended", u.WaitingSince)
 	}
 }

@@ -35,6 +35,9 @@ func WriteStatus(w io.Writer, st *state.State) error {
 			status += ": " + u.Reason
 		}
 		fmt.Fprintf(&b, "  status     %s\n", status)
+		if u.WaitingSince != nil {
+			fmt.Fprintf(&b, "  waiting    since %s\n", stamp(*u.WaitingSince))
+		}
 		if u.Fingerprint != "" {
 			fmt.Fprintf(&b, "  fingerprint %s\n", fingerprint.Short(u.Fingerprint))
 		}

@@ -80,6 +80,8 @@ targets:
       api_url: %s
       pipeline_url: %s
       token_file: %s
+      # The recorded Patchwork is served on loopback.
+      patch_domains: [127.0.0.1]
 sources:
   - name: netdev
     type: patchwork

@@ -65,6 +65,9 @@ type Unit struct {
 	LastSeen    time.Time  `json:"last_seen"`
 	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
 	GoneSince   *time.Time `json:"gone_since,omitempty"`
+	// WaitingSince is when the unit started waiting (for its base, say);
+	// nil when it does not wait.
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
 	// Attempt counts the retries of Fingerprint after infrastructure
 	// errors; PreviousJobs are the jobs those retries replaced.
 	Attempt      int      `json:"attempt,omitempty"`

@@ -114,10 +114,15 @@ func (t *Target) getNode(ctx context.Context, id string) (*node, error) {
 // patchset's treeid, so one query answers the whole job (a patchset posted
 // on top of it has a treeid of its own and is not part of it). The root
 // itself, which shares the treeid, is left out. more reports that budget
-// cut the tree short.
+// cut the tree short. Once the root is done, an answer whose nodes are all
+// done is final: it is kept in the HTTP cache, so that reading a finished
+// job again (after a lost state, say) costs no round trip.
 func (t *Target) subtree(ctx context.Context, root *node, budget int) (nodes []node, more bool, err error) {
 	if root.TreeID == "" {
 		return nil, false, fmt.Errorf("node %s has no treeid", root.ID)
+	}
+	if root.State == "done" {
+		ctx = httpx.CacheIfComplete(ctx, allDone)
 	}
 	// One more than the budget, for the root.
 	all, more, err := t.pages(ctx, url.Values{"treeid": {root.TreeID}}, budget+1, budget+1)
@@ -253,4 +258,18 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("timestamp " + strconv.Quote(s) + " is not ISO-8601")
+}
+
+// allDone reports whether a page of nodes holds only nodes that are done.
+func allDone(body []byte) bool {
+	var p nodePage
+	if json.Unmarshal(body, &p) != nil {
+		return false
+	}
+	for _, n := range p.Items {
+		if n.State != "done" {
+			return false
+		}
+	}
+	return true
 }

@@ -377,9 +377,9 @@ func (t *Target) noneFound(q url.Values) string {
 		t.api, q.Encode(), strings.Join(t.submitters, ", "))
 }
 
-// CheckoutWait is how long a unit may wait for a checkout before the wait
+// MaxWait is how long a unit may wait for a checkout before the wait
 // is an error of the cycle.
-func (t *Target) CheckoutWait() time.Duration { return t.checkoutWait }
+func (t *Target) MaxWait() time.Duration { return t.checkoutWait }
 
 // checkoutQuery filters the checkouts of a branch.
 func checkoutQuery(treeURL, branch string) url.Values {

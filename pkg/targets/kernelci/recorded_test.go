@@ -11,6 +11,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/capture"
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
@@ -364,5 +365,45 @@ func TestVanishedJob(t *testing.T) {
 	_, err := e.target(t).Result(t.Context(), targets.Job{ID: recBigTree})
 	if !errors.Is(err, targets.ErrJobGone) || !errors.Is(err, kernelci.ErrNodeGone) || !strings.Contains(err.Error(), recBigTree) {
 		t.Fatalf("err = %v, want one wrapping targets.ErrJobGone naming the node", err)
+	}
+}
+
+// TestFinishedJobReadFromTheCache: once a patchset and every node under it
+// are done, the treeid answer is final and a second read of it comes from
+// the HTTP cache; an unfinished tree is always read from the API.
+func TestFinishedJobReadFromTheCache(t *testing.T) {
+	tests := []struct {
+		name           string
+		seed           []string
+		network, cache int64
+	}{
+		{name: "done", seed: []string{"checkout-staging-4-done", "patchset-node-2-done", "kbuild-node-pass-done",
+			"job-node-lava-infra-error", "job-node-lava-infra-error-children", "job-node-lava-infra-error-grandchildren"},
+			network: 1, cache: 1},
+		{name: "closing", seed: bigTree, network: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fake.Seed(recorded(t, tt.seed...)...)
+			meter := &httpx.Meter{}
+			hc, err := httpx.New(httpx.Options{Name: "kci", CacheDir: t.TempDir(), UserAgent: "test", Meter: meter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg := e.target(t, func(o *kernelci.Opts) { o.APIHTTP = hc })
+			first, err := tg.Result(t.Context(), targets.Job{ID: recBigTree})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := meter.Snapshot()
+			second, err := tg.Result(t.Context(), targets.Job{ID: recBigTree})
+			if err != nil || second != first {
+				t.Fatalf("second read %+v, %v; first %+v", second, err, first)
+			}
+			if got := meter.Snapshot().Sub(before); got.Network != tt.network || got.Cache != tt.cache {
+				t.Errorf("second read: %+v, want %d network and %d cached", got, tt.network, tt.cache)
+			}
+		})
 	}
 }
