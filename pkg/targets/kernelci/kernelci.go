@@ -14,14 +14,20 @@
 //
 // A checkout is usable when it is a node with kind "checkout" and name
 // "checkout" whose data.kernel_revision url and branch are the base's, whose
-// result is neither "fail" nor "incomplete", and whose submitter does not
-// start with "user:" (checkouts a person requested through /api/checkout are
-// bisection points, not branch heads). ResolveBase answers the commit of the
-// newest usable checkout of a branch (by created time), looking back 3 days,
-// then 30, then without bound, so that a busy branch costs one small query.
-// Trigger needs the newest usable checkout of the exact base commit. When
-// there is none, both wrap targets.ErrWaiting: the unit waits, it does not
-// fail.
+// result is neither "fail" nor "incomplete", that carries no job or
+// platform filter (the trigger service sets none; a checkout a person
+// requested through /api/checkout may, and a patchset would copy them), and
+// whose submitter is one of Opts.Submitters. The trigger service writes
+// "service:pipeline" for the API users staging.kernelci.org and production
+// and "user:<email of the API user>" for any other, a self-hosted
+// pipeline's included (recorded: nodes-checkouts-trawl-query), so the
+// default accepts both. ResolveBase answers the commit of the newest usable
+// checkout of a branch (by created time) that is not marked
+// tip_of_branch false, looking back 3 days, then 30, then without bound, so
+// that a busy branch costs one small query. Trigger needs the newest usable
+// checkout of the exact base commit. When there is none, both wrap
+// targets.ErrWaiting with the query that found nothing; Opts.CheckoutWait
+// (MaxWait) bounds how long the cycle lets a unit wait so.
 //
 // # Idempotency
 //
@@ -33,18 +39,24 @@
 //   - its name is "patchset" and its data.kernel_revision url and branch are
 //     the base's (and its commit is the base commit when Base.Exact);
 //   - its artifacts named patch<N> are exactly patch0..patch<n-1> and equal
-//     the request's mbox URLs in order (other artifacts, such as the tarball
-//     the patchset service adds, are ignored);
-//   - its jobfilter and platform_filter equal the configured ones, as sets.
+//     the request's mbox URLs in order, compared in the form the API stores
+//     URLs (storedURL; other artifacts, such as the tarball the patchset
+//     service adds, are ignored);
+//   - its jobfilter and platform_filter equal the configured ones, as sets;
+//   - its parent is a usable checkout (not another patchset node, nor a
+//     failed checkout: the pipeline accepts both as parents), and it did
+//     not end in a way a new submission cures: failed with its base
+//     checkout, with a patch off the patch domains, or by the
+//     infrastructure (timed out, incomplete).
 //
-// The newest match is adopted, whatever its state or result. What cannot be
-// matched: the unit or fingerprint that caused the node, and the patch
-// content behind the URLs (the pipeline records a hash of the applied lines
-// only after processing, in another form than Patchwork's). A node
-// submitted by someone else with the same patch URLs and filters is
-// therefore adopted too, which is harmless: it builds the same thing. A
-// crash between the submission and the state write, or a lost state file,
-// leads to adoption, not a duplicate.
+// The newest match is adopted. What cannot be matched: the unit or
+// fingerprint that caused the node, and the patch content behind the URLs
+// (the pipeline records a hash of the applied lines only after processing,
+// in another form than Patchwork's). A node submitted by someone else with
+// the same patch URLs and filters is therefore adopted too, which is
+// harmless: it builds the same thing. A crash between the submission and
+// the state write, or a lost state file, leads to adoption, not a
+// duplicate.
 //
 // The lookup and the submission are two requests: two trawl processes
 // triggering the same unit at the same instant can both submit. Run one
@@ -54,55 +66,64 @@
 //
 // Result follows a job. It reads the patchset node (GET /latest/node/{id})
 // and, once the patchset service has applied the patches, every node under
-// it breadth-first (GET /latest/nodes?parent=<id>, paged), at most
-// Opts.MaxNodes (default 5000); the summary says when that bound cut the
-// tree short. The API has no query for a subtree, so this costs one request
-// per node read.
+// it in one query: the pipeline gives every node it grows under a patchset
+// the patchset's treeid (GET /latest/nodes?treeid=<id>, limit
+// Opts.MaxNodes+1, default 5000; the API has no page maximum), paged by
+// offset until the total the API announced is read; a page that ends short
+// of it is an error, never a complete tree. The summary says when MaxNodes
+// cut the tree short. A patchset posted on top of the job has a treeid of
+// its own and is not part of it.
 //
 // The pipeline grows this tree under a patchset (kernelci-pipeline's
 // scheduler, kernelci-core's kbuild and LAVA callback): kbuild nodes, which
 // become available with result pass when the build passed and done with
 // fail or incomplete otherwise; under a passed build, one node per test job
-// (kind job; kind test in older pipelines); under those, the results the
-// runtime reports (suites of kind job, cases of kind test). Tests that need
-// no build hang from the patchset itself. kbuild nodes count in
-// Result.Builds, job and test nodes in Result.Tests (each suite and each
-// case counts); nodes of other kinds count in neither. One node counts as:
+// (kind job); under those, the results the runtime reports (suites of kind
+// job, cases of kind test). kbuild nodes count in Result.Builds, job and
+// test nodes in Result.Tests (each suite and each case counts); nodes of
+// other kinds count in neither. One node counts as:
 //
-//	state     result      data.error_code               counts as
-//	not done  null        any                           Running
-//	any       pass        any                           Pass
-//	any       skip        any                           Skip
-//	any       fail        none, or not infrastructure   Fail
-//	any       fail        infrastructure                Error
-//	any       incomplete  any                           Error
-//	done      null        any                           Error
+//	state     result      data.error_code                        counts as
+//	not done  null        any                                    Running
+//	any       pass        any                                    Pass
+//	any       skip        any                                    Skip
+//	any       fail        none, and no ancestor's infrastructure Fail
+//	any       fail        infrastructure, its own or inherited   Error
+//	any       incomplete  any                                    Error
+//	done      null        any                                    Error
 //
 // A node still available or closing counts by its result once it has one:
 // the pipeline gives a build its result when the build is over and keeps
-// the node open only while the tests on it run. The infrastructure codes
-// are those the pipeline's own KCIDB bridge (src/send_kcidb.py) reports as
-// MISS or ERROR instead of FAIL, and the timeout service's node_timeout:
-// Bug, Canceled, Configuration, Infrastructure, invalid_job_params, Job,
+// the node open while the tests on it run, and the timeout service keeps
+// that result when it closes the node (recorded:
+// kbuild-node-timed-out-keeps-result). The infrastructure codes are those
+// the pipeline's own KCIDB bridge (src/send_kcidb.py) reports as MISS or
+// ERROR instead of FAIL, and the timeout service's node_timeout: Bug,
+// Canceled, Configuration, Infrastructure, invalid_job_params, Job,
 // job_generation_error, kbuild_internal_error, LAVATimeout,
 // MultinodeTimeout, node_timeout, ObjectNotPersisted, RequestBodyTooLarge,
-// submit_error, Test, "Unexisting permission codename.". Some pipeline
-// versions end such nodes with fail instead of incomplete, hence the fail
-// row. A LAVA baseline job whose target did not boot ends with fail and the
-// LAVA error type as its code, so the job node counts as Error; its setup
-// suite and login case carry no code and count as Fail, so the job still
-// fails.
+// submit_error, Test, "Unexisting permission codename.". As that bridge
+// does, a job's code carries down to the suites and cases under it: a LAVA
+// job that ended incomplete with Infrastructure, whose setup suite and
+// login case failed (recorded: job-node-lava-infra-error and its
+// children), counts three Errors, no Fail.
 //
 // The state of the job, in this order:
 //
-//   - the patchset service failed the patchset (done, fail, no
-//     infrastructure code): fail, "patches do not apply: <code: message>".
-//     That service records no reason of its own, and it also fails a
-//     patchset whose base checkout failed: when the base checkout is done
-//     with fail or incomplete, or gone, the state is infra-error instead;
+//   - the patchset service failed the patchset (done, fail; it never
+//     writes a code or a message of its own, recorded:
+//     patchset-node-noapply-done-fail): infra-error when its base checkout
+//     failed, is gone, or gave it its git_checkout_failure code (the
+//     pipeline accepts a failed checkout as a parent and copies its data),
+//     infra-error ("configuration") when a patch host is off the patch
+//     domains, else fail, "patches do not apply (the pipeline gave no
+//     reason)";
 //   - the patchset ended without pass otherwise (incomplete or
-//     node_timeout when it timed out before being processed, no result):
-//     infra-error;
+//     node_timeout when it timed out before being processed): infra-error;
+//   - infra-error when the patchset passed without evidence of its patches
+//     (no patch<N> artifacts or no data.kernel_revision.patchset): the
+//     tarball service also takes new patchset nodes for checkouts and
+//     builds the base alone (recorded: patchset-race-2-after-tarball-service);
 //   - pending while the patchset or any node under it is not done;
 //   - fail when a build or a test failed;
 //   - infra-error when nothing was built or tested, or when a build or a
@@ -114,7 +135,8 @@
 // passed, 2 failed, 1 infra error" or "pending: builds 3/12 done".
 // Result.URL is DashboardURL + node id when configured, else the API's node
 // URL. A patchset node that no longer exists (null or 404) is an error
-// wrapping ErrNodeGone.
+// wrapping ErrNodeGone (targets.ErrJobGone): the cycle triggers the unit
+// again.
 package kernelci
 
 import (
