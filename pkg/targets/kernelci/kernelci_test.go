@@ -452,11 +452,14 @@ func TestTriggerPipelineRefusal(t *testing.T) {
 
 func TestTriggerRefusesBeforeAnyRequest(t *testing.T) {
 	tests := []struct {
-		name    string
-		domains []string
-		edit    func(r *targets.Request, patchHost string)
-		want    string
+		name     string
+		domains  []string
+		defaults bool // the default patch domains
+		edit     func(r *targets.Request, patchHost string)
+		want     string
 	}{
+		{name: "patch off the default domains", defaults: true,
+			edit: func(*targets.Request, string) {}, want: "not one of the patch domains [patchwork.kernel.org]"},
 		{name: "no patches", edit: func(r *targets.Request, _ string) { r.Patches = nil }, want: "no patches"},
 		{name: "33 patches", edit: func(r *targets.Request, h string) {
 			for len(r.Patches) < 33 {
@@ -475,7 +478,7 @@ func TestTriggerRefusesBeforeAnyRequest(t *testing.T) {
 			e := newEnv(t)
 			e.fake.AddCheckout("net-next", treeURL, branch, c1)
 			tg := e.target(t, func(o *kernelci.Opts) {
-				if tt.domains != nil {
+				if tt.domains != nil || tt.defaults {
 					o.PatchDomains = tt.domains
 				}
 			})

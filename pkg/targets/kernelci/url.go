@@ -19,7 +19,8 @@ import (
 //   - gives an empty path the path "/";
 //   - percent-encodes, in the path, C0 controls, space, '"', '#', '<',
 //     '>', '?', '`', '{', '}' and every byte outside ASCII (UTF-8), and in
-//     the query the same less '?', '`', '{', '}' plus the apostrophe, keeping
+//     the query the same less '?', '`', '{', '}' plus the apostrophe, and in
+//     the fragment C0 controls, space, '"', '<', '>' and '`', keeping
 //     existing escapes.
 //
 // Only http and https URLs with a host are accepted.
@@ -29,7 +30,7 @@ func storedURL(raw string) (string, error) {
 		return "", err
 	}
 	scheme := strings.ToLower(u.Scheme)
-	if (scheme != "http" && scheme != "https") || u.Host == "" || u.Opaque != "" {
+	if (scheme != "http" && scheme != "https") || u.Hostname() == "" || u.Opaque != "" {
 		return "", fmt.Errorf("%q is not an http(s) URL", raw)
 	}
 	host := strings.ToLower(u.Hostname())
@@ -65,7 +66,10 @@ func storedURL(raw string) (string, error) {
 	if query != "" {
 		out += "?" + encode(query[1:], "\"#<>'")
 	}
-	return out + fragment, nil
+	if fragment != "" {
+		out += "#" + encode(fragment[1:], "\"<>`")
+	}
+	return out, nil
 }
 
 // encode percent-encodes in s the C0 controls, space, the bytes in set and

@@ -364,6 +364,14 @@ func TestProcess(t *testing.T) {
 				}
 				return id
 			}},
+		{name: "parent incomplete", allowed: []string{"127.0.0.1"}, state: "done", result: "fail",
+			checkout: func(e *env) string {
+				id := available(e)
+				if err := e.fake.Finish(id, "incomplete"); err != nil {
+					t.Fatal(err)
+				}
+				return id
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -704,5 +712,63 @@ func TestFinishWithError(t *testing.T) {
 	}
 	if err := e.fake.FinishWithError(missing, "fail", "", "x"); err == nil {
 		t.Error("FinishWithError of an unknown node succeeded")
+	}
+}
+
+// TestPatchURLCheck: the pipeline checks each patch URL with
+// requests.head(allow_redirects=True) and takes any status below 400.
+func TestPatchURLCheck(t *testing.T) {
+	var methods []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		methods = append(methods, r.Method)
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/moved/":
+			http.Redirect(w, r, "/mbox/", http.StatusFound)
+		case "/mbox/":
+			if r.Method != http.MethodHead {
+				w.WriteHeader(http.StatusMethodNotAllowed)
+			}
+		case "/empty/":
+			w.WriteHeader(http.StatusNoContent)
+		case "/broken/":
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{path: "/mbox/", status: 200},
+		{path: "/moved/", status: 200},
+		{path: "/empty/", status: 200},
+		{path: "/broken/", status: 400},
+		{path: "/gone/", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			e := newEnv(t)
+			f := kcifake.New(kcifake.Options{Secret: []byte("s"), HTTPClient: srv.Client()})
+			checkout := f.AddCheckout("net-next", treeURL, "main", c1)
+			pipe := httptest.NewServer(f.PipelineHandler())
+			defer pipe.Close()
+			e.pipe = pipe
+			status, got := e.do(t, http.MethodPost, "/api/patchset", f.Token("d@example.org", "patchset"), body(checkout, srv.URL+tt.path))
+			if status != tt.status {
+				t.Errorf("status %d (%s), want %d", status, got, tt.status)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range methods {
+		if m != http.MethodHead {
+			t.Errorf("the check sent %s, want HEAD only", m)
+		}
 	}
 }
