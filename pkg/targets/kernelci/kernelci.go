@@ -46,8 +46,9 @@
 //   - its parent is a usable checkout (not another patchset node, nor a
 //     failed checkout: the pipeline accepts both as parents), and it did
 //     not end in a way a new submission cures: failed with its base
-//     checkout, with a patch off the patch domains, or by the
-//     infrastructure (timed out, incomplete).
+//     checkout, or by the infrastructure (timed out, incomplete). A
+//     patchset that failed on a good checkout is adopted: its patches do
+//     not apply, and a new submission would fail the same way.
 //
 // The newest match is adopted. What cannot be matched: the unit or
 // fingerprint that caused the node, and the patch content behind the URLs
@@ -571,9 +572,9 @@ func (t *Target) adopt(ctx context.Context, b targets.Base, urls []string, exclu
 // adoptable reports whether a patchset node with the unit's patches is
 // trawl's own kind of job: posted on a usable checkout (not on another
 // patchset, nor on a checkout that failed), and not failed for a reason
-// that a new submission cures (its base checkout failed or is gone, its
-// patches are off the patch domains, it timed out or the infrastructure
-// ended it). parents caches the parents read.
+// that a new submission cures (its base checkout failed or is gone, it
+// timed out or the infrastructure ended it). parents caches the parents
+// read.
 func (t *Target) adoptable(ctx context.Context, n *node, parents map[string]*node) (bool, string, error) {
 	if n.Parent == "" {
 		return false, "it has no parent", nil
@@ -597,8 +598,10 @@ func (t *Target) adoptable(ctx context.Context, n *node, parents map[string]*nod
 	if n.State != "done" || n.Result == "pass" {
 		return true, "", nil
 	}
-	if n.Result == "fail" && t.offDomains(n) == "" && !infraCode(n.Data.ErrorCode) && n.Data.ErrorCode != "git_checkout_failure" {
-		// The patches do not apply: a new submission fails the same way.
+	if n.Result == "fail" && !infraCode(n.Data.ErrorCode) && n.Data.ErrorCode != "git_checkout_failure" {
+		// The patches do not apply (their hosts are on the patch domains,
+		// or patchURLs would have refused them): a new submission fails
+		// the same way.
 		return true, "", nil
 	}
 	return false, "it ended " + resultWord(n.Result) + reason(n) + ", which a new submission may cure", nil

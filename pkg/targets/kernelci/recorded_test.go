@@ -407,3 +407,36 @@ func TestFinishedJobReadFromTheCache(t *testing.T) {
 		})
 	}
 }
+
+// TestAdoptionOfEndedPatchsets: a patchset whose patches do not apply on
+// the base checkout is adopted (a new submission would fail the same way);
+// one the infrastructure ended is not (a new submission may pass).
+func TestAdoptionOfEndedPatchsets(t *testing.T) {
+	t.Run("recorded: patches do not apply", func(t *testing.T) {
+		e := newEnv(t)
+		noApply := recorded(t, "checkout-staging-4-done", "patchset-node-noapply-done-fail")
+		e.fake.Seed(noApply...)
+		var ps []change.Patch
+		for _, k := range []string{"patch0", "patch1", "patch2", "patch3"} {
+			ps = append(ps, change.Patch{MboxURL: noApply[1].Artifacts[k]})
+		}
+		job, err := e.target(t).Trigger(t.Context(), e.request(recCommit, true, ps))
+		if err != nil || !job.Adopted || job.ID != noApply[1].ID || e.pipeHits.Load() != 0 {
+			t.Fatalf("job %+v, %v after %d pipeline requests; want the failed node adopted", job, err, e.pipeHits.Load())
+		}
+	})
+	t.Run("timed out before it was processed", func(t *testing.T) {
+		e := newEnv(t)
+		e.fake.AddCheckout("net-next", treeURL, branch, c1)
+		r := e.request(c1, true, e.patchList(2))
+		first, err := e.target(t).Trigger(t.Context(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, e.fake.Expire(first.ID))
+		again, err := e.target(t).Trigger(t.Context(), r)
+		if err != nil || again.Adopted || again.ID == first.ID || e.fake.Submissions() != 2 {
+			t.Fatalf("job %+v, %v after %d submissions; want a new submission", again, err, e.fake.Submissions())
+		}
+	})
+}
