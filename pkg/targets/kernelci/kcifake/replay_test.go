@@ -90,20 +90,34 @@ func loadDB(t *testing.T) *recordedDB {
 	return db
 }
 
-// shared returns the fake for a read-only capture: a fake built once per
-// database view when the capture recorded every node in its last version,
-// else one of its own.
-func (db *recordedDB) shared(t *testing.T, name string, cache map[bool]*kcifake.Fake) *kcifake.Fake {
-	for _, n := range db.byName[name] {
-		if !n.Updated.Equal(db.latest[n.ID].Updated.Time) {
-			return db.fake(t, name)
-		}
-	}
+// shared returns the fake for capture name: one fake per database view
+// (with or without the checkout created after the nodes-* queries), built
+// once, with the capture's own nodes put in the version it recorded. The
+// returned function restores the fake once the capture is replayed.
+func (db *recordedDB) shared(t *testing.T, name string, cache map[bool]*kcifake.Fake) (*kcifake.Fake, func(created string)) {
 	early := strings.HasPrefix(name, "nodes-") || name == "count-checkouts"
 	if cache[early] == nil {
-		cache[early] = db.fake(t, name)
+		cache[early] = db.fake(t, "")
+		if early {
+			cache[early].Delete(lateCheckout)
+		}
 	}
-	return cache[early]
+	f := cache[early]
+	var changed []kcifake.Node
+	for _, n := range db.byName[name] {
+		if !n.Updated.Equal(db.latest[n.ID].Updated.Time) {
+			changed = append(changed, n)
+		}
+	}
+	f.Seed(changed...)
+	return f, func(created string) {
+		for _, n := range changed {
+			f.Seed(db.latest[n.ID])
+		}
+		if created != "" {
+			f.Delete(created)
+		}
+	}
 }
 
 // fake returns a fake holding the recorded database in creation order,
@@ -188,12 +202,7 @@ func TestReplayRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var f *kcifake.Fake
-			if x.Method == http.MethodGet {
-				f = db.shared(t, name, cache)
-			} else {
-				f = db.fake(t, name)
-			}
+			f, restore := db.shared(t, name, cache)
 			h := f.APIHandler()
 			if x.RequestHeader.Get("Host") == "127.0.0.1:8702" {
 				h = f.PipelineHandler()
@@ -209,6 +218,13 @@ func TestReplayRecorded(t *testing.T) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			got, _ := io.ReadAll(w.Result().Body)
+			var created struct {
+				Node struct {
+					ID string `json:"id"`
+				} `json:"node"`
+			}
+			_ = json.Unmarshal(got, &created)
+			restore(created.Node.ID)
 			if w.Code != x.Status {
 				t.Fatalf("status %d, recorded %d\n got %.600s\nwant %.600s", w.Code, x.Status, got, x.Body)
 			}
