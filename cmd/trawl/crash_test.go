@@ -97,7 +97,7 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 		t.Cleanup(pipe.Close)
 		w.kci.AddCheckout("net-next", baseURL, "main", strings.Repeat("ab", 20))
 		write("kci.jwt", w.kci.Token("ci@example.org", "patchset"), 0o600)
-		target = fmt.Sprintf("kernelci: {api_url: %s, pipeline_url: %s, token_file: kci.jwt}", api.URL, pipe.URL)
+		target = fmt.Sprintf("kernelci: {api_url: %s, pipeline_url: %s, token_file: kci.jwt, patch_domains: [127.0.0.1]}", api.URL, pipe.URL)
 	case "exec":
 		baseURL = bareRepo(t, w.dir)
 		w.runs = filepath.Join(w.dir, "runs")
