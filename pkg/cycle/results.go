@@ -34,7 +34,8 @@ type Reporter interface {
 	// Report writes one report on one item. It must make a repeated call
 	// after a crash harmless (look before posting where the server cannot
 	// deduplicate) and say which happened: report.Posted or report.Found.
-	// Errors for which report.Permanent is true are not retried.
+	// Errors for which report.Permanent is true are not retried; a retry
+	// is not tried before the time report.RetryAt gives.
 	Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error)
 }
 
@@ -291,6 +292,9 @@ func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.
 			wait = retryMax
 		}
 		p.NextAttempt = now.Add(wait)
+		if at, ok := report.RetryAt(err); ok && at.After(p.NextAttempt) {
+			p.NextAttempt = at
+		}
 		r.log.Warn("report failed; will retry", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
 			zap.String("item", item), zap.Int("attempt", p.Attempts), zap.Time("next", p.NextAttempt), zap.Error(err))
 		return postRetry

@@ -428,3 +428,30 @@ func TestWaitingLongerThanTheTargetAllows(t *testing.T) {
 		t.Errorf("waiting since %v after the wait ended", u.WaitingSince)
 	}
 }
+
+func TestWaitIsRetriedAfterItsTimeNotDropped(t *testing.T) {
+	h, _, rp := reportingHarness(t, series(1, 1, "a"))
+	reset := h.now.Add(2 * time.Hour)
+	rp.fail["10"] = &report.WaitError{
+		Err:   &httpx.StatusError{Method: "POST", URL: "https://api.github.com/repos/o/r/statuses/x", Status: 403, Message: "API rate limit exceeded"},
+		Until: reset,
+	}
+	rep := h.run(t, Act)
+	if rep.Reports.Retrying != 1 || rep.Reports.Failed != 0 || len(h.store.st.Outbox) != 1 {
+		t.Fatalf("counts %+v outbox %d; want the 403 rate limit kept for a retry", rep.Reports, len(h.store.st.Outbox))
+	}
+	if next := h.store.st.Outbox[0].NextAttempt; !next.Equal(reset) {
+		t.Fatalf("next attempt %v, want the reset %v", next, reset)
+	}
+	delete(rp.fail, "10")
+	h.now = reset.Add(-time.Minute)
+	h.run(t, Act)
+	if got := rp.take(); len(got) != 0 {
+		t.Fatalf("retried before the reset: %v", got)
+	}
+	h.now = reset
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:pending"}) {
+		t.Fatalf("after the reset posted %v, want the report", got)
+	}
+}

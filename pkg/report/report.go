@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
@@ -59,10 +60,35 @@ type Status struct {
 	URL         string
 }
 
+// WaitError is a failed post that is to be retried, not dropped, even when
+// the answer's status looks like a refusal: a rate limit (GitHub answers an
+// exhausted or secondary limit with 403), a conflict with an update in
+// progress. Until, when not zero, is the earliest time a retry can succeed
+// (a rate limit's reset, a Retry-After).
+type WaitError struct {
+	Err   error
+	Until time.Time
+}
+
+func (e *WaitError) Error() string { return e.Err.Error() }
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// RetryAt returns the time err says a retry can succeed at, when err is a
+// *WaitError with one.
+func RetryAt(err error) (time.Time, bool) {
+	if w, ok := errors.AsType[*WaitError](err); ok && !w.Until.IsZero() {
+		return w.Until, true
+	}
+	return time.Time{}, false
+}
+
 // Permanent reports whether a failed post cannot succeed by retrying: the
 // server understood the request and refused it (validation, permission,
-// unknown object). Timeouts, 5xx and 429 are not permanent.
+// unknown object). Timeouts, 5xx, 429 and a *WaitError are not permanent.
 func Permanent(err error) bool {
+	if _, ok := errors.AsType[*WaitError](err); ok {
+		return false
+	}
 	return errors.Is(err, httpx.ErrBadRequest) || errors.Is(err, httpx.ErrForbidden) || errors.Is(err, httpx.ErrNotFound)
 }
 

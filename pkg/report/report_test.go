@@ -2,8 +2,10 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
@@ -64,9 +66,30 @@ func TestPermanent(t *testing.T) {
 		{&httpx.StatusError{Status: 429}, false},
 		{&httpx.StatusError{Status: 502}, false},
 		{errors.New("connection reset"), false},
+		// A rate limit answered with 403, a conflict answered with 409.
+		{fmt.Errorf("post: %w", &WaitError{Err: &httpx.StatusError{Status: 403}}), false},
+		{&WaitError{Err: &httpx.StatusError{Status: 409}, Until: time.Unix(1, 0)}, false},
 	} {
 		if got := Permanent(tc.err); got != tc.want {
 			t.Errorf("Permanent(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestRetryAt(t *testing.T) {
+	at := time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		err  error
+		want time.Time
+		ok   bool
+	}{
+		{fmt.Errorf("post: %w", &WaitError{Err: errors.New("limited"), Until: at}), at, true},
+		{&WaitError{Err: errors.New("in progress")}, time.Time{}, false},
+		{&httpx.StatusError{Status: 429}, time.Time{}, false},
+	} {
+		got, ok := RetryAt(tc.err)
+		if !got.Equal(tc.want) || ok != tc.ok {
+			t.Errorf("RetryAt(%v) = %v, %v; want %v, %v", tc.err, got, ok, tc.want, tc.ok)
 		}
 	}
 }
