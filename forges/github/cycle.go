@@ -141,16 +141,12 @@ func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, pos
 	if err != nil {
 		return 0, err
 	}
-	if err := r.s.pace(ctx); err != nil {
+	combined, err := r.s.combinedStatus(ctx, owner, name, sha)
+	if err != nil {
 		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
 	}
-	combined, resp, err := r.s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
-	r.s.observe(resp)
-	if err != nil {
-		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, apiError(err))
-	}
 	for _, cur := range combined.Statuses {
-		if cur.GetContext() == st.Context && report.Same(cur.GetState(), cur.GetDescription(), m, posted) {
+		if strings.EqualFold(cur.GetContext(), st.Context) && report.Same(cur.GetState(), cur.GetDescription(), m, posted) {
 			return report.Found, nil
 		}
 	}
@@ -198,22 +194,18 @@ func (s *Source) Statuses(ctx context.Context, key change.Key) (string, []report
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.pace(ctx); err != nil {
-		return "", nil, err
-	}
-	pr, resp, err := s.client.PullRequests.Get(ctx, owner, name, int(n))
-	s.observe(resp)
+	var pr *gh.PullRequest
+	err = s.call(ctx, func() (resp *gh.Response, err error) {
+		pr, resp, err = s.client.PullRequests.Get(ctx, owner, name, int(n))
+		return resp, err
+	})
 	if err != nil {
-		return "", nil, fmt.Errorf("github %s: get pull request %d: %w", repo, n, apiError(err))
+		return "", nil, fmt.Errorf("github %s: get pull request %d: %w", repo, n, err)
 	}
 	sha := pr.GetHead().GetSHA()
-	if err := s.pace(ctx); err != nil {
-		return "", nil, err
-	}
-	combined, resp, err := s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
-	s.observe(resp)
+	combined, err := s.combinedStatus(ctx, owner, name, sha)
 	if err != nil {
-		return "", nil, fmt.Errorf("github %s: read statuses of %s: %w", repo, sha, apiError(err))
+		return "", nil, fmt.Errorf("github %s: read statuses of %s: %w", repo, sha, err)
 	}
 	var out []report.Status
 	for _, st := range combined.Statuses {
@@ -233,4 +225,14 @@ var fromStatus = map[string]targets.State{
 	string(StatusSuccess): targets.StateSuccess,
 	string(StatusFailure): targets.StateFail,
 	string(StatusError):   targets.StateInfra,
+}
+
+// combinedStatus reads the newest status of each context on sha.
+func (s *Source) combinedStatus(ctx context.Context, owner, name, sha string) (*gh.CombinedStatus, error) {
+	var combined *gh.CombinedStatus
+	err := s.call(ctx, func() (resp *gh.Response, err error) {
+		combined, resp, err = s.client.Repositories.GetCombinedStatus(ctx, owner, name, sha, &gh.ListOptions{PerPage: 100})
+		return resp, err
+	})
+	return combined, err
 }

@@ -18,6 +18,17 @@
 // each request rather than failing. An exhausted limit is an error, never
 // an empty list.
 //
+// GitHub answers a spent primary limit, and a secondary ("abuse") limit,
+// with 403 or 429, as it answers a missing permission with 403. A rate
+// limit answer (x-ratelimit-remaining 0, a retry-after, a message about a
+// secondary limit, any 429) is a *report.WaitError naming when to try
+// again: the reset, the retry-after, or a minute doubled for each
+// secondary limit in a row. Until then the Source sends nothing, as GitHub
+// asks; a reporter's post stays in the outbox. Only another 403 is a
+// refusal. Status posts are paced under GitHub's content creation limits:
+// at most one every 750 ms (80 a minute) and 500 an hour, past which a post
+// waits for the hour to free a slot, unsent.
+//
 // A Fetch never returns part of the list: a failed page fails it, and when
 // the list moved while it was paged (sort=updated puts every edited pull
 // request first, shifting the pages behind it) the earlier pages are

@@ -3,12 +3,16 @@ package github
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v92/github"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/report"
 )
 
 // maxSpacing caps the wait before one request when the budget is low.
@@ -122,4 +126,155 @@ func newGauges(reg prometheus.Registerer, source string) (*gauges, error) {
 		limit:     limit.WithLabelValues(source),
 		reset:     reset.WithLabelValues(source),
 	}, nil
+}
+
+// GitHub's secondary limits on content creation (a commit status is
+// content): at most 80 requests a minute and 500 an hour per user or App
+// installation (docs.github.com, "Rate limits for the REST API", About
+// secondary rate limits; API-NOTES.md §3.2).
+const (
+	createPerHour = 500
+	// createSpacing spreads content creation to at most 80 a minute.
+	createSpacing = time.Minute / 80
+)
+
+// limits is what GitHub's rate limit answers and trawl's own writes say
+// about when the next request may go.
+type limits struct {
+	mu sync.Mutex
+	// until: no request is sent before it (a rate limit answer's reset or
+	// retry-after); why is that answer.
+	until time.Time
+	why   error
+	// strikes counts secondary limit answers in a row, to reads [0] and
+	// to content creation [1].
+	strikes [2]int
+	// created are the times of the content-creating requests of the last
+	// hour, oldest first.
+	created []time.Time
+}
+
+// waitError is the error of a request not sent, or refused, before t.
+func waitError(t time.Time, err error) error {
+	return &report.WaitError{Err: err, Until: t}
+}
+
+// blocked returns a *report.WaitError while a rate limit answer asks to
+// wait: GitHub warns that requests sent while limited can get an
+// integration banned, and they would fail anyway.
+func (s *Source) blocked() error {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	if now := s.o.Now(); now.Before(s.limits.until) {
+		return waitError(s.limits.until, fmt.Errorf("rate limited until %s, not asking before then: %w",
+			s.limits.until.UTC().Format(time.RFC3339), s.limits.why))
+	}
+	return nil
+}
+
+// answer classifies the outcome of a request (a content creation when
+// create is set): a rate limit answer blocks requests until its time and
+// becomes a *report.WaitError; another failure is apiError's; a success
+// clears the secondary limit strikes of its kind.
+func (s *Source) answer(resp *gh.Response, err error, create bool) error {
+	kind := 0
+	if create {
+		kind = 1
+	}
+	if err == nil {
+		s.limits.mu.Lock()
+		s.limits.strikes[kind] = 0
+		s.limits.mu.Unlock()
+		return nil
+	}
+	apiErr := apiError(err)
+	var hr *http.Response
+	if resp != nil {
+		hr = resp.Response
+	}
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	limit, until := limitOf(hr, message(err), s.o.Now(), s.limits.strikes[kind])
+	if limit == notLimited {
+		return apiErr
+	}
+	if limit == secondaryLimit {
+		s.limits.strikes[kind]++
+	}
+	if until.After(s.limits.until) {
+		s.limits.until, s.limits.why = until, apiErr
+	}
+	s.log.Warn("github rate limit: waiting", zap.Bool("secondary", limit == secondaryLimit),
+		zap.Time("until", until), zap.Error(apiErr))
+	return waitError(until, apiErr)
+}
+
+// call sends one read request through the rate limit: not while a limit
+// answer asks to wait, spaced while the budget is low.
+func (s *Source) call(ctx context.Context, do func() (*gh.Response, error)) error {
+	if err := s.blocked(); err != nil {
+		return err
+	}
+	if err := s.pace(ctx); err != nil {
+		return err
+	}
+	resp, err := do()
+	s.observe(resp)
+	return s.answer(resp, err, false)
+}
+
+// create sends one content-creating request: as call, and kept under
+// GitHub's content creation limits. It waits out the spacing of 80 a
+// minute (under a second) and, once 500 were sent in the last hour,
+// returns a *report.WaitError until the oldest leaves the hour, without
+// sending anything.
+func (s *Source) create(ctx context.Context, do func() (*gh.Response, error)) error {
+	if err := s.blocked(); err != nil {
+		return err
+	}
+	if err := s.pace(ctx); err != nil {
+		return err
+	}
+	if err := s.reserveCreate(ctx); err != nil {
+		return err
+	}
+	resp, err := do()
+	s.observe(resp)
+	return s.answer(resp, err, true)
+}
+
+// reserveCreate takes a slot for one content creation, waiting for the
+// spacing when needed.
+func (s *Source) reserveCreate(ctx context.Context) error {
+	s.limits.mu.Lock()
+	now := s.o.Now()
+	kept := s.limits.created[:0]
+	for _, t := range s.limits.created {
+		if now.Sub(t) < time.Hour {
+			kept = append(kept, t)
+		}
+	}
+	s.limits.created = kept
+	if len(kept) >= createPerHour {
+		until := kept[len(kept)-createPerHour].Add(time.Hour)
+		s.limits.mu.Unlock()
+		return waitError(until, fmt.Errorf("%d statuses posted in the last hour, GitHub's limit on content creation: next one at %s",
+			createPerHour, until.UTC().Format(time.RFC3339)))
+	}
+	var wait time.Duration
+	if n := len(kept); n > 0 {
+		wait = kept[n-1].Add(createSpacing).Sub(now)
+	}
+	// The slot is taken before waiting, so that concurrent posts queue
+	// behind each other.
+	s.limits.created = append(s.limits.created, now.Add(max(wait, 0)))
+	s.limits.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	if err := s.o.Sleep(ctx, wait); err != nil {
+		return err
+	}
+	s.waited.Add(int64(wait))
+	return nil
 }

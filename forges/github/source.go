@@ -79,6 +79,7 @@ type Source struct {
 	client      *gh.Client
 	log         *zap.Logger
 	rate        rateState
+	limits      limits
 	gauges      *gauges
 	waited      atomic.Int64 // nanoseconds spent spacing requests
 }
@@ -288,18 +289,21 @@ func (s *Source) listPages(ctx context.Context, st *fetchStats) ([][]*gh.PullReq
 // listPage reads one page and returns the next page's number, 0 after the
 // last.
 func (s *Source) listPage(ctx context.Context, page int, st *fetchStats) ([]*gh.PullRequest, int, error) {
-	if err := s.pace(ctx); err != nil {
-		return nil, 0, err
-	}
-	prs, resp, err := s.client.PullRequests.List(ctx, s.owner, s.name, &gh.PullRequestListOptions{
-		State:       "open",
-		Sort:        "updated",
-		Direction:   "desc",
-		ListOptions: gh.ListOptions{Page: page, PerPage: perPage},
+	var (
+		prs  []*gh.PullRequest
+		resp *gh.Response
+	)
+	err := s.call(ctx, func() (r *gh.Response, err error) {
+		prs, resp, err = s.client.PullRequests.List(ctx, s.owner, s.name, &gh.PullRequestListOptions{
+			State:       "open",
+			Sort:        "updated",
+			Direction:   "desc",
+			ListOptions: gh.ListOptions{Page: page, PerPage: perPage},
+		})
+		return resp, err
 	})
-	s.observe(resp)
 	if err != nil {
-		return nil, 0, apiError(err)
+		return nil, 0, err
 	}
 	st.pages++
 	fromCache := resp.Header.Get("X-From-Cache") != ""

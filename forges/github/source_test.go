@@ -20,6 +20,7 @@ import (
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
 )
 
 func TestFetchConvertsPullRequests(t *testing.T) {
@@ -445,15 +446,24 @@ func TestFetchRateLimitExhausted(t *testing.T) {
 	if remaining, _, reset, known := s.RateLimit(); !known || remaining != 0 || !reset.Equal(testStart.Add(3600e9)) {
 		t.Errorf("RateLimit = %d, reset %v, known %v", remaining, reset, known)
 	}
-	// The next Fetch waits (a minute at most) before asking again, and
-	// stops when its context ends.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := s.Fetch(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Fetch with a cancelled wait: %v", err)
+	if at, ok := report.RetryAt(err); !ok || !at.Equal(testStart.Add(time.Hour)) {
+		t.Errorf("RetryAt = %v, %v; want the reset", at, ok)
 	}
-	if w := e.sleeper.Waits(); !slices.Equal(w, []time.Duration{time.Minute}) {
-		t.Errorf("waits %v, want [1m]", w)
+	// GitHub asks not to retry before the reset: the next Fetch sends
+	// nothing and fails at once, naming the reset.
+	n := len(e.fake.Requests())
+	_, err = s.Fetch(context.Background())
+	if at, ok := report.RetryAt(err); !ok || !at.Equal(testStart.Add(time.Hour)) || !strings.Contains(err.Error(), "2026-11-21T07:00:00Z") {
+		t.Errorf("Fetch while limited: %v, want a wait until the reset", err)
+	}
+	if len(e.fake.Requests()) != n || len(e.sleeper.Waits()) != 0 {
+		t.Errorf("Fetch while limited sent %d requests, slept %v", len(e.fake.Requests())-n, e.sleeper.Waits())
+	}
+	// After the reset it asks again.
+	e.clock.Add(time.Hour)
+	e.fake.SetRemaining(-1)
+	if _, err := s.Fetch(context.Background()); err != nil {
+		t.Errorf("Fetch after the reset: %v", err)
 	}
 }
 

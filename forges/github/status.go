@@ -59,13 +59,13 @@ func (s *Source) Lookup(ctx context.Context, repo string, n int64) (State, error
 	if n <= 0 || n > math.MaxInt {
 		return "", fmt.Errorf("github %s: look up pull request %d: not a pull request number", repo, n)
 	}
-	if err := s.pace(ctx); err != nil {
-		return "", fmt.Errorf("github %s: get pull request %d: %w", repo, n, err)
-	}
-	pr, resp, err := s.client.PullRequests.Get(ctx, owner, name, int(n))
-	s.observe(resp)
+	var pr *gh.PullRequest
+	err = s.call(ctx, func() (resp *gh.Response, err error) {
+		pr, resp, err = s.client.PullRequests.Get(ctx, owner, name, int(n))
+		return resp, err
+	})
 	if err != nil {
-		return "", fmt.Errorf("github %s: get pull request %d: %w", repo, n, apiError(err))
+		return "", fmt.Errorf("github %s: get pull request %d: %w", repo, n, err)
 	}
 	switch {
 	case pr.GetMerged() || pr.MergedAt != nil:
@@ -97,13 +97,12 @@ func (s *Source) PostStatus(ctx context.Context, repo, sha string, st Status) er
 	if st.TargetURL != "" {
 		status.TargetURL = new(st.TargetURL)
 	}
-	if err := s.pace(ctx); err != nil {
-		return fmt.Errorf("github %s: post status %q on %s: %w", repo, st.Context, sha, err)
-	}
-	_, resp, err := s.client.Repositories.CreateStatus(ctx, owner, name, sha, status)
-	s.observe(resp)
+	err = s.create(ctx, func() (*gh.Response, error) {
+		_, resp, err := s.client.Repositories.CreateStatus(ctx, owner, name, sha, status)
+		return resp, err
+	})
 	if err != nil {
-		return fmt.Errorf("github %s: post status %q on %s: %w", repo, st.Context, sha, apiError(err))
+		return fmt.Errorf("github %s: post status %q on %s: %w", repo, st.Context, sha, err)
 	}
 	return nil
 }

@@ -35,6 +35,14 @@
 // with X-RateLimit-Remaining: 0. An unknown or expired token gives 401 "Bad
 // credentials", an unknown repository or pull request 404 "Not Found".
 //
+// Status posts are content creation, which GitHub limits to 80 a minute and
+// 500 an hour per credential: past either the fake answers the secondary
+// limit's 403 ("You have exceeded a secondary rate limit", its
+// documentation_url, no retry-after, remaining above 0). Refuse injects the
+// other refusals GitHub documents: the primary limit as 403 or 429, the
+// secondary limit as 403 or 429 with or without retry-after, and the 403s
+// of a missing permission. limits.go says what each rests on.
+//
 // A path prefix /api/v3 (GitHub Enterprise Server) is accepted and kept in
 // Link URLs.
 package ghfake
@@ -140,17 +148,22 @@ type Fake struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu         sync.Mutex
-	repos      map[string]*repo // by lower-case full name
-	repoIDs    int64
-	clock      time.Time // newest timestamp handed out, so edits sort after each other
-	budgets    map[string]*budget
-	remaining  int // -1, or the remaining count every budget starts with
-	installTok map[string]time.Time
-	statuses   []Status
-	requests   []Request
-	used       int
-	failures   map[string]int // "owner/name page" -> status to answer
+	mu           sync.Mutex
+	repos        map[string]*repo // by lower-case full name
+	repoIDs      int64
+	clock        time.Time // newest timestamp handed out, so edits sort after each other
+	budgets      map[string]*budget
+	remaining    int // -1, or the remaining count every budget starts with
+	installTok   map[string]time.Time
+	statuses     []Status
+	requests     []Request
+	used         int
+	failures     map[string]int // "owner/name page" -> status to answer
+	refusal      Refusal
+	refuseMethod string
+	refusals     int                    // requests left to refuse with refusal
+	created      map[string][]time.Time // content creations of the last hour, by principal
+	limited      int                    // requests refused by a rate limit
 }
 
 // repo is one repository with its pull requests.
@@ -202,6 +215,7 @@ func New(o Options) *Fake {
 		remaining:  -1,
 		installTok: map[string]time.Time{},
 		failures:   map[string]int{},
+		created:    map[string][]time.Time{},
 	}
 	f.mux = f.routes()
 	return f

@@ -258,7 +258,8 @@ func TestFailPage(t *testing.T) {
 }
 
 func TestStatuses(t *testing.T) {
-	f := newFake(ghfake.Options{})
+	now := start
+	f := newFake(ghfake.Options{Now: func() time.Time { return now }})
 	f.AddPR(repo, ghfake.PR{})
 	sha := strings.Repeat("c", 40)
 	post := func(auth, body string) *http.Response {
@@ -299,8 +300,10 @@ func TestStatuses(t *testing.T) {
 		t.Errorf("recorded %+v", got)
 	}
 
-	// GitHub keeps at most 1000 statuses per sha and context.
+	// GitHub keeps at most 1000 statuses per sha and context. The posts
+	// are spread out under the content creation limits.
 	for i := 0; i < 1000; i++ {
+		now = now.Add(8 * time.Second)
 		if r := post("Bearer "+token, `{"state":"pending","context":"ci/c"}`); r.StatusCode != http.StatusCreated {
 			t.Fatalf("status %d of ci/c: %s", i+1, r.Status)
 		}
@@ -393,5 +396,99 @@ func TestEnterprisePrefix(t *testing.T) {
 	decode(t, resp, &prs)
 	if len(prs) != 1 || prs[0].HTMLURL != "https://ghe.example.com/octo/widgets/pull/3" || prs[0].URL != "http://api.test/api/v3/repos/octo/widgets/pulls/3" {
 		t.Errorf("pull request %+v", prs)
+	}
+}
+
+func TestContentCreationLimits(t *testing.T) {
+	now := start
+	f := newFake(ghfake.Options{Now: func() time.Time { return now }})
+	f.AddPR(repo, ghfake.PR{})
+	post := func(i int) *http.Response {
+		return call(t, f, "POST", "/repos/"+repo+"/statuses/"+strings.Repeat("c", 40), "Bearer "+token, fmt.Sprintf(`{"state":"success","context":"ci/%d"}`, i))
+	}
+	secondary := func(r *http.Response) bool {
+		var msg struct {
+			Message          string
+			DocumentationURL string `json:"documentation_url"`
+		}
+		decode(t, r, &msg)
+		return r.StatusCode == http.StatusForbidden && r.Header.Get("Retry-After") == "" && r.Header.Get("X-RateLimit-Remaining") != "0" &&
+			strings.Contains(msg.Message, "secondary rate limit") && strings.HasSuffix(msg.DocumentationURL, "secondary-rate-limits")
+	}
+	// 80 a minute.
+	for i := range 80 {
+		if r := post(i); r.StatusCode != http.StatusCreated {
+			t.Fatalf("post %d: %s", i, r.Status)
+		}
+	}
+	if r := post(80); !secondary(r) {
+		t.Fatalf("post 81 in a minute: %s, want the secondary limit's 403", r.Status)
+	}
+	// 500 an hour.
+	for i := 80; i < 500; i++ {
+		now = now.Add(time.Second)
+		if i%80 == 0 {
+			now = now.Add(time.Minute)
+		}
+		if r := post(i); r.StatusCode != http.StatusCreated {
+			t.Fatalf("post %d: %s", i, r.Status)
+		}
+	}
+	now = now.Add(time.Minute)
+	if r := post(500); !secondary(r) {
+		t.Fatalf("post 501 in an hour: %s, want the secondary limit's 403", r.Status)
+	}
+	now = start.Add(time.Hour)
+	if r := post(501); r.StatusCode != http.StatusCreated {
+		t.Fatalf("post once the first left the hour: %s", r.Status)
+	}
+	if f.Refused() != 2 {
+		t.Errorf("Refused = %d, want 2", f.Refused())
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		r            ghfake.Refusal
+		status       int
+		remaining    string // "" for no header
+		reset        bool
+		retryAfter   string
+		message      string
+		countsAsRate bool
+	}{
+		{ghfake.PrimaryLimit, 403, "0", true, "", "API rate limit exceeded", true},
+		{ghfake.PrimaryLimit429, 429, "0", true, "", "API rate limit exceeded", true},
+		{ghfake.PrimaryNoReset, 403, "0", false, "", "API rate limit exceeded", true},
+		{ghfake.SecondaryRetryAfter, 403, "5000", true, "60", "secondary rate limit", true},
+		{ghfake.Secondary, 403, "", false, "", "secondary rate limit", true},
+		{ghfake.Secondary429, 429, "5000", true, "60", "secondary rate limit", true},
+		{ghfake.NotAccessible, 403, "4999", true, "", "Resource not accessible by integration", false},
+		{ghfake.AdminRights, 403, "4999", true, "", "Must have admin rights", false},
+	}
+	for _, tc := range tests {
+		f := newFake(ghfake.Options{Now: func() time.Time { return start }})
+		f.AddPR(repo, ghfake.PR{})
+		f.Refuse("POST", tc.r, 1)
+		r := call(t, f, "POST", "/repos/"+repo+"/statuses/"+strings.Repeat("c", 40), "Bearer "+token, `{"state":"success"}`)
+		var msg struct{ Message string }
+		decode(t, r, &msg)
+		h := r.Header
+		if r.StatusCode != tc.status || h.Get("X-RateLimit-Remaining") != tc.remaining || (h.Get("X-RateLimit-Reset") != "") != tc.reset ||
+			h.Get("Retry-After") != tc.retryAfter || !strings.Contains(msg.Message, tc.message) {
+			t.Errorf("refusal %d: %s remaining %q reset %q retry-after %q: %s", tc.r, r.Status, h.Get("X-RateLimit-Remaining"),
+				h.Get("X-RateLimit-Reset"), h.Get("Retry-After"), msg.Message)
+		}
+		if got := f.Refused() == 1; got != tc.countsAsRate {
+			t.Errorf("refusal %d counted as a rate limit: %v", tc.r, got)
+		}
+		// A GET is not refused; only the next POST was.
+		if r := call(t, f, "GET", "/repos/"+repo+"/pulls", "Bearer "+token, ""); r.StatusCode != http.StatusOK && tc.remaining != "0" {
+			t.Errorf("refusal %d: a GET got %s", tc.r, r.Status)
+		}
+		if r := call(t, f, "POST", "/repos/"+repo+"/statuses/"+strings.Repeat("c", 40), "Bearer "+token, `{"state":"success"}`); r.StatusCode != http.StatusCreated &&
+			tc.remaining != "0" {
+			t.Errorf("refusal %d: the next request got %s", tc.r, r.Status)
+		}
 	}
 }

@@ -99,6 +99,9 @@ func (f *Fake) api(h func(*http.Request, caller) answer) http.HandlerFunc {
 		}
 		b := f.budget(c)
 		hdr := w.Header()
+		if f.refuse(w, r, b) {
+			return
+		}
 		if b.used >= b.limit {
 			rateHeaders(hdr, b)
 			who := "user ID 1"
@@ -109,6 +112,10 @@ func (f *Fake) api(h func(*http.Request, caller) answer) http.HandlerFunc {
 				Message:          "API rate limit exceeded for " + who,
 				DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
 			}}, nil)
+			f.limited++
+			return
+		}
+		if c.authenticated && f.createLimited(w, r, c, b) {
 			return
 		}
 		a := h(r, c)
