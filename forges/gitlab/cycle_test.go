@@ -56,7 +56,7 @@ func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
 	}
 	for i, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
 		posted, _ := r.Map(st)
-		m := report.Message{Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
+		m := report.Message{Change: string(c.Key), Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
 		done, err := r.Report(context.Background(), items[0], m, posted)
 		if err != nil {
 			t.Fatalf("%s: %v", st, err)

@@ -13,8 +13,15 @@
 //
 // # Listing
 //
-// GitLab's REST API offers no ETag a poller can rely on, and merge request
-// lists have offset pagination only. Fetch therefore keeps, in memory, the
+// GitLab answers REST GETs with a weak ETag (W/"...", from Rails'
+// Rack::ETag, computed over the rendered body) and honours If-None-Match
+// with a 304 on many endpoints, merge request lists and commit statuses
+// among them. The httpx cache stores those answers and revalidates every
+// later GET with the ETag, so an unchanged page comes back as a bodiless
+// 304: that saves the transfer and the decoding, not GitLab's rendering
+// nor the rate limit, and says nothing about what changed. It cannot
+// replace a list filter. Merge request lists have offset pagination only.
+// Fetch therefore keeps, in memory, the
 // last complete snapshot of the project's open merge requests and works in
 // two modes:
 //
@@ -61,10 +68,26 @@
 //
 // # Statuses
 //
-// PostStatus posts a commit status to the project that holds the commit:
-// for a merge request from a fork that is the source project
-// (change.Change.HeadRepo). GitLab refuses to repeat the state of a
-// running or pending status ("Cannot transition status via :run from
-// :running"); PostStatus treats that repetition as success, and any other
-// refusal as an error.
+// The Reporter posts a merge request's status where trawl's credential can
+// write it. For a merge request of the project itself that is the
+// project. For one from a fork it is the fork (change.Change.HeadRepo)
+// when the credential can see it and may post there; otherwise (a fork
+// named by its numeric id because it is not visible, or a 403 or 404 from
+// the fork) it is the target project, on ref
+// refs/merge-requests/<iid>/head, under which GitLab keeps every merge
+// request's head: without that ref GitLab finds no branch holding the
+// commit and answers 404. A fork that refused once is not asked again by
+// this process.
+//
+// Before posting, the Reporter reads every status of the commit with that
+// name (all=true, per_page=100, every page: GitLab serves 20 a page by
+// default, oldest first) and compares the newest one, by id, whatever the
+// order: found, it returns report.Found and posts nothing. GitLab
+// refuses to repeat the state of a running or pending status ("Cannot
+// transition status via :run from :running", a 400, or a 409 when a
+// concurrent update got there first): that repeat is found too. Any other
+// 409 ("another update to this commit status is in progress") is a
+// *report.WaitError, retried later; any other refusal is an error. The
+// relay read (Statuses) merges the statuses of the target project and of a
+// visible fork.
 package gitlab

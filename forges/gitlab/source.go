@@ -72,6 +72,9 @@ type Source struct {
 
 	pathsMu sync.Mutex
 	paths   map[int64]string // project id -> path_with_namespace; ids never move
+	// noWrite holds the forks (lower-case paths) that refused a status
+	// post in this process: their statuses go to the target project.
+	noWrite map[string]bool
 
 	mu       sync.Mutex // held by Fetch; guards the fields below
 	snap     map[int64]entry

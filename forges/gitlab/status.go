@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"unicode/utf8"
 
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
 )
 
 // maxTargetURL is the longest target_url GitLab accepts (gitlab issue
@@ -74,21 +76,30 @@ var eventState = map[string]string{
 // repeatedState reports whether msg is GitLab refusing to move a status to
 // the state it is already in ("via :run from :running"), as opposed to a
 // transition that is really not allowed ("via :enqueue from :running").
+// GitLab answers it with 400, or 409 when the refusal comes from a
+// concurrent update.
 func repeatedState(msg string) bool {
 	m := transitionRe.FindStringSubmatch(msg)
 	return m != nil && eventState[m[1]] == m[2]
 }
 
 // PostStatus posts st on commit sha of project projectPath (a full path or
-// a numeric id): for a merge request from a fork, its source project
-// (change.Change.HeadRepo). Posting the state a status is already in is a
-// success. A refused post is an error matching httpx.ErrBadRequest.
+// a numeric id). Posting the state a status is already in is a success. A
+// refused post is an error matching httpx.ErrBadRequest; a 409 (another
+// update of the status in progress) is a *report.WaitError, to be retried.
 func (s *Source) PostStatus(ctx context.Context, projectPath, sha string, st Status) error {
+	_, err := s.postStatus(ctx, projectPath, sha, st)
+	return err
+}
+
+// postStatus is PostStatus, and reports whether GitLab found the status
+// already in that state.
+func (s *Source) postStatus(ctx context.Context, projectPath, sha string, st Status) (found bool, err error) {
 	if !st.State.valid() {
-		return fmt.Errorf("gitlab %s: post status on %s@%s: unknown state %q", s.o.URL, projectPath, sha, st.State)
+		return false, fmt.Errorf("gitlab %s: post status on %s@%s: unknown state %q", s.o.URL, projectPath, sha, st.State)
 	}
 	if projectPath == "" || !shaRe.MatchString(sha) {
-		return fmt.Errorf("gitlab %s: post status: bad project %q or commit %q", s.o.URL, projectPath, sha)
+		return false, fmt.Errorf("gitlab %s: post status: bad project %q or commit %q", s.o.URL, projectPath, sha)
 	}
 	opt := &gl.SetCommitStatusOptions{State: gl.BuildStateValue(st.State)}
 	if st.Name != "" {
@@ -109,16 +120,22 @@ func (s *Source) PostStatus(ctx context.Context, projectPath, sha string, st Sta
 	}
 	_, resp, err := s.api.Commits.SetCommitStatus(projectPath, sha, opt, gl.WithContext(ctx))
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	err = apiError(resp, err)
 	var se *httpx.StatusError
 	if errors.As(err, &se) && errors.Is(err, httpx.ErrBadRequest) && repeatedState(se.Message) {
 		s.log.Debug("status already in that state", zap.String("project", projectPath), zap.String("sha", sha),
 			zap.String("name", st.Name), zap.String("state", string(st.State)))
-		return nil
+		return true, nil
 	}
-	return fmt.Errorf("gitlab %s: post %s status on %s@%s: %w", s.o.URL, st.State, projectPath, sha, err)
+	err = fmt.Errorf("gitlab %s: post %s status on %s@%s: %w", s.o.URL, st.State, projectPath, sha, err)
+	if se != nil && se.Status == http.StatusConflict {
+		// Another update of the same status holds GitLab's lock: it
+		// passes.
+		return false, &report.WaitError{Err: err}
+	}
+	return false, err
 }
 
 // Lookup returns the state of merge request iid of project (a full path

@@ -43,9 +43,16 @@ func TestPostStatus(t *testing.T) {
 			want:  []stored{{forkID, "success", ""}},
 		},
 		{
-			name:    "fork commit is not in the target project",
+			// The target project holds the fork's head under the merge
+			// request's ref only: GitLab picks no branch for it.
+			name:    "fork commit in the target project needs the merge request ref",
 			posts:   []post{{mainPath, sha("a", 2), Status{State: StatusSuccess, Name: "ci"}}},
 			wantErr: httpx.ErrNotFound,
+		},
+		{
+			name:  "fork commit in the target project under the merge request ref",
+			posts: []post{{mainPath, sha("a", 2), Status{State: StatusSuccess, Name: "ci", Ref: "refs/merge-requests/2/head"}}},
+			want:  []stored{{mainID, "success", ""}},
 		},
 		{
 			name: "running twice is benign",

@@ -16,8 +16,18 @@
 //     same name and ref is updated, any other post starts a new one, and a
 //     transition the machine refuses (pending twice, running twice) is a
 //     400 "Cannot transition status via :run from :running"; a target_url
-//     longer than 255 characters is a 400; a commit is known only to the
-//     project its merge request's source branch lives in;
+//     longer than 255 characters is a 400; a commit is on a branch of the
+//     project its merge request's source branch lives in, and the target
+//     project holds it under refs/merge-requests/<iid>/head only, so a
+//     post there without that ref is a 404 "References for commit Not
+//     Found" (lib/api/commit_statuses.rb picks the first branch holding the
+//     commit when no ref is given); Conflict makes posts answer 409;
+//   - a commit's statuses list oldest first by id, 20 a page unless
+//     per_page says (at most 100), the latest of each name and ref unless
+//     all=true (lib/api/commit_statuses.rb: order_by id, sort asc);
+//   - a private project with NoAccess is a 404 even to the token's user;
+//     a ReadOnly project refuses status posts with 403 (GitLab's
+//     create_commit_status ability needs the Developer role);
 //   - PRIVATE-TOKEN authenticates: a wrong token is a 401, a write without
 //     one is a 401, and a private project is a 404 to anonymous readers (as
 //     GitLab hides it);
@@ -76,6 +86,14 @@ type Project struct {
 	Path          string // path_with_namespace, e.g. "group/sub/project"
 	DefaultBranch string // "" is "main"
 	Private       bool
+	// NoAccess is a private project the token's user is not a member of:
+	// GitLab answers 404 to it, as to an anonymous reader.
+	NoAccess bool
+	// ReadOnly is a project where the token's user may read but not
+	// write (a Reporter, or a public project it is not a member of):
+	// a status post is 403, as GitLab's create_commit_status ability needs
+	// the Developer role.
+	ReadOnly bool
 }
 
 // MR is one merge request of the fake. AddMR fills in ID, State,
@@ -125,16 +143,18 @@ type Request struct {
 type Fake struct {
 	o Options
 
-	mu       sync.Mutex
-	projects []*Project
-	mrs      []*MR
-	commits  map[string]int64 // sha -> project whose repository holds it
-	statuses []*Status
-	requests []Request
-	fault    func(*http.Request) int
-	nextID   int64
-	window   time.Time // start of the current rate limit minute
-	observed int       // requests in the current minute
+	mu          sync.Mutex
+	projects    []*Project
+	mrs         []*MR
+	commits     map[string]int64 // sha -> project whose branch holds it
+	conflict    int              // status posts left to answer 409
+	conflictMsg string
+	statuses    []*Status
+	requests    []Request
+	fault       func(*http.Request) int
+	nextID      int64
+	window      time.Time // start of the current rate limit minute
+	observed    int       // requests in the current minute
 }
 
 // New returns an empty fake.
@@ -165,6 +185,18 @@ func (f *Fake) AddProject(p Project) {
 		p.DefaultBranch = "main"
 	}
 	f.projects = append(f.projects, &p)
+}
+
+// UpdateProject changes project id with fn. It panics when the project is
+// unknown, a mistake in the test.
+func (f *Fake) UpdateProject(id int64, fn func(*Project)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.projectByID(id)
+	if p == nil {
+		panic(fmt.Sprintf("glfake: no project %d", id))
+	}
+	fn(p)
 }
 
 // AddMR adds a merge request. It panics when its projects are unknown or
@@ -232,6 +264,18 @@ func (f *Fake) Update(projectID, iid int64, fn func(*MR)) {
 	if m.SHA != "" {
 		f.commits[m.SHA] = m.SourceProjectID
 	}
+}
+
+// Conflict makes the next n status posts answer 409 with message, as
+// GitLab does while another update of the same commit status holds its
+// lock; "" is "another update to this commit status is in progress".
+func (f *Fake) Conflict(n int, message string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if message == "" {
+		message = "409 Conflict: another update to this commit status is in progress"
+	}
+	f.conflict, f.conflictMsg = n, message
 }
 
 // SetFault installs fn, asked about every request before it is served: a

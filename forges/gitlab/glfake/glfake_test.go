@@ -339,8 +339,8 @@ func TestStatusValidation(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("list statuses: %d %s", resp.StatusCode, body)
 	}
-	if len(got) != 2 || got[0]["name"] != "x" || got[1]["status"] != "running" {
-		t.Errorf("statuses %v, want the latest of x and default", got)
+	if len(got) != 2 || got[0]["status"] != "running" || got[1]["name"] != "x" {
+		t.Errorf("statuses %v, want the latest of default and x, oldest first", got)
 	}
 }
 
@@ -388,5 +388,97 @@ func TestFaultAndRequests(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Path != "/api/v4/projects/1/merge_requests" || reqs[0].Query.Get("page") != "2" ||
 		reqs[0].Header.Get("PRIVATE-TOKEN") != token {
 		t.Errorf("requests %+v", reqs)
+	}
+}
+
+func TestStatusListPagesOldestFirst(t *testing.T) {
+	_, srv, _ := setup(t, Options{}, 1)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	for i := range 25 {
+		state := "success"
+		if i%2 == 1 {
+			state = "failed"
+		}
+		if resp, body := do(t, "POST", srv.URL+"/api/v4/projects/1/statuses/a1", token, hdr,
+			`{"state":"`+state+`","name":"ci","description":"run `+strconv.Itoa(i)+`"}`); resp.StatusCode != 201 {
+			t.Fatalf("post %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	list := func(query string) (*http.Response, []map[string]any) {
+		resp, body := do(t, "GET", srv.URL+"/api/v4/projects/1/repository/commits/a1/statuses?"+query, token, nil, "")
+		var rows []map[string]any
+		if err := json.Unmarshal(body, &rows); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("list %s: %d %s", query, resp.StatusCode, body)
+		}
+		return resp, rows
+	}
+	resp, rows := list("all=true")
+	if len(rows) != 20 || rows[0]["description"] != "run 0" || rows[19]["description"] != "run 19" ||
+		resp.Header.Get("X-Next-Page") != "2" || resp.Header.Get("X-Total") != "25" {
+		t.Errorf("default page: %d rows from %v to %v, next %q total %q; want 20 oldest first, next 2 of 25",
+			len(rows), rows[0]["description"], rows[len(rows)-1]["description"], resp.Header.Get("X-Next-Page"), resp.Header.Get("X-Total"))
+	}
+	resp, rows = list("all=true&page=2")
+	if len(rows) != 5 || rows[4]["description"] != "run 24" || resp.Header.Get("X-Next-Page") != "" {
+		t.Errorf("page 2: %d rows, next %q", len(rows), resp.Header.Get("X-Next-Page"))
+	}
+	if _, rows = list("all=true&per_page=500"); len(rows) != 25 {
+		t.Errorf("per_page=500 gave %d rows, want all 25 (at most 100)", len(rows))
+	}
+	for i := 1; i < len(rows); i++ {
+		if rows[i]["id"].(float64) <= rows[i-1]["id"].(float64) {
+			t.Fatalf("rows not by ascending id: %v then %v", rows[i-1]["id"], rows[i]["id"])
+		}
+	}
+}
+
+func TestForkHeadInTargetProject(t *testing.T) {
+	f, srv, _ := setup(t, Options{}, 0)
+	f.AddMR(MR{ProjectID: 1, IID: 5, SourceProjectID: 2, SHA: "f5", SourceBranch: "fix", TargetBranch: "main"})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	tests := []struct {
+		name, path, body string
+		code             int
+		msg              string
+	}{
+		{"fork, its branch", "/api/v4/projects/2/statuses/f5", `{"state":"success"}`, 201, ""},
+		{"target, no ref", "/api/v4/projects/1/statuses/f5", `{"state":"success"}`, 404, "404 References for commit Not Found"},
+		{"target, merge request ref", "/api/v4/projects/1/statuses/f5", `{"state":"success","ref":"refs/merge-requests/5/head"}`, 201, ""},
+		{"another project", "/api/v4/projects/3/statuses/f5", `{"state":"success"}`, 404, ""},
+	}
+	f.AddProject(Project{ID: 3, Path: "x/y"})
+	for _, tt := range tests {
+		resp, body := do(t, "POST", srv.URL+tt.path, token, hdr, tt.body)
+		if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.msg) {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, resp.StatusCode, body, tt.code, tt.msg)
+		}
+	}
+	if got := f.Statuses(); len(got) != 2 || got[1].ProjectID != 1 || got[1].Ref != "refs/merge-requests/5/head" {
+		t.Errorf("statuses %+v", got)
+	}
+}
+
+func TestAccessAndConflict(t *testing.T) {
+	f, srv, _ := setup(t, Options{}, 1)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	f.UpdateProject(1, func(p *Project) { p.ReadOnly = true })
+	if resp, body := do(t, "POST", srv.URL+"/api/v4/projects/1/statuses/a1", token, hdr, `{"state":"success"}`); resp.StatusCode != 403 {
+		t.Errorf("read-only post: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "GET", srv.URL+"/api/v4/projects/1/repository/commits/a1/statuses", token, nil, ""); resp.StatusCode != 200 {
+		t.Errorf("read-only read: %d", resp.StatusCode)
+	}
+	f.UpdateProject(1, func(p *Project) { p.ReadOnly = false })
+	f.UpdateProject(2, func(p *Project) { p.NoAccess = true })
+	if resp, _ := do(t, "GET", srv.URL+"/api/v4/projects/2", token, nil, ""); resp.StatusCode != 404 {
+		t.Errorf("no access read: %d", resp.StatusCode)
+	}
+	f.Conflict(1, "")
+	resp, body := do(t, "POST", srv.URL+"/api/v4/projects/1/statuses/a1", token, hdr, `{"state":"running"}`)
+	if resp.StatusCode != 409 || !strings.Contains(string(body), "in progress") {
+		t.Errorf("conflict: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := do(t, "POST", srv.URL+"/api/v4/projects/1/statuses/a1", token, hdr, `{"state":"running"}`); resp.StatusCode != 201 {
+		t.Errorf("after the conflict: %d %s", resp.StatusCode, body)
 	}
 }

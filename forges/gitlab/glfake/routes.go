@@ -109,7 +109,7 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request, acc access) {
 		segs[i] = u
 	}
 	p := f.project(segs[0])
-	if p == nil || (p.Private && acc != authenticated) {
+	if p == nil || (p.Private && (acc != authenticated || p.NoAccess)) {
 		writeJSON(w, r, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return
 	}
@@ -124,6 +124,10 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request, acc access) {
 	case len(segs) == 3 && segs[1] == "statuses" && r.Method == http.MethodPost:
 		if acc != authenticated {
 			writeJSON(w, r, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
+			return
+		}
+		if p.ReadOnly {
+			writeJSON(w, r, http.StatusForbidden, map[string]string{"message": "403 Forbidden"})
 			return
 		}
 		f.postStatus(w, r, p, segs[2])
@@ -239,13 +243,25 @@ func (f *Fake) postStatus(w http.ResponseWriter, r *http.Request, p *Project, sh
 		return
 	}
 	c, ok := f.commits[sha]
-	if !ok || c != p.ID {
+	mrRef := f.mrRef(p, sha)
+	if (!ok || c != p.ID) && mrRef == "" {
 		writeJSON(w, r, http.StatusNotFound, map[string]string{"message": "404 Commit Not Found"})
 		return
 	}
 	ref := params["ref"]
-	if ref == "" {
+	if ref == "" && c == p.ID {
 		ref = f.branchOf(sha)
+	}
+	if ref == "" {
+		// The commit is on no branch of p: only under a merge request's
+		// ref, which GitLab does not pick by itself.
+		writeJSON(w, r, http.StatusNotFound, map[string]string{"message": "404 References for commit Not Found"})
+		return
+	}
+	if f.conflict > 0 {
+		f.conflict--
+		writeJSON(w, r, http.StatusConflict, map[string]string{"message": f.conflictMsg})
+		return
 	}
 	name := valueOr(params["name"], valueOr(params["context"], "default"))
 	if len(params["target_url"]) > 255 {
@@ -305,6 +321,18 @@ func transition(from, want string) (string, string) {
 	return want, ""
 }
 
+// mrRef returns refs/merge-requests/<iid>/head when sha is the head of a
+// merge request that targets p: GitLab keeps the head of every merge
+// request, forks' included, under that ref of the target project.
+func (f *Fake) mrRef(p *Project, sha string) string {
+	for _, m := range f.mrs {
+		if m.ProjectID == p.ID && m.SHA == sha {
+			return fmt.Sprintf("refs/merge-requests/%d/head", m.IID)
+		}
+	}
+	return ""
+}
+
 // branchOf returns the source branch of a merge request that has had sha
 // as its head; GitLab takes the first branch that contains it.
 func (f *Fake) branchOf(sha string) string {
@@ -346,7 +374,10 @@ func statusParams(r *http.Request) (map[string]string, error) {
 
 // listStatuses serves GET /projects/:id/repository/commits/:sha/statuses:
 // the latest status of each name and ref, or every one with all=true,
-// newest first.
+// oldest first (by id), 20 a page unless per_page says otherwise (at most
+// 100). This rests on GitLab's lib/api/commit_statuses.rb: statuses are
+// filtered (latest unless all, ref, name), ordered by order_by (default
+// id) and sort (default asc), and paginated like every list.
 func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request, p *Project, sha string) {
 	q := r.URL.Query()
 	all := q.Get("all") == "true"
@@ -365,6 +396,7 @@ func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request, p *Project, 
 		seen[k] = true
 		rows = append(rows, s)
 	}
+	slices.Reverse(rows)
 	lo, hi := f.paginate(w, r, len(rows))
 	out := make([]commitStatusJSON, 0, hi-lo)
 	for _, s := range rows[lo:hi] {
