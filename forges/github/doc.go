@@ -27,7 +27,8 @@
 // asks; a reporter's post stays in the outbox. Only another 403 is a
 // refusal. Status posts are paced under GitHub's content creation limits:
 // at most one every 750 ms (80 a minute) and 500 an hour, past which a post
-// waits for the hour to free a slot, unsent.
+// waits for the hour to free a slot, unsent. GitHub counts these per
+// account: sources posting with the same one share an Opts.Writes.
 //
 // A Fetch never returns part of the list: a failed page fails it, and when
 // the list moved while it was paged (sort=updated puts every edited pull

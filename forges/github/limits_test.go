@@ -191,3 +191,25 @@ func TestFirstTickOverHundredsOfPRsLosesNothing(t *testing.T) {
 		t.Errorf("all %d posted within %v: more than 500 an hour", prs, elapsed)
 	}
 }
+
+// Two sources posting with one account share its content creation pace.
+func TestSourcesOfOneAccountSharePacing(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(1)
+	e.fake.AddPR("rock-core/other", ghfake.PR{HeadRef: "x", HeadSHA: sha("other"), BaseSHA: sha("base")})
+	writes := &Writes{}
+	a := e.source(t, func(o *Opts) { o.Writes = writes })
+	b := e.source(t, func(o *Opts) { o.Writes, o.Repo, o.Name = writes, "rock-core/other", "other" })
+	for _, tc := range []struct {
+		s    *Source
+		repo string
+		head string
+	}{{a, testRepo, sha("head-1")}, {b, "rock-core/other", sha("other")}} {
+		if err := tc.s.PostStatus(context.Background(), tc.repo, tc.head, Status{State: StatusSuccess, Context: "trawl"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := e.sleeper.Waits(); len(w) != 1 || w[0] != 750*time.Millisecond {
+		t.Errorf("waits %v, want the second source's post spaced 750ms after the first's", w)
+	}
+}

@@ -149,6 +149,14 @@ type limits struct {
 	// strikes counts secondary limit answers in a row, to reads [0] and
 	// to content creation [1].
 	strikes [2]int
+}
+
+// Writes paces the content creation of one GitHub account (a user's
+// tokens, or an App installation): GitHub counts its limits per account,
+// so the sources that post with the same one share a Writes. It is safe
+// for concurrent use.
+type Writes struct {
+	mu sync.Mutex
 	// created are the times of the content-creating requests of the last
 	// hour, oldest first.
 	created []time.Time
@@ -246,18 +254,19 @@ func (s *Source) create(ctx context.Context, do func() (*gh.Response, error)) er
 // reserveCreate takes a slot for one content creation, waiting for the
 // spacing when needed.
 func (s *Source) reserveCreate(ctx context.Context) error {
-	s.limits.mu.Lock()
+	w := s.o.Writes
+	w.mu.Lock()
 	now := s.o.Now()
-	kept := s.limits.created[:0]
-	for _, t := range s.limits.created {
+	kept := w.created[:0]
+	for _, t := range w.created {
 		if now.Sub(t) < time.Hour {
 			kept = append(kept, t)
 		}
 	}
-	s.limits.created = kept
+	w.created = kept
 	if len(kept) >= createPerHour {
 		until := kept[len(kept)-createPerHour].Add(time.Hour)
-		s.limits.mu.Unlock()
+		w.mu.Unlock()
 		return waitError(until, fmt.Errorf("%d statuses posted in the last hour, GitHub's limit on content creation: next one at %s",
 			createPerHour, until.UTC().Format(time.RFC3339)))
 	}
@@ -267,8 +276,8 @@ func (s *Source) reserveCreate(ctx context.Context) error {
 	}
 	// The slot is taken before waiting, so that concurrent posts queue
 	// behind each other.
-	s.limits.created = append(s.limits.created, now.Add(max(wait, 0)))
-	s.limits.mu.Unlock()
+	w.created = append(w.created, now.Add(max(wait, 0)))
+	w.mu.Unlock()
 	if wait <= 0 {
 		return nil
 	}

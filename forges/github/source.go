@@ -59,6 +59,10 @@ type Opts struct {
 	// requests are spaced out until the reset instead of spending the
 	// rest at once: 0 means 500, a negative value never spaces.
 	RateReserve int
+	// Writes paces status posts under GitHub's content creation limits.
+	// The sources that post with the same account (token or App
+	// installation) must share one; nil gives the source its own.
+	Writes *Writes
 	// Registerer, when set, receives the gauges
 	// trawl_github_ratelimit_remaining, _limit and _reset_seconds, labelled
 	// by source.
@@ -118,6 +122,9 @@ func New(o Opts) (*Source, error) {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	if o.Writes == nil {
+		o.Writes = &Writes{}
 	}
 	o.Branches = slices.Clone(o.Branches)
 	o.Targets = slices.Clone(o.Targets)

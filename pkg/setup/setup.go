@@ -107,6 +107,9 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		return httpx.New(opts)
 	}
 
+	// GitHub limits content creation per account: the sources that post
+	// with the same credential share one pace.
+	ghWrites := map[string]*github.Writes{}
 	var tgts []cycle.Target
 	for _, t := range cfg.Targets {
 		switch t.Type {
@@ -266,7 +269,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 			var src cycle.Source
 			var rp cycle.Reporter
 			if s.Type == config.SourceGitHub {
-				src, rp, err = gitHub(s, client, a.Metrics, log)
+				src, rp, err = gitHub(s, client, ghWrites, a.Metrics, log)
 			} else {
 				src, rp, err = gitLab(s, client, log)
 			}
@@ -394,10 +397,12 @@ type clientFunc func(name string, cred *httpx.Credential, cache bool) (*http.Cli
 
 // gitHub builds a GitHub source, and its status reporter when the source
 // reports statuses.
-func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
+func gitHub(s config.Source, client clientFunc, writes map[string]*github.Writes, reg prometheus.Registerer, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
 	g := s.GitHub
 	cred := &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Secret: g.Token}
+	account := fmt.Sprintf("%s\x00token\x00%s\x00%s", g.APIURL, g.Token.File, g.Token.Env)
 	if g.App != nil {
+		account = fmt.Sprintf("%s\x00app\x00%d\x00%d", g.APIURL, g.App.AppID, g.App.InstallationID)
 		plain, err := client("github-app "+s.Name, nil, false)
 		if err != nil {
 			return nil, nil, err
@@ -418,6 +423,9 @@ func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *
 	if err != nil {
 		return nil, nil, err
 	}
+	if writes[account] == nil {
+		writes[account] = &github.Writes{}
+	}
 	src, err := github.New(github.Opts{
 		Name:        s.Name,
 		Repo:        g.Repo,
@@ -430,6 +438,7 @@ func gitHub(s config.Source, client clientFunc, reg prometheus.Registerer, log *
 		Targets:     s.Targets,
 		HTTP:        hc,
 		RateReserve: g.RateReserve,
+		Writes:      writes[account],
 		Registerer:  reg,
 		Logger:      log.With(zap.String("source", s.Name)),
 	})
