@@ -134,7 +134,7 @@ func TestSecondaryLimitBacksOff(t *testing.T) {
 // does not fit in the hour waits in the outbox, as the cycle keeps it, for
 // the time the reporter names.
 func TestFirstTickOverHundredsOfPRsLosesNothing(t *testing.T) {
-	const prs = 620
+	const prs = 540
 	e := newEnv(t, ghfake.Options{Limit: 10000}, nil)
 	e.addPRs(prs)
 	s := e.source(t, func(o *Opts) {
