@@ -216,6 +216,9 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, sr := range kept {
+		changes[i].Supersedes = s.supersededBy(sr, complete, newest)
+	}
 	s.remember(fetched, newest)
 	r := newResolver(s, fetched, newest)
 	for i := range changes {
@@ -318,6 +321,21 @@ func supersede(series []*Series) (kept []*Series, newest map[revision]*Series) {
 		}
 	}
 	return kept, newest
+}
+
+// supersededBy lists, in id order, the series of the snapshot that the
+// newest series sr of its revision line supersedes (lower versions).
+func (s *Source) supersededBy(sr *Series, complete []*Series, newest map[revision]*Series) []change.Key {
+	var out []change.Key
+	if newest[revisionOf(sr)] != sr {
+		return nil
+	}
+	for _, o := range complete {
+		if o.Version < sr.Version && revisionOf(o) == revisionOf(sr) {
+			out = append(out, s.key(o.ID))
+		}
+	}
+	return out
 }
 
 // build turns complete series sr into a change, and returns the

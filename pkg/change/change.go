@@ -95,6 +95,10 @@ type Change struct {
 	// Version is the revision number (Patchwork series version); 0 when the
 	// forge has none.
 	Version int
+	// Supersedes lists the older revisions of the same change that this
+	// one replaces in the snapshot (earlier versions of a Patchwork
+	// series), for logs.
+	Supersedes []Key
 	// Content is the change's content identity, in order: each patch's hash
 	// for Patchwork, the head commit SHA for GitHub and GitLab.
 	Content []string

@@ -132,7 +132,8 @@ type Runner struct {
 	// dependencies of changes whose source is outside a cycle's scope.
 	last map[string][]change.Change
 	// expired counts the reports dropped for their age (ReportMaxAge).
-	expired atomic.Int64
+	expired   atomic.Int64
+	observers []Observer
 }
 
 // Expired is how many reports were dropped from the outbox for being older
@@ -175,7 +176,7 @@ func New(o Options) *Runner {
 // scope is empty). The error is reserved for what makes the cycle itself
 // impossible (the state cannot be loaded or saved); failed sources and
 // triggers are counted in the report and logged.
-func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, error) {
+func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Report, err error) {
 	select {
 	case r.running <- struct{}{}:
 	case <-ctx.Done():
@@ -185,15 +186,22 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 
 	start := r.now()
 	before := r.requests()
-	st, err := r.o.Store.Load()
-	if err != nil {
-		return nil, fmt.Errorf("cycle: load state: %w", err)
-	}
+	var st *state.State
+	defer func() { r.finish(rep, st, start, before, err) }()
 	inScope, err := r.scope(scope)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Mode: mode, Started: start}
+	rep = &Report{Mode: mode, Started: start}
+	for _, name := range r.order {
+		if _, ok := inScope[name]; ok {
+			rep.Scope = append(rep.Scope, name)
+		}
+	}
+	r.log.Info("cycle starting", zap.Strings("sources", rep.Scope), zap.Bool("plan", mode == Plan))
+	if st, err = r.o.Store.Load(); err != nil {
+		return rep, fmt.Errorf("cycle: load state: %w", err)
+	}
 
 	fetched := r.fetch(ctx, inScope)
 	var all []change.Change
@@ -226,6 +234,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 	all, failed = r.resolveRefs(ctx, all, unknown)
 	rep.Errors += failed
 	g := graph.Build(all, unknown, r.o.Limits)
+	r.logGraph(g)
 	ev := newEvaluator(ctx, r, st, all, g)
 	seen := map[string]bool{}
 	var pending []*pendingTrigger
@@ -251,7 +260,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 			u.LastSeen = start
 			u.GoneSince = nil
 			node := g.Nodes[key]
-			ur := UnitReport{Unit: uk, Change: c.Key, Target: tname, Title: c.Title, Deps: node.Closure}
+			ur := UnitReport{Unit: uk, Change: c.Key, Source: c.Source, Target: tname, Title: c.Title, Deps: node.Closure}
 			switch node.Status {
 			case graph.Blocked:
 				ur.Outcome, ur.Detail = OutcomeBlocked, node.Reason
@@ -262,6 +271,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 				ur.Fingerprint = e.fp
 				if e.fp != "" {
 					ur.Deps = e.closure
+					ur.Inputs = &e.in
 				}
 				switch {
 				case e.err != nil:
@@ -292,7 +302,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 						req.Attempt = u.Attempt + 1
 						req.Exclude = append(slices.Clone(u.PreviousJobs), u.Job.ID)
 					}
-					pending = append(pending, &pendingTrigger{unit: u, report: len(rep.Units), eval: e, req: req})
+					pending = append(pending, &pendingTrigger{unit: u, report: len(rep.Units), eval: e, req: req, supersedes: c.Supersedes})
 				}
 			}
 			if ur.Outcome != OutcomeTrigger {
@@ -302,8 +312,10 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 		}
 	}
 
+	r.logStage("decisions", rep.Units)
 	if mode == Act {
 		r.trigger(ctx, pending, rep)
+		r.logStage("triggers done", rep.Units, zap.Int("attempted", len(pending)))
 		r.relay(ctx, st, all, inScope, unknown, seen, rep)
 	}
 	r.waits(st, start, rep)
@@ -315,14 +327,14 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (*Report, e
 			return rep, fmt.Errorf("cycle: save state: %w", err)
 		}
 		r.results(ctx, st, rep, ev.changes)
+		r.log.Info("results polled", zap.Int("results", polled(rep.Units)))
 		r.drain(ctx, st, rep)
+		r.log.Info("reports done", zap.Int("posted", rep.Reports.Posted), zap.Int("already_there", rep.Reports.Found),
+			zap.Int("retrying", rep.Reports.Retrying), zap.Int("refused", rep.Reports.Failed), zap.Int("outbox", len(st.Outbox)))
 		if err := r.o.Store.Save(st); err != nil {
 			return rep, fmt.Errorf("cycle: save state after reporting: %w", err)
 		}
 	}
-	rep.Requests = r.requests().Sub(before)
-	rep.Duration = r.now().Sub(start)
-	r.logSummary(rep)
 	return rep, nil
 }
 
@@ -362,7 +374,9 @@ func (r *Runner) fetch(ctx context.Context, scope map[string]struct{}) map[strin
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			began := time.Now()
 			changes, err := src.Fetch(ctx)
+			r.fetched(src.Name(), len(changes), time.Since(began), err)
 			mu.Lock()
 			out[src.Name()] = fetchResult{changes: changes, err: err}
 			mu.Unlock()
@@ -379,6 +393,9 @@ type pendingTrigger struct {
 	req    targets.Request
 	job    targets.Job
 	err    error
+	// supersedes are the older revisions a new one replaces, for its log
+	// line.
+	supersedes []change.Key
 }
 
 // trigger runs the pending triggers with bounded concurrency, then records
@@ -426,6 +443,7 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 			}
 			u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
 			u.TriggeredAt = &now
+			u.TriggerReason = ur.Reason.String()
 			u.Result, u.ResultAt = nil, nil // the old job's result says nothing about the new fingerprint
 			if job.BaseCommit != "" && !p.eval.base.Exact {
 				u.BaseCommit = job.BaseCommit
@@ -439,13 +457,13 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 			if ur.Reason == ReasonNew && p.req.Attempt == 0 {
 				why = []string{"new unit"}
 			}
-			r.log.Info(string(ur.Outcome),
+			r.log.Info(string(ur.Outcome), append([]zap.Field{
 				zap.String("unit", ur.Unit),
 				zap.String("fingerprint", fingerprint.Short(p.eval.fp)),
 				zap.String("reason", ur.Reason.String()),
 				zap.Strings("why", why),
 				zap.String("job", job.ID),
-				zap.String("base", p.req.Base.Commit))
+				zap.String("base", p.req.Base.Commit)}, supersedes(p.supersedes)...)...)
 		}
 		u.Status, u.Reason = ur.Outcome, ur.Detail
 	}
@@ -500,7 +518,7 @@ func (r *Runner) sweep(st *state.State, scope map[string]struct{}, unknown map[s
 		if _, ok := scope[u.Source]; !ok || unknown[u.Source] {
 			continue
 		}
-		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Target: u.Target, Fingerprint: u.Fingerprint,
+		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Source: u.Source, Target: u.Target, Fingerprint: u.Fingerprint,
 			Outcome: OutcomeGone, Detail: "no longer an open, complete change on its source (superseded, accepted, archived or closed)"}
 		if u.GoneSince == nil {
 			t := now
@@ -524,8 +542,20 @@ func (r *Runner) requests() httpx.Counts {
 	return r.o.Requests()
 }
 
-func (r *Runner) logSummary(rep *Report) {
-	r.log.Info("cycle",
+// logSummary logs the cycle's last line: at info level, at warn level when
+// a source, trigger or base failed, at error level when the cycle itself
+// failed.
+func (r *Runner) logSummary(rep *Report, err error) {
+	level, msg := zap.InfoLevel, "cycle"
+	switch {
+	case err != nil:
+		level, msg = zap.ErrorLevel, "cycle failed"
+	case rep.Errors > 0:
+		level, msg = zap.WarnLevel, "cycle ended with errors"
+	}
+	r.log.Log(level, msg,
+		zap.Error(err),
+		zap.Strings("scope", rep.Scope),
 		zap.Bool("plan", rep.Mode == Plan),
 		zap.Int("sources", rep.Sources),
 		zap.Int("unknown_sources", len(rep.UnknownSources)),
@@ -549,4 +579,15 @@ func (r *Runner) logSummary(rep *Report) {
 		zap.Int64("requests_failed", rep.Requests.Failed),
 		zap.Int64("bytes", rep.Requests.Bytes),
 		zap.Duration("duration", rep.Duration))
+}
+
+// polled counts the units whose job result was polled this cycle.
+func polled(units []UnitReport) int {
+	n := 0
+	for _, u := range units {
+		if u.Result != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package cycle
 import (
 	"time"
 
+	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -38,8 +39,10 @@ const (
 
 // UnitReport is one unit's line in a cycle report.
 type UnitReport struct {
-	Unit    string
-	Change  change.Key
+	Unit   string
+	Change change.Key
+	// Source is the configured source that yields the change.
+	Source  string
 	Target  string
 	Title   string
 	Outcome Outcome
@@ -49,7 +52,10 @@ type UnitReport struct {
 	// Deps are the open dependencies built with the change, in order.
 	Deps        []change.Key
 	Fingerprint string
-	Job         *targets.Job
+	// Inputs are what Fingerprint was computed from this cycle; nil when
+	// the unit has no fingerprint this cycle.
+	Inputs *fingerprint.Input
+	Job    *targets.Job
 	// Result is the job's result, when it was polled this cycle.
 	Result *targets.Result
 }
@@ -75,8 +81,10 @@ type Counts struct {
 
 // Report is what one cycle saw and did.
 type Report struct {
-	Mode           Mode
-	Started        time.Time
+	Mode    Mode
+	Started time.Time
+	// Scope names the sources the cycle ran for, in configuration order.
+	Scope          []string
 	Duration       time.Duration
 	Sources        int
 	UnknownSources []SourceError

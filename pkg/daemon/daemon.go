@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -41,11 +42,20 @@ type Options struct {
 	Parse func(spec string) (cron.Schedule, error)
 	// CycleTimeout bounds each cycle; a cycle past it is abandoned.
 	CycleTimeout time.Duration
-	// Listen, when set, is the address /metrics and /healthz are served on.
+	// Listen, when set, is the address /metrics, /healthz, /readyz and the
+	// status page are served on.
 	Listen string
 	// Metrics is what /metrics serves.
 	Metrics http.Handler
-	Logger  *zap.Logger
+	// Status, when set, is the status page, served at / and below.
+	Status http.Handler
+	// Tracker records every group's cycles; nil makes one. Its groups
+	// must be Groups.
+	Tracker *Tracker
+	// ReadyIntervals is how many of its group's intervals a source may go
+	// without a complete cycle and stay ready; 0 means 3.
+	ReadyIntervals int
+	Logger         *zap.Logger
 }
 
 // Run schedules every group and blocks until ctx is cancelled, then waits
@@ -59,20 +69,28 @@ func Run(ctx context.Context, o Options) error {
 	if o.CycleTimeout <= 0 {
 		return errors.New("daemon: cycle timeout must be positive")
 	}
+	if o.Tracker == nil {
+		o.Tracker = NewTracker(o.Groups)
+	}
+	if o.ReadyIntervals <= 0 {
+		o.ReadyIntervals = 3
+	}
 	cl := cronLogger{log.Sugar()}
 	c := cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)))
 	jobs := make([]cron.Job, 0, len(o.Groups))
-	for _, g := range o.Groups {
+	for i, g := range o.Groups {
 		sched, err := o.Parse(g.Schedule)
 		if err != nil {
 			return fmt.Errorf("daemon: schedule %q: %w", g.Schedule, err)
 		}
-		job := cron.NewChain(cron.Recover(cl)).Then(cron.FuncJob(func() { tick(ctx, o, log, g) }))
+		next := sched.Next(time.Now())
+		o.Tracker.setInterval(i, sched.Next(next).Sub(next))
+		job := cron.NewChain(cron.Recover(cl)).Then(cron.FuncJob(func() { tick(ctx, o, log, i, g) }))
 		jobs = append(jobs, job)
 		c.Schedule(sched, job)
 	}
 	if o.Listen != "" {
-		stop, err := serve(o.Listen, o.Metrics, log)
+		stop, err := serve(o.Listen, o.handler(), log)
 		if err != nil {
 			return err
 		}
@@ -97,11 +115,18 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-// tick runs one cycle of group g under the cycle deadline.
-func tick(ctx context.Context, o Options, log *zap.Logger, g Group) {
+// tick runs one cycle of group i, g, under the cycle deadline and records
+// it.
+func tick(ctx context.Context, o Options, log *zap.Logger, i int, g Group) {
 	cctx, cancel := context.WithTimeout(ctx, o.CycleTimeout)
 	defer cancel()
-	_, err := o.Cycler.Run(cctx, cycle.Act, g.Sources)
+	c := &Cycle{Started: time.Now()}
+	rep, err := o.Cycler.Run(cctx, cycle.Act, g.Sources)
+	c.Ended, c.Report = time.Now(), rep
+	if err != nil {
+		c.Err = err.Error()
+	}
+	o.Tracker.record(i, c)
 	switch {
 	case errors.Is(cctx.Err(), context.DeadlineExceeded):
 		log.Error("cycle abandoned at its deadline", zap.Strings("sources", g.Sources), zap.Duration("timeout", o.CycleTimeout), zap.Error(err))
@@ -110,18 +135,37 @@ func tick(ctx context.Context, o Options, log *zap.Logger, g Group) {
 	}
 }
 
-// serve serves /metrics and /healthz on addr until stop is called.
-func serve(addr string, metrics http.Handler, log *zap.Logger) (stop func(), err error) {
+// handler serves /metrics, /healthz (the process is alive), /readyz
+// (every source is being cycled successfully) and the status page.
+func (o Options) handler() http.Handler {
+	mux := http.NewServeMux()
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ok, why := Ready(o.Tracker.Groups(), time.Now(), o.ReadyIntervals)
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, strings.Join(why, "\n")+"\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	if o.Status != nil {
+		mux.Handle("/", o.Status)
+	}
+	return mux
+}
+
+// serve serves h on addr until stop is called.
+func serve(addr string, h http.Handler, log *zap.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: listen on %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	if metrics != nil {
-		mux.Handle("/metrics", metrics)
-	}
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -129,7 +173,7 @@ func serve(addr string, metrics http.Handler, log *zap.Logger) (stop func(), err
 			log.Error("metrics server stopped", zap.Error(err))
 		}
 	}()
-	log.Info("serving /metrics and /healthz", zap.String("addr", ln.Addr().String()))
+	log.Info("serving /metrics, /healthz, /readyz and the status page", zap.String("addr", ln.Addr().String()))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

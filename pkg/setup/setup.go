@@ -28,6 +28,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/daemon"
 	"github.com/trawl-ci/trawl/pkg/gitref"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/metrics"
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -56,8 +57,8 @@ type App struct {
 	Runner *cycle.Runner
 	// Groups are the sources grouped by schedule, in configuration order.
 	Groups []daemon.Group
-	// Meter counts every HTTP response of every client.
-	Meter *httpx.Meter
+	// Meters count the HTTP responses of each client, by client name.
+	Meters map[string]*httpx.Meter
 	// Metrics holds the metrics `trawl run` serves on /metrics.
 	Metrics *prometheus.Registry
 	store   interface{ Close() error }
@@ -71,7 +72,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &App{Meter: &httpx.Meter{}, Metrics: prometheus.NewRegistry()}
+	a := &App{Meters: map[string]*httpx.Meter{}, Metrics: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			_ = a.Close() // what was built so far
@@ -88,14 +89,19 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		a.store = s
 	}
 	var client clientFunc = func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
+		meter := a.Meters[name]
+		if meter == nil {
+			meter = &httpx.Meter{}
+			a.Meters[name] = meter
+		}
 		opts := httpx.Options{
 			Name:       name,
 			Credential: cred,
 			UserAgent:  httpx.UserAgent(o.Version),
 			Timeout:    time.Duration(cfg.HTTP.Timeout),
 			RetryMax:   cfg.HTTP.Retries,
-			Logger:     log.With(zap.String("client", name)),
-			Meter:      a.Meter,
+			Logger:     log, // httpx names the client on its lines
+			Meter:      meter,
 			Transport:  o.Transport,
 		}
 		if cfg.HTTP.Retries == 0 {
@@ -139,7 +145,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				CheckoutWait:   time.Duration(k.CheckoutWait),
 				APIHTTP:        api,
 				PipelineHTTP:   pipe,
-				Logger:         log.With(zap.String("target", t.Name)),
+				Logger:         log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("target %s: %w", t.Name, err)
@@ -158,7 +164,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				Timeout:  time.Duration(e.Timeout),
 				Env:      e.Env,
 				StateDir: cfg.StateDir,
-				Logger:   log.With(zap.String("target", t.Name)),
+				Logger:   log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("target %s: %w", t.Name, err)
@@ -176,7 +182,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				Secret: t.Webhook.Secret,
 				Header: t.Webhook.Header,
 				HTTP:   hc,
-				Logger: log.With(zap.String("target", t.Name)),
+				Logger: log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("target %s: %w", t.Name, err)
@@ -208,7 +214,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				Outcomes: rc.ResultsDB.Outcomes,
 				HTTP:     hc,
 				Auth:     auth,
-				Logger:   log.With(zap.String("reporter", rc.Name)),
+				Logger:   log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
@@ -247,7 +253,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				Base:     s.Base,
 				Targets:  s.Targets,
 				HTTP:     hc,
-				Logger:   log.With(zap.String("source", s.Name)),
+				Logger:   log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", s.Name, err)
@@ -298,7 +304,8 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		maxAge[s.Name] = time.Duration(s.Report.MaxAge)
 	}
 
-	if err := registerMeter(a.Metrics, a.Meter); err != nil {
+	m, err := metrics.New(a.Metrics, metrics.Options{Version: o.Version, Clients: a.requestsByClient})
+	if err != nil {
 		return nil, err
 	}
 	a.Runner = cycle.New(cycle.Options{
@@ -312,9 +319,10 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		Relays:       relays,
 		RetryInfra:   retry,
 		ReportMaxAge: maxAge,
-		Requests:     a.Meter.Snapshot,
+		Requests:     a.requests,
 		Logger:       log,
 	})
+	a.Runner.Observe(m)
 	err = a.Metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "trawl_reports_expired_total",
 		Help: "Reports dropped from the outbox unposted, older than their source's report.max_age.",
@@ -366,30 +374,27 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// registerMeter exports the request counts of every client.
-func registerMeter(reg prometheus.Registerer, m *httpx.Meter) error {
-	for _, c := range []struct {
-		outcome string
-		value   func(httpx.Counts) int64
-	}{
-		{"network", func(c httpx.Counts) int64 { return c.Network }},
-		{"revalidated", func(c httpx.Counts) int64 { return c.Revalidated }},
-		{"cache", func(c httpx.Counts) int64 { return c.Cache }},
-		{"failed", func(c httpx.Counts) int64 { return c.Failed }},
-	} {
-		err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "trawl_http_responses_total",
-			Help:        "HTTP responses of every forge and target client, by outcome.",
-			ConstLabels: prometheus.Labels{"outcome": c.outcome},
-		}, func() float64 { return float64(c.value(m.Snapshot())) }))
-		if err != nil {
-			return err
-		}
+// requestsByClient returns the request counts of each client.
+func (a *App) requestsByClient() map[string]httpx.Counts {
+	out := make(map[string]httpx.Counts, len(a.Meters))
+	for name, m := range a.Meters {
+		out[name] = m.Snapshot()
 	}
-	return reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "trawl_http_received_bytes_total",
-		Help: "Response body bytes received from the network.",
-	}, func() float64 { return float64(m.Snapshot().Bytes) }))
+	return out
+}
+
+// requests returns the request counts of every client together.
+func (a *App) requests() httpx.Counts {
+	var sum httpx.Counts
+	for _, m := range a.Meters {
+		c := m.Snapshot()
+		sum.Network += c.Network
+		sum.Revalidated += c.Revalidated
+		sum.Cache += c.Cache
+		sum.Failed += c.Failed
+		sum.Bytes += c.Bytes
+	}
+	return sum
 }
 
 // clientFunc builds the HTTP client of one forge instance or target.
@@ -440,7 +445,7 @@ func gitHub(s config.Source, client clientFunc, writes map[string]*github.Writes
 		RateReserve: g.RateReserve,
 		Writes:      writes[account],
 		Registerer:  reg,
-		Logger:      log.With(zap.String("source", s.Name)),
+		Logger:      log,
 	})
 	if err != nil || !s.Report.Checks {
 		return src, nil, err
@@ -469,7 +474,7 @@ func gitLab(s config.Source, client clientFunc, log *zap.Logger) (cycle.Source, 
 		Base:       s.Base,
 		Targets:    s.Targets,
 		HTTP:       hc,
-		Logger:     log.With(zap.String("source", s.Name)),
+		Logger:     log,
 	})
 	if err != nil || !s.Report.Checks {
 		return src, nil, err

@@ -79,6 +79,9 @@ type Unit struct {
 	// Reports records, by reporter name, what was last reported for the
 	// unit.
 	Reports map[string]*Reported `json:"reports,omitempty"`
+	// TriggerReason is why the last trigger happened ("new", "changed",
+	// "retry"); empty in files written before it was recorded.
+	TriggerReason string `json:"trigger_reason,omitempty"`
 }
 
 // Reported is what one reporter last wrote for a unit.
