@@ -15,6 +15,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/demo"
 	"github.com/trawl-ci/trawl/pkg/setup"
 	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/web"
 )
 
 // Exit codes, documented in README.md.
@@ -34,6 +35,7 @@ commands:
                     (run, once: --fresh-state moves an unreadable state file aside)
   plan -c FILE      run one cycle without triggering or writing anything; print every unit
   status -c FILE    print every unit's last trigger, job, result and what was reported where
+  explain -c FILE UNIT  print a unit's fingerprint inputs now and at its last trigger, and what differs
   validate -c FILE  check the configuration and exit
   demo              run the embedded default: recorded Patchwork data, in-process KernelCI
   version           print the version
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		return exitOK
-	case "run", "once", "plan", "validate", "status":
+	case "run", "once", "plan", "validate", "status", "explain":
 	default:
 		fmt.Fprintf(stderr, "trawl: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -81,7 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
+	var unit string
+	if cmd == "explain" {
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "usage: trawl explain -c FILE UNIT\n")
+			return exitUsage
+		}
+		unit = fs.Arg(0)
+	} else if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "trawl %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitUsage
 	}
@@ -113,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan", FreshState: fresh != nil && *fresh})
+	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan" || cmd == "explain", FreshState: fresh != nil && *fresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 		return exitRuntime
@@ -121,7 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer app.Close()
 
 	switch cmd {
+	case "explain":
+		return explainUnit(ctx, app, cfg, unit, stdout, stderr)
 	case "run":
+		tracker := daemon.NewTracker(app.Groups)
 		err := daemon.Run(ctx, daemon.Options{
 			Cycler:       app.Runner,
 			Groups:       app.Groups,
@@ -129,6 +141,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			CycleTimeout: time.Duration(cfg.CycleTimeout),
 			Listen:       cfg.Listen,
 			Metrics:      promhttp.HandlerFor(app.Metrics, promhttp.HandlerOpts{}),
+			Tracker:      tracker,
+			Status:       web.New(web.Options{Cycles: tracker, Load: state.ReadOnly(cfg.StatePath()).Load}),
 			Logger:       log,
 		})
 		if err != nil {

@@ -316,7 +316,7 @@ func TestRunServesMetricsAndStopsGracefully(t *testing.T) {
 	if got := body("/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
-	if m := body("/metrics"); !strings.Contains(m, `trawl_http_responses_total{outcome="network"}`) {
+	if m := body("/metrics"); !strings.Contains(m, `trawl_http_requests_total{client="kernelci-api kernelci",outcome="network"}`) {
 		t.Errorf("/metrics lacks the request counters:\n%s", m)
 	}
 	cancel()

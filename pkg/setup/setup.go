@@ -529,5 +529,5 @@ func NewLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, errors.New("log format must be console or json")
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), level)), nil
+	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), level)), nil
 }
