@@ -127,11 +127,11 @@ func tick(ctx context.Context, o Options, log *zap.Logger, i int, g Group) {
 		c.Err = err.Error()
 	}
 	o.Tracker.record(i, c)
-	switch {
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+	// A failed cycle logs its own summary at error level; only the
+	// deadline, which the cycle cannot tell from a cancellation, is said
+	// here.
+	if errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		log.Error("cycle abandoned at its deadline", zap.Strings("sources", g.Sources), zap.Duration("timeout", o.CycleTimeout), zap.Error(err))
-	case err != nil:
-		log.Error("cycle failed", zap.Strings("sources", g.Sources), zap.Error(err))
 	}
 }
 
