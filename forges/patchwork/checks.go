@@ -49,7 +49,7 @@ func ValidContext(ctx string) bool { return contextRe.MatchString(ctx) }
 // that context and user.
 func (c *Client) ListChecks(ctx context.Context, patchID int64, checkContext string) ([]Check, error) {
 	q := url.Values{"per_page": {"250"}, "context": {checkContext}}
-	checks, err := getList[Check](ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q))
+	checks, err := getList(ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q), func(ch Check) int64 { return ch.ID })
 	if err != nil {
 		return nil, c.errorf(fmt.Sprintf("list checks of patch %d", patchID), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,12 +23,21 @@ const APIVersion = "1.3"
 const (
 	// perPage is the page size the client asks for: the server's maximum.
 	perPage = 250
-	// maxPages bounds one listing, so a server that links pages in a loop
-	// cannot keep a cycle busy forever.
-	maxPages = 1000
+	// maxPages bounds one pass over a listing, so a server whose Link
+	// chain never ends cannot hold a cycle: 200 pages of 250 are 50,000
+	// items, far more than one project's actionable patches.
+	maxPages = 200
+	// maxPasses bounds the passes over a listing of several pages that
+	// keeps changing while it is read.
+	maxPasses = 3
 	// maxBody bounds one response body (a large series mbox is a few MiB).
 	maxBody = 64 << 20
 )
+
+// ErrListing marks a listing that cannot be trusted to be complete: a page
+// cut short, a missing or inconsistent Link header, more pages than
+// maxPages, or a listing that kept changing while it was read.
+var ErrListing = errors.New("listing not complete")
 
 // Client is a small typed client for the REST API of one Patchwork
 // instance. It is safe for concurrent use.
@@ -97,7 +107,7 @@ func (c *Client) ListPatches(ctx context.Context, o ListOptions) ([]Patch, error
 		q.Set("msgid", bareMsgID(o.MsgID))
 		ctx = httpx.CacheIfComplete(ctx, nonEmptyList)
 	}
-	patches, err := getList[Patch](ctx, c, c.api("patches/", q))
+	patches, err := getList(ctx, c, c.api("patches/", q), func(p Patch) int64 { return p.ID })
 	if err != nil {
 		return nil, c.errorf("list patches", err)
 	}
@@ -112,7 +122,7 @@ func (c *Client) FindCovers(ctx context.Context, project, msgid string) ([]Cover
 	q := url.Values{"per_page": {strconv.Itoa(perPage)}}
 	q.Set("project", project)
 	q.Set("msgid", bareMsgID(msgid))
-	covers, err := getList[Cover](httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q))
+	covers, err := getList(httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q), func(cv Cover) int64 { return cv.ID })
 	if err != nil {
 		return nil, c.errorf("find covers", err)
 	}
@@ -123,7 +133,7 @@ func (c *Client) FindCovers(ctx context.Context, project, msgid string) ([]Cover
 // served from the cache afterwards, with no round trip.
 func (c *Client) GetSeries(ctx context.Context, id int64) (*Series, error) {
 	op := fmt.Sprintf("get series %d", id)
-	body, _, err := c.get(httpx.CacheIfComplete(ctx, seriesComplete), c.api(fmt.Sprintf("series/%d/", id), nil))
+	body, _, err := c.getJSON(httpx.CacheIfComplete(ctx, seriesComplete), c.api(fmt.Sprintf("series/%d/", id), nil), httpx.DecodeJSON[Series]())
 	if err != nil {
 		return nil, c.errorf(op, err)
 	}
@@ -138,7 +148,7 @@ func (c *Client) GetSeries(ctx context.Context, id int64) (*Series, error) {
 // changes, so it is served from the cache afterwards.
 func (c *Client) GetCover(ctx context.Context, id int64) (*Cover, error) {
 	op := fmt.Sprintf("get cover %d", id)
-	body, _, err := c.get(httpx.CacheIfComplete(ctx, nonEmpty), c.api(fmt.Sprintf("covers/%d/", id), nil))
+	body, _, err := c.getJSON(httpx.CacheIfComplete(ctx, nonEmpty), c.api(fmt.Sprintf("covers/%d/", id), nil), httpx.DecodeJSON[Cover]())
 	if err != nil {
 		return nil, c.errorf(op, err)
 	}
@@ -150,18 +160,60 @@ func (c *Client) GetCover(ctx context.Context, id int64) (*Cover, error) {
 }
 
 // SeriesMbox returns the mbox at mboxURL (a series' mbox field): the
-// series' patches, without the cover letter. It is empty while the series
-// has no patch; a non-empty one is served from the cache afterwards.
-func (c *Client) SeriesMbox(ctx context.Context, mboxURL string) ([]byte, error) {
+// series' patches, without the cover letter. patches are the ids of the
+// series' patches, in order: the mbox must hold one mail per patch (an
+// X-Patchwork-Id header, where a mail has one, names its patch), and it
+// must be served as text/plain, as Patchwork does (recorded:
+// mbox-series-1.headers.txt); anything else, such as an HTML page or a
+// body cut at a mail boundary, is an error and is not cached. An mbox
+// with all its mails is served from the cache afterwards.
+func (c *Client) SeriesMbox(ctx context.Context, mboxURL string, patches []int64) ([]byte, error) {
 	u, err := c.onInstance(mboxURL)
 	if err != nil {
 		return nil, c.errorf("series mbox", err)
 	}
-	body, _, err := c.get(httpx.CacheIfComplete(ctx, nonEmpty), u)
+	body, _, err := c.get(httpx.CacheIfComplete(ctx, nonEmpty), u, "text/plain", mboxValidator(patches))
 	if err != nil {
 		return nil, c.errorf("series mbox", err)
 	}
 	return body, nil
+}
+
+// mboxValidator accepts a series mbox served as text/plain with one mail
+// per patch, in order.
+func mboxValidator(patches []int64) httpx.Validator {
+	return func(resp *http.Response, body []byte) error {
+		if err := httpx.MediaType(resp, "text/plain"); err != nil {
+			return err
+		}
+		msgs := SplitMbox(body)
+		if len(msgs) != len(patches) {
+			return fmt.Errorf("%d mails for a series of %d patches", len(msgs), len(patches))
+		}
+		for i, msg := range msgs {
+			if id, ok := patchworkID(msg); ok && id != patches[i] {
+				return fmt.Errorf("mail %d is patch %d, want patch %d", i+1, id, patches[i])
+			}
+		}
+		return nil
+	}
+}
+
+// patchworkID returns the X-Patchwork-Id header of one mail, if it has one.
+func patchworkID(msg []byte) (int64, bool) {
+	for line := range bytes.Lines(msg) {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break // end of the headers
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !strings.EqualFold(string(k), "X-Patchwork-Id") {
+			continue
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+		return id, err == nil
+	}
+	return 0, false
 }
 
 // api returns the URL of an API path below the pinned version.
@@ -195,13 +247,21 @@ func (c *Client) errorf(op string, err error) error {
 	return fmt.Errorf("patchwork %s: %s: %w", c.base, op, err)
 }
 
-// get reads u to the end (so that the cache can store it).
-func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, http.Header, error) {
+// getJSON reads an API answer at u, which must be JSON that v accepts.
+func (c *Client) getJSON(ctx context.Context, u *url.URL, v httpx.Validator) ([]byte, http.Header, error) {
+	return c.get(ctx, u, "application/json", v)
+}
+
+// get reads u to the end (so that the cache can store it) and checks a 200
+// answer with v: through the HTTP stack, so that nothing v refuses is
+// stored, and here again, whatever client the Client was given.
+func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Validator) ([]byte, http.Header, error) {
+	ctx = httpx.WithMaxBody(httpx.WithValidator(ctx, v), maxBody)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -217,44 +277,189 @@ func (c *Client) get(ctx context.Context, u *url.URL) ([]byte, http.Header, erro
 	if len(body) > maxBody {
 		return nil, nil, fmt.Errorf("GET %s: body larger than %d bytes", u.Redacted(), maxBody)
 	}
+	if err := v(resp, body); err != nil {
+		return nil, nil, &httpx.ContentError{Method: http.MethodGet, URL: u.Redacted(), Err: err}
+	}
 	return body, resp.Header, nil
 }
 
-// getList reads a paginated listing, following the Link header's rel="next"
-// until there is none.
-func getList[T any](ctx context.Context, c *Client, u *url.URL) ([]T, error) {
-	var all []T
-	seen := map[string]bool{}
-	for u != nil {
-		if len(seen) == maxPages {
-			return nil, fmt.Errorf("listing %s: more than %d pages", u.Redacted(), maxPages)
+// getList reads a listing to its end. Patchwork paginates with page
+// numbers and says where a listing ends in its Link header: rel="last" is
+// on every page (recorded: page-series-per_page2-p1 and -last,
+// series-list-netdev), rel="next" on every page but the last. A listing is
+// trusted only when it ends on the page rel="last" names, every page but
+// the last is as full as the first, and each rel="next" is the next page
+// of the same listing; anything else is ErrListing.
+//
+// Pages are read one request at a time, so an item that leaves the
+// listing while it is read shifts the later pages and another item is
+// skipped. A listing of several pages is therefore read again until a
+// pass holds every item of the pass before it (at most maxPasses); the
+// last pass is returned. A page out of range ("Invalid page.", when the
+// listing shrank) also starts a new pass.
+func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64) ([]T, error) {
+	var prev map[int64]bool
+	var lastErr error
+	for pass := 1; pass <= maxPasses; pass++ {
+		items, pages, err := listPass(ctx, c, u, id)
+		var se *httpx.StatusError
+		if errors.As(err, &se) && se.Status == http.StatusNotFound && pages > 1 {
+			lastErr = err // the listing shrank under us
+			prev = nil
+			continue
 		}
-		seen[u.String()] = true
-		body, header, err := c.get(ctx, u)
 		if err != nil {
 			return nil, err
 		}
-		var page []T
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", u.Redacted(), err)
+		if pages == 1 {
+			return items, nil
 		}
-		all = append(all, page...)
-		next := nextLink(header.Values("Link"))
-		if next == "" {
-			break
+		ids := make(map[int64]bool, len(items))
+		for _, it := range items {
+			ids[id(it)] = true
 		}
-		if u, err = c.onInstance(next); err != nil {
-			return nil, fmt.Errorf("next page: %w", err)
+		if prev != nil && holdsAll(ids, prev) {
+			return items, nil
 		}
-		if seen[u.String()] {
-			return nil, fmt.Errorf("next page %s was read already", u.Redacted())
+		prev = ids
+		lastErr = fmt.Errorf("listing %s: %w: it changed while it was read", u.Redacted(), ErrListing)
+	}
+	return nil, fmt.Errorf("%w (read %d times)", lastErr, maxPasses)
+}
+
+// holdsAll reports whether every id of prev is in ids.
+func holdsAll(ids, prev map[int64]bool) bool {
+	for id := range prev {
+		if !ids[id] {
+			return false
 		}
 	}
-	return all, nil
+	return true
+}
+
+// listPass reads the pages of a listing once, from u, and returns its
+// items without duplicates and the number of pages read (the page that
+// failed included).
+func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64) ([]T, int, error) {
+	var all []T
+	seen := map[int64]bool{}
+	full := 0 // items on a page that is not the last, learnt from the first
+	for n := 1; ; n++ {
+		if n > maxPages {
+			return nil, n - 1, fmt.Errorf("listing %s: %w: more than %d pages", u.Redacted(), ErrListing, maxPages)
+		}
+		body, header, err := c.getJSON(ctx, u, httpx.DecodeJSON[[]T]())
+		if err != nil {
+			return nil, n, err
+		}
+		var page []T
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, n, fmt.Errorf("decode %s: %w", u.Redacted(), err)
+		}
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("listing page %s: %w: %s", u.Redacted(), ErrListing, fmt.Sprintf(format, args...))
+		}
+		links := header.Values("Link")
+		last, err := lastPage(links)
+		if err != nil {
+			return nil, n, bad("%v", err)
+		}
+		next := nextLink(links)
+		switch {
+		case next == "" && n != last:
+			return nil, n, bad("page %d of %d has no rel=\"next\" link", n, last)
+		case next == "" && full > 0 && len(page) > full:
+			return nil, n, bad("last page has %d items, more than the %d of a page", len(page), full)
+		case next != "" && len(page) == 0:
+			return nil, n, bad("page %d is empty but not the last", n)
+		case next != "" && full > 0 && len(page) != full:
+			return nil, n, bad("page %d has %d items, not the %d of a full page, but is not the last", n, len(page), full)
+		case next != "" && n >= last:
+			return nil, n, bad("page %d has a rel=\"next\" link, but rel=\"last\" is page %d", n, last)
+		}
+		if full == 0 {
+			full = len(page)
+		}
+		for _, it := range page {
+			if k := id(it); !seen[k] {
+				seen[k] = true
+				all = append(all, it)
+			}
+		}
+		if next == "" {
+			return all, n, nil
+		}
+		nu, err := c.onInstance(next)
+		if err != nil {
+			return nil, n, fmt.Errorf("next page: %w", err)
+		}
+		if err := samePageOf(u, nu, n+1); err != nil {
+			return nil, n, bad("%v", err)
+		}
+		u = nu
+	}
+}
+
+// pageNumber returns the page parameter of u: 1 when there is none.
+func pageNumber(u *url.URL) (int, error) {
+	v := u.Query().Get("page")
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("page %q is not a page number", v)
+	}
+	return n, nil
+}
+
+// samePageOf checks that next is page n of the listing cur is a page of:
+// the same path and query but for the page number and size.
+func samePageOf(cur, next *url.URL, n int) error {
+	got, err := pageNumber(next)
+	if err != nil {
+		return fmt.Errorf("rel=\"next\" %s: %w", next.Redacted(), err)
+	}
+	if got != n {
+		return fmt.Errorf("rel=\"next\" %s is page %d, want page %d", next.Redacted(), got, n)
+	}
+	// per_page may differ: a server whose largest page is smaller than
+	// the one asked for may say so in its links. Page sizes are checked on
+	// the items.
+	a, b := cur.Query(), next.Query()
+	for _, k := range []string{"page", "per_page"} {
+		a.Del(k)
+		b.Del(k)
+	}
+	if next.Path != cur.Path || a.Encode() != b.Encode() {
+		return fmt.Errorf("rel=\"next\" %s is not a page of this listing", next.Redacted())
+	}
+	return nil
+}
+
+// lastPage returns the page number of rel="last" in Link headers.
+func lastPage(headers []string) (int, error) {
+	target := linkTarget(headers, "last")
+	if target == "" {
+		return 0, errors.New(`no rel="last" link: the end of the listing is unknown`)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return 0, fmt.Errorf(`rel="last" %q: %w`, target, err)
+	}
+	n, err := pageNumber(u)
+	if err != nil {
+		return 0, fmt.Errorf(`rel="last": %w`, err)
+	}
+	return n, nil
 }
 
 // nextLink returns the target of rel="next" in RFC 8288 Link headers.
-func nextLink(headers []string) string {
+func nextLink(headers []string) string { return linkTarget(headers, "next") }
+
+// linkTarget returns the target of the link of relation rel in RFC 8288
+// Link headers.
+func linkTarget(headers []string, relation string) string {
 	for _, h := range headers {
 		for h != "" {
 			start := strings.IndexByte(h, '<')
@@ -274,7 +479,7 @@ func nextLink(headers []string) string {
 					continue
 				}
 				for rel := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(strings.TrimRight(v, ", ")), `"`)) {
-					if strings.EqualFold(rel, "next") {
+					if strings.EqualFold(rel, relation) {
 						return target
 					}
 				}

@@ -156,8 +156,10 @@ func TestListPatchesPagination(t *testing.T) {
 	if got := patchIDs(ps); !slices.Equal(got, want) {
 		t.Errorf("ids %v, want %v", got, want)
 	}
-	if n := srv.fake.Requests()["/api/1.3/patches/"]; n != 9 {
-		t.Errorf("%d page requests, want 9", n)
+	// A listing of several pages is read twice: the second pass must hold
+	// every item of the first (no item skipped by a shifting listing).
+	if n := srv.fake.Requests()["/api/1.3/patches/"]; n != 18 {
+		t.Errorf("%d page requests, want 18 (9 pages, twice)", n)
 	}
 }
 
@@ -180,6 +182,21 @@ func rewriteNext(from, to string) func(http.Handler) http.Handler {
 	}
 }
 
+// shrunk answers page n with the server's "Invalid page." 404, as when the
+// listing shrank below n pages while it was read.
+func shrunk(n string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			if q.Get("page") == n {
+				q.Set("page", "99")
+				r.URL.RawQuery = q.Encode()
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
 func TestListPatchesPageErrors(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -187,12 +204,13 @@ func TestListPatchesPageErrors(t *testing.T) {
 		contains []string
 		notFound bool
 	}{
-		{"invalid page", rewriteNext("page=2", "page=99"),
-			[]string{"patchwork http://patchwork.test: list patches: GET http://patchwork.test/api/1.3/patches/?page=99",
-				"404 Not Found: Invalid page."}, true},
+		{"invalid page", shrunk("2"),
+			[]string{"patchwork http://patchwork.test: list patches: GET http://patchwork.test/api/1.3/patches/?page=2",
+				"404 Not Found: Invalid page. (read 3 times)"}, true},
+		{"next page skips a page", rewriteNext("page=2", "page=3"), []string{"is page 3, want page 2"}, false},
 		{"next page on another host", rewriteNext("patchwork.test", "evil.test"),
 			[]string{"list patches: next page:", "is not on patchwork.test"}, false},
-		{"next page loops", rewriteNext("page=2&", ""), []string{"was read already"}, false},
+		{"next page loops", rewriteNext("page=2&", ""), []string{`listing not complete: rel="next" http://patchwork.test/api/1.3/patches/?per_page=2&project=netdev is page 1, want page 2`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,21 +366,24 @@ func TestSeriesMbox(t *testing.T) {
 	tests := []struct {
 		phase    pwfake.Phase
 		url      string
+		patches  []int64
 		contains string // "" for an empty mbox
 		err      string
 	}{
-		{pwfake.P2CoverOnly, testBase + "/series/15/mbox/", "", ""},
-		{pwfake.P2DependsOn, testBase + "/series/16/mbox/", "Depends-on: " + testBase + "/project/netdev/list/?series=1\n", ""},
-		{pwfake.P2DependsOn, "/series/1/mbox/", "X-Patchwork-Id: 4\n", ""},
-		{pwfake.P2DependsOn, "https://PATCHWORK.test/series/1/mbox/", "X-Patchwork-Id: 1\n", ""},
-		{pwfake.P2DependsOn, "https://evil.test/series/1/mbox/", "", "series mbox: https://evil.test/series/1/mbox/ is not on patchwork.test"},
-		{pwfake.P2DependsOn, testBase + "/series/99/mbox/", "", "404 Not Found"},
+		{pwfake.P2CoverOnly, testBase + "/series/15/mbox/", nil, "", ""},
+		{pwfake.P2DependsOn, testBase + "/series/16/mbox/", []int64{29, 30}, "Depends-on: " + testBase + "/project/netdev/list/?series=1\n", ""},
+		{pwfake.P2DependsOn, "/series/1/mbox/", []int64{1, 2, 3, 4}, "X-Patchwork-Id: 4\n", ""},
+		{pwfake.P2DependsOn, "https://PATCHWORK.test/series/1/mbox/", []int64{1, 2, 3, 4}, "X-Patchwork-Id: 1\n", ""},
+		{pwfake.P2DependsOn, "https://evil.test/series/1/mbox/", []int64{1, 2, 3, 4}, "", "series mbox: https://evil.test/series/1/mbox/ is not on patchwork.test"},
+		{pwfake.P2DependsOn, testBase + "/series/99/mbox/", []int64{1}, "", "404 Not Found"},
+		{pwfake.P2DependsOn, testBase + "/series/1/mbox/", []int64{1, 2, 3}, "", "unexpected content: 4 mails for a series of 3 patches"},
+		{pwfake.P2DependsOn, testBase + "/series/1/mbox/", []int64{1, 2, 4, 3}, "", "unexpected content: mail 3 is patch 3, want patch 4"},
 	}
 	for _, tt := range tests {
 		if err := srv.fake.SetPhase(tt.phase); err != nil {
 			t.Fatal(err)
 		}
-		mbox, err := c.SeriesMbox(t.Context(), tt.url)
+		mbox, err := c.SeriesMbox(t.Context(), tt.url, tt.patches)
 		switch {
 		case tt.err != "":
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -380,6 +401,7 @@ func TestClientErrors(t *testing.T) {
 	srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/api/1.3/series/2/" {
+				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"id":"two"}`))
 				return
 			}
@@ -402,7 +424,7 @@ func TestClientErrors(t *testing.T) {
 			"patchwork http://patchwork.test: get cover 1: GET http://patchwork.test/api/1.3/covers/1/: 502 Bad Gateway",
 			httpx.ErrServer},
 		{"malformed series", func() error { _, err := c.GetSeries(ctx, 2); return err },
-			"patchwork http://patchwork.test: get series 2: decode: json: cannot unmarshal string", nil},
+			"patchwork http://patchwork.test: get series 2: GET http://patchwork.test/api/1.3/series/2/: unexpected content: decode: json: cannot unmarshal string", nil},
 		{"cancelled", func() error {
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()

@@ -97,3 +97,14 @@ func seriesKeys(project string, ids ...int64) []change.Key {
 	}
 	return out
 }
+
+// writeRecorded writes rec's status and headers with body instead of rec's
+// own body, as an edited answer of the same server.
+func writeRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}

@@ -231,7 +231,7 @@ func TestResolveMergedAndClosed(t *testing.T) {
 				}
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, r)
-				_, _ = w.Write(bytes.ReplaceAll(rec.Body.Bytes(), []byte(`"state":"new"`), []byte(`"state":"`+state+`"`)))
+				writeRecorded(w, rec, bytes.ReplaceAll(rec.Body.Bytes(), []byte(`"state":"new"`), []byte(`"state":"`+state+`"`)))
 			})
 		}
 	}

@@ -376,7 +376,11 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		texts = append(texts, cv.Content)
 		baseCommit = ParseBaseCommit(cv.Content)
 	}
-	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox)
+	ids := make([]int64, len(sr.Patches))
+	for i, p := range sr.Patches {
+		ids[i] = p.ID
+	}
+	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox, ids)
 	if err != nil {
 		return change.Change{}, nil, err
 	}

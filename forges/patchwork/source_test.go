@@ -264,7 +264,7 @@ func replaceBody(path string, edit func(body []byte) []byte) func(http.Handler) 
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
-			_, _ = w.Write(edit(rec.Body.Bytes()))
+			writeRecorded(w, rec, edit(rec.Body.Bytes()))
 		})
 	}
 }
@@ -276,7 +276,7 @@ func TestFetchMalformed(t *testing.T) {
 		want string
 	}{
 		{"not JSON", replaceBody("/api/1.3/series/3/", func([]byte) []byte { return []byte("<html>") }),
-			"get series 3: decode:"},
+			"get series 3: GET http://patchwork.test/api/1.3/series/3/: unexpected content: body of 6 bytes is not well-formed JSON"},
 		{"wrong id", replaceBody("/api/1.3/series/3/", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`{"id":3,`), []byte(`{"id":33,`), 1)
 		}), "series 3: malformed: detail has id 33"},

@@ -4,10 +4,11 @@
 // The round trippers, outermost first:
 //
 //	meter            counts each response by outcome (network, revalidated, cache, failed)
+//	check            drops a stored answer that fails its Validator and fetches it again
 //	httpcache        RFC 7234 cache on disk under CacheDir/<partition>
 //	retryablehttp    bounded retries with backoff; honours Retry-After
 //	headers          User-Agent and the credential, beneath the cache
-//	wire             cache policy (rewrites response headers) and the network probe
+//	wire             body limit, Validator, cache policy (rewrites response headers), network probe
 //	timeout          one deadline per attempt, released when the body is closed
 //	base transport
 //
@@ -16,10 +17,18 @@
 // credential's identity instead, so two identities never share entries and a
 // rotated token with a stable Identity keeps its cache.
 //
-// The cache stores only what the policy allows: errors never; a 200 read with
-// a CacheIfComplete predicate that reports true, for good (later requests do
-// not reach the server); a 200 with an ETag or Last-Modified, revalidated on
-// every request (If-None-Match, 304). Anything else is fetched every time.
+// Content is checked before it is trusted: a 200 answer to a GET goes
+// through its Validator (WithValidator, Options.Validate, or JSONValidator
+// for a request that accepts only JSON) before it is returned or stored;
+// one that fails is an error (retried within the bound) and never stored.
+// A stored answer that fails it is dropped and fetched again.
+//
+// The cache stores only what the policy allows: errors never; a body whose
+// end the server did not mark (no Content-Length, not chunked) never; a 200
+// read with a CacheIfComplete predicate that reports true, for good (later
+// requests do not reach the server); a 200 with an ETag or Last-Modified,
+// revalidated on every request (If-None-Match, 304). Anything else is
+// fetched every time. Every body is bounded (Options.MaxBody, WithMaxBody).
 // A response is stored only once its body has been read to the end, so read
 // bodies fully (io.ReadAll) before closing them.
 package httpx
@@ -46,6 +55,7 @@ const (
 	defaultRetryMax     = 4
 	defaultRetryWaitMin = 500 * time.Millisecond
 	defaultRetryWaitMax = 30 * time.Second
+	defaultMaxBody      = 64 << 20
 )
 
 // Credential adds an auth header beneath the cache.
@@ -83,6 +93,14 @@ type Options struct {
 	Logger       *zap.Logger       // nil -> no logs
 	Meter        *Meter            // nil -> a new one
 	Transport    http.RoundTripper // base transport; nil -> a clone of http.DefaultTransport
+	// MaxBody bounds every response body (WithMaxBody overrides it per
+	// request); 0 -> 64 MiB. A longer body fails with an error naming the
+	// URL.
+	MaxBody int64
+	// Validate checks every 200 answer to a GET before it is returned or
+	// stored (WithValidator overrides it per request); nil -> JSONValidator
+	// for the requests that accept only JSON, nothing for the others.
+	Validate Validator
 }
 
 // UserAgent is the User-Agent trawl sends, for Options.UserAgent.
@@ -138,8 +156,13 @@ func New(o Options) (*http.Client, error) {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 
+	maxBody := o.MaxBody
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
+
 	var rt http.RoundTripper = &timeoutTransport{next: base, timeout: timeout}
-	rt = &wireTransport{next: rt, meter: meter, log: log, policy: o.CacheDir != "", now: time.Now}
+	rt = &wireTransport{next: rt, meter: meter, log: log, policy: o.CacheDir != "", validate: o.Validate, maxBody: maxBody, now: time.Now}
 	rt = &headerTransport{next: rt, name: o.Name, userAgent: o.UserAgent, cred: o.Credential}
 	policy := &retryPolicy{max: retryMax, log: log}
 	rt = &retryablehttp.RoundTripper{Client: &retryablehttp.Client{
@@ -167,7 +190,9 @@ func New(o Options) (*http.Client, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("httpx %s: create cache: %w", o.Name, err)
 		}
-		rt = &httpcache.Transport{Transport: rt, Cache: &fileCache{dir: dir, log: log}, MarkCachedResponses: true}
+		cache := &fileCache{dir: dir, log: log}
+		rt = &httpcache.Transport{Transport: rt, Cache: cache, MarkCachedResponses: true}
+		rt = &checkTransport{next: rt, cache: cache, validate: o.Validate, maxBody: maxBody, log: log}
 	}
 	rt = &meterTransport{next: rt, meter: meter}
 	return &http.Client{Transport: rt}, nil

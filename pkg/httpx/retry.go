@@ -55,7 +55,7 @@ func retryReason(method string, resp *http.Response, err error) string {
 	idempotent := method == http.MethodGet || method == http.MethodHead
 	if err != nil {
 		var ce *credentialError
-		if !idempotent || errors.As(err, &ce) {
+		if !idempotent || errors.As(err, &ce) || errors.Is(err, ErrBodyTooLarge) {
 			return ""
 		}
 		// The library's policy knows which transport errors are final

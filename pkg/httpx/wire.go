@@ -12,24 +12,24 @@ import (
 	"go.uber.org/zap"
 )
 
-// maxComplete bounds the body buffered to decide a CacheIfComplete request.
-// A larger body is passed through and not stored.
-const maxComplete = 32 << 20
-
 // foreverCacheControl makes httpcache answer later requests from the cache
 // without a round trip.
 const foreverCacheControl = "max-age=31536000"
 
 // wireTransport sits beneath the credentials: it records each network
-// attempt in the probe, counts body bytes, logs the attempt and, when the
+// attempt in the probe, counts body bytes, bounds the body, logs the
+// attempt, checks a 200 answer to a GET with its Validator and, when the
 // client has a cache, rewrites the response's caching headers before
-// httpcache decides whether to store it (as prow's ghcache does).
+// httpcache decides whether to store it (as prow's ghcache does). An
+// answer that fails its Validator is an error: it never reaches the cache.
 type wireTransport struct {
-	next   http.RoundTripper
-	meter  *Meter
-	log    *zap.Logger
-	policy bool
-	now    func() time.Time
+	next     http.RoundTripper
+	meter    *Meter
+	log      *zap.Logger
+	policy   bool
+	validate Validator // the client's; nil: JSONValidator for JSON-only requests
+	maxBody  int64
+	now      func() time.Time
 }
 
 func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -56,31 +56,74 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.responses++
 		p.status = resp.StatusCode
 	}
+	// Whether the server marked the end of the body: only then can a body
+	// cut short be told from a whole one.
+	framed := resp.ContentLength >= 0 || len(resp.TransferEncoding) > 0 || resp.Uncompressed || resp.ProtoMajor >= 2
 	if resp.Body != nil && resp.Body != http.NoBody {
-		resp.Body = &countingBody{ReadCloser: resp.Body, n: &t.meter.bytes}
+		limit := maxBodyOf(req.Context(), t.maxBody)
+		resp.Body = &limitedBody{
+			ReadCloser: &countingBody{ReadCloser: resp.Body, n: &t.meter.bytes},
+			left:       limit,
+			limit:      limit,
+			method:     req.Method,
+			url:        redact(req.URL),
+		}
+	}
+	var body []byte
+	if v := validatorFor(req, t.validate); v != nil && resp.StatusCode == http.StatusOK {
+		if body, err = buffer(req, resp); err != nil {
+			return nil, err
+		}
+		if err := v(resp, body); err != nil {
+			t.log.Warn("http answer refused", append(fields, zap.Error(err))...)
+			return nil, &ContentError{Method: req.Method, URL: redact(req.URL), Err: err}
+		}
 	}
 	if t.policy && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		if err := t.rewrite(req, resp); err != nil {
+		if err := t.rewrite(req, resp, body, framed); err != nil {
 			return nil, err
 		}
 	}
 	return resp, nil
 }
 
+// buffer reads resp's body to the end and replaces it with the bytes read.
+func buffer(req *http.Request, resp *http.Response) ([]byte, error) {
+	if resp.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		var tl *bodyTooLarge
+		if errors.As(err, &tl) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s %s: read body: %w", req.Method, redact(req.URL), err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.TransferEncoding = nil
+	return body, nil
+}
+
 // rewrite sets the caching headers of a GET or HEAD response to what trawl
 // wants stored. Request headers are never touched: a request
 // "Cache-Control: no-cache" would make httpcache drop its validators.
-func (t *wireTransport) rewrite(req *http.Request, resp *http.Response) error {
+// body is the body already buffered, if any; framed says whether the
+// server marked the body's end. A body whose end was not marked is never
+// stored.
+func (t *wireTransport) rewrite(req *http.Request, resp *http.Response, body []byte, framed bool) error {
 	h := resp.Header
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		// httpcache copies these headers over the stored entry: keep it
 		// revalidating, whatever max-age the server sends.
 		revalidate(h)
-	case resp.StatusCode != http.StatusOK:
+	case resp.StatusCode != http.StatusOK || !framed:
 		noStore(h)
 	case req.Method == http.MethodGet && completeFunc(req.Context()) != nil:
-		return t.decideComplete(req.Context(), resp)
+		return t.decideComplete(req, resp, body)
 	case h.Get("ETag") != "" || h.Get("Last-Modified") != "":
 		revalidate(h)
 	default:
@@ -91,25 +134,14 @@ func (t *wireTransport) rewrite(req *http.Request, resp *http.Response) error {
 
 // decideComplete buffers the body of a CacheIfComplete response and stores
 // it for good when the predicate says it is complete.
-func (t *wireTransport) decideComplete(ctx context.Context, resp *http.Response) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxComplete+1))
-	if err != nil {
-		resp.Body.Close()
-		return fmt.Errorf("read body: %w", err)
+func (t *wireTransport) decideComplete(req *http.Request, resp *http.Response, body []byte) error {
+	if body == nil {
+		var err error
+		if body, err = buffer(req, resp); err != nil {
+			return err
+		}
 	}
-	if len(body) > maxComplete {
-		noStore(resp.Header)
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-		return nil
-	}
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.TransferEncoding = nil
-	if !completeFunc(ctx)(body) {
+	if !completeFunc(req.Context())(body) {
 		noStore(resp.Header)
 		return nil
 	}
@@ -163,6 +195,28 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// limitedBody fails a read past the body's limit with an error naming the
+// request.
+type limitedBody struct {
+	io.ReadCloser
+	left, limit int64
+	method, url string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) > b.left {
+		n = int(b.left)
+		b.left = 0
+		return n, &bodyTooLarge{method: b.method, url: b.url, limit: b.limit}
+	}
+	b.left -= int64(n)
+	return n, err
 }
 
 // cancelOnClose releases an attempt's deadline when its body is closed.
