@@ -253,8 +253,8 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, v httpx.Validator) ([]
 }
 
 // get reads u to the end (so that the cache can store it) and checks a 200
-// answer with v: through the HTTP stack, so that nothing v refuses is
-// stored, and here again, whatever client the Client was given.
+// answer with v: in the HTTP stack, so that nothing v refuses is stored,
+// or here when the Client was given another client.
 func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Validator) ([]byte, http.Header, error) {
 	ctx = httpx.WithMaxBody(httpx.WithValidator(ctx, v), maxBody)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -277,8 +277,10 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Val
 	if len(body) > maxBody {
 		return nil, nil, fmt.Errorf("GET %s: body larger than %d bytes", u.Redacted(), maxBody)
 	}
-	if err := v(resp, body); err != nil {
-		return nil, nil, &httpx.ContentError{Method: http.MethodGet, URL: u.Redacted(), Err: err}
+	if !httpx.Checked(resp) {
+		if err := v(resp, body); err != nil {
+			return nil, nil, &httpx.ContentError{Method: http.MethodGet, URL: u.Redacted(), Err: err}
+		}
 	}
 	return body, resp.Header, nil
 }

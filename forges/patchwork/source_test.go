@@ -276,7 +276,7 @@ func TestFetchMalformed(t *testing.T) {
 		want string
 	}{
 		{"not JSON", replaceBody("/api/1.3/series/3/", func([]byte) []byte { return []byte("<html>") }),
-			"get series 3: GET http://patchwork.test/api/1.3/series/3/: unexpected content: body of 6 bytes is not well-formed JSON"},
+			"get series 3: GET http://patchwork.test/api/1.3/series/3/: unexpected content: decode: invalid character '<' looking for beginning of value"},
 		{"wrong id", replaceBody("/api/1.3/series/3/", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`{"id":3,`), []byte(`{"id":33,`), 1)
 		}), "series 3: malformed: detail has id 33"},

@@ -26,6 +26,7 @@ func (t *checkTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get(httpcache.XFromCache) == "" {
 		return resp, err
 	}
+	resp.Header.Del(checkedHeader) // as stored: checked again below
 	v := validatorFor(req, t.validate)
 	if v == nil {
 		return resp, nil
@@ -35,6 +36,7 @@ func (t *checkTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	if err == nil && int64(len(body)) <= limit {
 		if err = v(resp, body); err == nil {
+			resp.Header.Set(checkedHeader, "1")
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			resp.ContentLength = int64(len(body))
 			return resp, nil

@@ -136,8 +136,9 @@ func JSONValidator(resp *http.Response, body []byte) error {
 // read is never stored.
 func DecodeJSON[T any]() Validator {
 	return func(resp *http.Response, body []byte) error {
-		if err := JSONValidator(resp, body); err != nil {
-			return err
+		ct := resp.Header.Get("Content-Type")
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || !isJSONType(mt) {
+			return fmt.Errorf("content type %q, want JSON", ct)
 		}
 		var v T
 		if err := json.Unmarshal(body, &v); err != nil {
@@ -146,6 +147,15 @@ func DecodeJSON[T any]() Validator {
 		return nil
 	}
 }
+
+// checkedHeader marks a response whose body passed its Validator in this
+// process; the stack removes it from every other response.
+const checkedHeader = "X-Trawl-Checked"
+
+// Checked reports whether resp's body passed the request's Validator (set
+// with WithValidator) in the HTTP stack, so that a caller that checks
+// bodies itself, for clients not built by New, need not check it twice.
+func Checked(resp *http.Response) bool { return resp.Header.Get(checkedHeader) == "1" }
 
 // acceptsOnlyJSON reports a request whose Accept header names only JSON
 // media types.

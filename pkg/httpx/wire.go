@@ -69,6 +69,7 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			url:        redact(req.URL),
 		}
 	}
+	resp.Header.Del(checkedHeader) // only this stack says so
 	var body []byte
 	if v := validatorFor(req, t.validate); v != nil && resp.StatusCode == http.StatusOK {
 		if body, err = buffer(req, resp); err != nil {
@@ -78,6 +79,7 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.log.Warn("http answer refused", append(fields, zap.Error(err))...)
 			return nil, &ContentError{Method: req.Method, URL: redact(req.URL), Err: err}
 		}
+		resp.Header.Set(checkedHeader, "1")
 	}
 	if t.policy && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		if err := t.rewrite(req, resp, body, framed); err != nil {
