@@ -273,3 +273,23 @@ func TestBodyLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckedOnlyByTheStack: Checked is true only for a body the stack
+// checked; a server cannot claim it.
+func TestCheckedOnlyByTheStack(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(checkedHeader, "1")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "not checked")
+	}))
+	defer ts.Close()
+	c, _ := newTestClient(t, Options{RetryMax: -1})
+	resp, body := do(t.Context(), t, c, http.MethodGet, ts.URL, "")
+	if Checked(resp) {
+		t.Errorf("a body no Validator saw (%q) reads as checked", body)
+	}
+	ctx := WithValidator(t.Context(), func(*http.Response, []byte) error { return nil })
+	if resp, _ := do(ctx, t, c, http.MethodGet, ts.URL, ""); !Checked(resp) {
+		t.Error("a body the request's Validator accepted does not read as checked")
+	}
+}
