@@ -401,12 +401,6 @@ func (b *cutBody) Read(p []byte) (int, error) {
 
 func (b *cutBody) Close() error { return nil }
 
-// world is a trawl wired as setup wires it, against the fakes.
-type world struct {
-	runner *cycle.Runner
-	store  interface{ Close() error }
-}
-
 // wire builds a Patchwork source (posting checks) and a KernelCI target on
 // clients whose base transport is tr, and a runner over them.
 func wire(t *testing.T, name string, tr http.RoundTripper, pwURL, apiURL, pipeURL, tokenFile, pwTokenFile string,
@@ -476,7 +470,6 @@ const worlds = 4
 
 // outcome is what one world of the fault suite saw.
 type outcome struct {
-	seed                              uint64
 	ticks, faultTicks, requests       int
 	unknownTicks, triggers, patchsets int
 	counts                            map[string]int
@@ -561,7 +554,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 	ctx := t.Context()
 	dir := t.TempDir()
-	res := outcome{seed: seed}
+	var res outcome
 
 	pw, err := pwfake.New(pwfake.Options{})
 	if err != nil {
