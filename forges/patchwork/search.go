@@ -18,7 +18,7 @@ func (c *Client) SearchSeries(ctx context.Context, project string, submitter int
 		q.Set("submitter", strconv.FormatInt(submitter, 10))
 	}
 	q.Set("q", terms)
-	series, err := getList[Series](ctx, c, c.api("series/", q))
+	series, err := getList(ctx, c, c.api("series/", q), func(sr Series) int64 { return sr.ID })
 	if err != nil {
 		return nil, c.errorf("search series", err)
 	}
