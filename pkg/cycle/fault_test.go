@@ -601,7 +601,7 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 	}
 	defer store.Close()
 	// A short attempt timeout bounds each hang; the twins' is generous.
-	trawl := wire(t, "faulty", ft, pwSrv.URL, apiSrv.URL, pipeSrv.URL, tokenFile, pwTokenFile, store, now, 250*time.Millisecond)
+	trawl := wire(t, "faulty", ft, pwSrv.URL, apiSrv.URL, pipeSrv.URL, tokenFile, pwTokenFile, store, now, time.Second)
 	twin := wire(t, "twin", base, pwSrv.URL, apiSrv.URL, pipeSrv.URL, tokenFile, pwTokenFile, state.ReadOnly(statePath), now, 10*time.Second)
 	// The twin that plans from the state as it was before the faulty tick
 	// (a copy), when the tick did something it must agree with.
@@ -695,7 +695,8 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 	res.requests, res.counts = ft.requests, ft.counts
 	ft.mu.Unlock()
 	if len(res.violations) > 0 {
-		t.Logf("seed %d: %d violations: rerun with TRAWL_FAULT_SEED", seed, len(res.violations))
+		t.Logf("seed %d: %d violations, the first ones:\n%s", seed, len(res.violations),
+			strings.Join(res.violations[:min(5, len(res.violations))], "\n"))
 	}
 	return res
 }
