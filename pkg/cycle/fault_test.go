@@ -436,7 +436,8 @@ func wire(t *testing.T, name string, tr http.RoundTripper, pwURL, apiURL, pipeUR
 	}
 	kt, err := kernelci.New(kernelci.Opts{
 		Name: "kernelci", APIURL: apiURL, PipelineURL: pipeURL, Token: secret.Source{File: tokenFile},
-		APIHTTP: client("kernelci-api", nil, true), PipelineHTTP: client("kernelci-pipeline", nil, false),
+		PatchDomains: []string{"127.0.0.1"}, // the loopback Patchwork, as the fake pipeline allows
+		APIHTTP:      client("kernelci-api", nil, true), PipelineHTTP: client("kernelci-pipeline", nil, false),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -639,6 +640,7 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 		if len(rep.UnknownSources) > 0 {
 			res.unknownTicks++
 		}
+
 		if acted(rep) {
 			if snap == nil {
 				os.Remove(snapPath)
