@@ -617,6 +617,7 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 	}
 	ran := map[string]bool{}
 
+	var last *cycle.Report // the faulty trawl's last report
 	step := func(faults bool) {
 		res.ticks++
 		tick := res.ticks
@@ -633,6 +634,7 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 		ft.setTick(faults)
 		rep, err := trawl.Run(ctx, cycle.Act, nil)
 		ft.setTick(false)
+		last = rep
 		if err != nil {
 			violate(tick, "cycle: %v", err)
 			return
@@ -688,7 +690,17 @@ func runWorld(t *testing.T, seed uint64, ticks int) outcome {
 			}
 		}
 		if left != "" {
-			violate(res.ticks, "phase %d: not converged %d ticks after the faults cleared: %s", i, settleMax, left)
+			var saw []string
+			for _, u := range last.Units {
+				if u.Outcome != cycle.OutcomeUnchanged {
+					saw = append(saw, u.Unit+" "+u.Outcome+": "+u.Detail)
+				}
+			}
+			for _, e := range last.UnknownSources {
+				saw = append(saw, "source "+e.Source+" unknown: "+e.Err)
+			}
+			violate(res.ticks, "phase %d: not converged %d ticks after the faults cleared: %s (the trawl's last tick: %s)",
+				i, settleMax, left, strings.Join(saw, "; "))
 		}
 	}
 	res.violations = append(res.violations, duplicates(pw, kci)...)
