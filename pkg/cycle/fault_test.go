@@ -495,10 +495,15 @@ type outcome struct {
 // left in the outbox or unposted; and at the end, no patchset and no
 // check was submitted twice.
 //
-// TRAWL_FAULT_SEED replays a run; -torture or TRAWL_TORTURE=1 runs 20,000
-// ticks (make torture); TRAWL_FAULT_TICKS sets the count.
+// It runs 1,000 ticks; under the race detector 120, because make test runs
+// it once more, in full, without the detector. TRAWL_FAULT_SEED replays a
+// run; -torture or TRAWL_TORTURE=1 runs 20,000 ticks (make torture);
+// TRAWL_FAULT_TICKS sets the count.
 func TestFaultsLoseNothing(t *testing.T) {
 	ticks := 1000
+	if raceEnabled {
+		ticks = 120
+	}
 	if s := os.Getenv("TRAWL_FAULT_TICKS"); s != "" {
 		ticks = atoi(s)
 	}
