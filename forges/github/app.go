@@ -133,7 +133,8 @@ func (a *AppToken) mint(ctx context.Context) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("github app %d: sign JWT: %w", a.o.AppID, err)
 	}
 	// The JWT is set above AppOpts.HTTP, which has no cache: nothing
-	// stores it.
+	// stores it. It is a credential, so it is redacted like one.
+	secret.Register(jwtToken)
 	client, err := newClient(a.o.HTTP, a.api, gh.WithAuthToken(jwtToken))
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("github app %d: %w", a.o.AppID, err)
@@ -145,5 +146,6 @@ func (a *AppToken) mint(ctx context.Context) (string, time.Time, error) {
 	if it.GetToken() == "" || it.ExpiresAt == nil {
 		return "", time.Time{}, fmt.Errorf("github app %d installation %d: create installation token: answer has no token or no expiry", a.o.AppID, a.o.InstallationID)
 	}
+	secret.Register(it.GetToken())
 	return it.GetToken(), it.GetExpiresAt().Time, nil
 }

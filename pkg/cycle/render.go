@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/trawl-ci/trawl/fingerprint"
+	"github.com/trawl-ci/trawl/pkg/safetext"
+	"github.com/trawl-ci/trawl/pkg/secret"
 )
 
 // WriteTable writes one line per unit (outcome, short fingerprint, unit,
@@ -20,13 +22,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if u.Fingerprint != "" {
 			fp = fingerprint.Short(u.Fingerprint)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Outcome, fp, u.Unit, u.why())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Outcome, fp, show(u.Unit), show(u.why()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, s := range r.UnknownSources {
-		if _, err := fmt.Fprintf(w, "source %s unknown this cycle: %s\n", s.Source, s.Err); err != nil {
+		if _, err := fmt.Fprintf(w, "source %s unknown this cycle: %s\n", s.Source, show(s.Err)); err != nil {
 			return err
 		}
 	}
@@ -50,6 +52,11 @@ func (r *Report) Summary() string {
 	return s + fmt.Sprintf("%d requests (%d network, %d revalidated, %d cache), %d bytes, errors %d",
 		r.Requests.Requests(), r.Requests.Network, r.Requests.Revalidated, r.Requests.Cache, r.Requests.Bytes, r.Errors)
 }
+
+// show makes a value fit for one cell of terminal output: registered
+// secrets redacted, control characters and escapes made visible. Keys,
+// reasons and errors quote what patch authors and servers wrote.
+func show(s string) string { return safetext.Line(secret.Redact(s)) }
 
 func (u *UnitReport) why() string {
 	switch u.Outcome {

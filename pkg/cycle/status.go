@@ -29,12 +29,12 @@ func WriteStatus(w io.Writer, st *state.State) error {
 	found := 0
 	for _, k := range keys {
 		u := st.Units[k]
-		fmt.Fprintf(&b, "%s\n", k)
+		fmt.Fprintf(&b, "%s\n", show(k))
 		status := u.Status
 		if u.Reason != "" {
 			status += ": " + u.Reason
 		}
-		fmt.Fprintf(&b, "  status     %s\n", status)
+		fmt.Fprintf(&b, "  status     %s\n", show(status))
 		if u.WaitingSince != nil {
 			fmt.Fprintf(&b, "  waiting    since %s\n", stamp(*u.WaitingSince))
 		}
@@ -49,14 +49,14 @@ func WriteStatus(w io.Writer, st *state.State) error {
 			if u.Job.URL != "" {
 				job += " " + u.Job.URL
 			}
-			fmt.Fprintf(&b, "  triggered  %s on %s, job %s\n", stamp(*u.TriggeredAt), u.Target, job)
+			fmt.Fprintf(&b, "  triggered  %s on %s, job %s\n", stamp(*u.TriggeredAt), show(u.Target), show(job))
 		}
 		if u.Result != nil {
 			at := ""
 			if u.ResultAt != nil {
 				at = " (polled " + stamp(*u.ResultAt) + ")"
 			}
-			fmt.Fprintf(&b, "  result     %s: %s%s\n", u.Result.State, u.Result.Summary, at)
+			fmt.Fprintf(&b, "  result     %s: %s%s\n", u.Result.State, show(u.Result.Summary), at)
 		}
 		label := "reported"
 		for _, name := range sortedKeys(u.Reports) {
@@ -72,7 +72,7 @@ func WriteStatus(w io.Writer, st *state.State) error {
 			if r.Fingerprint != u.Fingerprint {
 				line += " (for an earlier fingerprint)"
 			}
-			fmt.Fprintf(&b, "  %-10s %s\n", label, line)
+			fmt.Fprintf(&b, "  %-10s %s\n", label, show(line))
 			label = ""
 		}
 		label = "queued"
@@ -81,7 +81,7 @@ func WriteStatus(w io.Writer, st *state.State) error {
 			if p.Attempts > 0 {
 				line += fmt.Sprintf(", attempt %d failed, next at %s: %s", p.Attempts, stamp(p.NextAttempt), p.LastError)
 			}
-			fmt.Fprintf(&b, "  %-10s %s\n", label, line)
+			fmt.Fprintf(&b, "  %-10s %s\n", label, show(line))
 			label = ""
 		}
 		fmt.Fprintf(&b, "  seen       %s .. %s\n", stamp(u.FirstSeen), stamp(u.LastSeen))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trawl-ci/trawl/pkg/secret"
 )
 
 // Sentinels a StatusError matches with errors.Is, so callers can branch on
@@ -21,8 +23,9 @@ var (
 )
 
 // StatusError is a non-2xx answer from a server: the request, the status and
-// the server's own message. It never carries request headers, so it cannot
-// leak a credential.
+// the server's own message. It never carries request headers, and every
+// registered secret is redacted from what it shows, so a server that echoes
+// the credential it was sent cannot make trawl repeat it.
 type StatusError struct {
 	Method  string
 	URL     string
@@ -36,7 +39,7 @@ func (e *StatusError) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	return s
+	return secret.Redact(s)
 }
 
 // Is matches the sentinel of the status class.
@@ -77,7 +80,7 @@ func CheckResponse(resp *http.Response) error {
 		}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	e.Message = message(body)
+	e.Message = secret.Redact(message(body))
 	return e
 }
 

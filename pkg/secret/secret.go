@@ -3,6 +3,10 @@
 // A secret is never part of a configuration file itself, so it cannot leak
 // through the config, a log of the config, or the state file. Values are
 // read when needed and their String form is always redacted.
+//
+// Every value read is also registered process-wide, so that Redact can
+// remove it from any text trawl did not write itself: a server that echoes
+// a token in its error message cannot make trawl log, print or store it.
 package secret
 
 import (
@@ -37,7 +41,8 @@ func (s Source) Where() string {
 	return "nowhere"
 }
 
-// Value reads the secret. Errors name the file or variable, never the value.
+// Value reads the secret and registers it for Redact. Errors name the file
+// or variable, never the value.
 func (s Source) Value() (string, error) {
 	switch {
 	case s.File != "" && s.Env != "":
@@ -51,12 +56,14 @@ func (s Source) Value() (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("secret: file %s is empty", s.File)
 		}
+		Register(v)
 		return v, nil
 	case s.Env != "":
 		v, ok := os.LookupEnv(s.Env)
 		if !ok || v == "" {
 			return "", fmt.Errorf("secret: environment variable %s is unset or empty", s.Env)
 		}
+		Register(v)
 		return v, nil
 	}
 	return "", ErrUnset

@@ -30,6 +30,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/metrics"
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
+	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/exec"
@@ -512,6 +513,7 @@ func dirName(name string) string {
 }
 
 // NewLogger builds the zap logger the configuration asks for, writing to w.
+// No line it writes carries a registered secret (see secret.LogEncoder).
 func NewLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
@@ -529,5 +531,7 @@ func NewLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, errors.New("log format must be console or json")
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+	// Every line is redacted and its message escaped: servers and patch
+	// authors write much of what is logged.
+	return zap.New(zapcore.NewCore(secret.LogEncoder(encoder), zapcore.Lock(zapcore.AddSync(w)), level)), nil
 }

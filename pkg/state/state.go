@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -309,7 +310,8 @@ func lineAt(b []byte, offset int64) int {
 // a temporary file (mode 0600) in the same directory, which is synced,
 // closed and renamed over the file, and the directory is synced. On any
 // error before the rename the temporary file is removed and the old file is
-// left as it was. The file always records the current Schema.
+// left as it was. The file always records the current Schema. The messages
+// the state keeps are redacted first (see secret.Redact), in st too.
 func (s *Store) Save(st *State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,6 +321,7 @@ func (s *Store) Save(st *State) error {
 	if st == nil {
 		return fmt.Errorf("state %s: save: nil state", s.path)
 	}
+	redactMessages(st)
 	out := State{Schema: Schema, Units: st.Units, Outbox: st.Outbox}
 	if out.Units == nil {
 		out.Units = map[string]*Unit{}
@@ -332,6 +335,25 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
 	return nil
+}
+
+// redactMessages removes every registered secret from the messages st
+// keeps, in place: they quote servers (a refused report, a failed post, a
+// job's summary), which may echo the credential they were sent.
+func redactMessages(st *State) {
+	for _, u := range st.Units {
+		u.Reason = secret.Redact(u.Reason)
+		if u.Result != nil {
+			u.Result.Summary = secret.Redact(u.Result.Summary)
+		}
+		for _, r := range u.Reports {
+			r.Failed = secret.Redact(r.Failed)
+		}
+	}
+	for _, p := range st.Outbox {
+		p.LastError = secret.Redact(p.LastError)
+		p.Message.Summary = secret.Redact(p.Message.Summary)
+	}
 }
 
 // writeAtomic replaces the file at path with b through fs (see Save).
