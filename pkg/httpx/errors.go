@@ -80,7 +80,9 @@ func CheckResponse(resp *http.Response) error {
 		}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	e.Message = secret.Redact(message(body))
+	// Redacted before message clips it, so a secret cut in half by the
+	// clip is still found whole.
+	e.Message = message([]byte(secret.Redact(string(body))))
 	return e
 }
 

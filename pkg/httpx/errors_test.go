@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trawl-ci/trawl/pkg/secret"
 )
 
 func TestCheckResponse(t *testing.T) {
@@ -277,5 +279,42 @@ func TestCallerCancelIsNotATimeout(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "no answer within") {
 		t.Errorf("error %q: want the caller's cancellation, not a timeout", err)
+	}
+}
+
+// TestStatusErrorRedactsEchoedSecret plays servers that echo the
+// credential they were sent in a 401, 403 or 500 body, in each form they
+// use (JSON detail, message, plain text; the secret across the point where
+// the message is clipped), and a StatusError built directly (as the GitHub
+// driver does): no error text or Message keeps the token.
+func TestStatusErrorRedactsEchoedSecret(t *testing.T) {
+	const token = "httpx-canary-5e6f7a8b9c"
+	secret.Register(token)
+	u, _ := url.Parse("https://pw.example/api/series/?token=" + token)
+	bodies := []struct {
+		status int
+		body   string
+	}{
+		{401, `{"detail": "Invalid token header. Token ` + token + ` not found."}`},
+		{403, `{"message": "Bearer ` + token + ` lacks scope", "documentation_url": "x"}`},
+		{500, "Traceback: Authorization: Token " + token + "\nline 2"},
+		{500, strings.Repeat("x", maxMessage-5) + token},
+		{400, `{"detail": "` + strings.Repeat("y", 4080) + token + `"}`},
+	}
+	for _, b := range bodies {
+		resp := &http.Response{StatusCode: b.status, Request: &http.Request{Method: "GET", URL: u},
+			Body: io.NopCloser(strings.NewReader(b.body))}
+		err := CheckResponse(resp)
+		var se *StatusError
+		if !errors.As(err, &se) {
+			t.Fatalf("%d: %v is not a StatusError", b.status, err)
+		}
+		if strings.Contains(err.Error(), token[:12]) || strings.Contains(se.Message, token[:12]) {
+			t.Errorf("%d: token in %q / %q", b.status, err.Error(), se.Message)
+		}
+	}
+	direct := &StatusError{Method: "POST", URL: "https://api.github.test/x", Status: 401, Message: "Bad credentials " + token}
+	if got := direct.Error(); strings.Contains(got, token) || !strings.Contains(got, secret.Mask) {
+		t.Errorf("direct StatusError %q", got)
 	}
 }
