@@ -59,8 +59,11 @@ func FuzzNextLink(f *testing.F) {
 		if got != "" && !strings.Contains(header, "<"+got+">") {
 			t.Fatalf("nextLink(%q) = %q, not a bracketed target of the header", header, got)
 		}
-		if strings.ContainsAny(got, "<>") {
-			t.Fatalf("nextLink(%q) = %q contains a bracket", header, got)
+		// A target ends at the first '>'. It may hold a '<' ("<<>"): such
+		// a target then fails to fetch, which marks the source unknown,
+		// rather than ending the listing early.
+		if strings.Contains(got, ">") {
+			t.Fatalf("nextLink(%q) = %q runs past a closing bracket", header, got)
 		}
 		if first := nextLink([]string{`<http://h/?page=1>; rel="first"`, header}); first != got {
 			t.Fatalf("a first link before %q changes the answer: %q, want %q", header, first, got)

@@ -409,6 +409,11 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 			c.Unbuildable = unbuildablePull
 		}
 	}
+	if sr.Total > len(sr.Patches) {
+		// Patchwork says it received them all, yet lists fewer: building
+		// what is listed would test a series nobody sent.
+		c.Unbuildable = fmt.Sprintf("series claims %d patches but lists %d", sr.Total, len(sr.Patches))
+	}
 	return c, parseRefs(texts, sr.Dependencies), nil
 }
 
