@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/trawl-ci/trawl/pkg/change"
 )
@@ -162,8 +163,10 @@ func changePatches(s *Series, hashes map[int64]string) []change.Patch {
 }
 
 var (
-	// namePrefixRe matches one leading "[...]" group of a subject.
-	namePrefixRe = regexp.MustCompile(`^\s*\[[^\]]*\]`)
+	// namePrefixRe matches one leading "[...]" group of a subject, once
+	// leading white space is trimmed (by unicode.IsSpace, as
+	// strings.Fields splits words: RE2's \s knows no \v or NBSP).
+	namePrefixRe = regexp.MustCompile(`^\[[^\]]*\]`)
 	// versionRe matches a version marker word: v2, V3, (v3), [v4].
 	versionRe = regexp.MustCompile(`(?i)^[(\[]?v\d+[)\]]?$`)
 )
@@ -174,6 +177,7 @@ var (
 func normalName(name string) string {
 	full := strings.ToLower(strings.Join(strings.Fields(name), " "))
 	for {
+		name = strings.TrimLeftFunc(name, unicode.IsSpace)
 		loc := namePrefixRe.FindStringIndex(name)
 		if loc == nil {
 			break
