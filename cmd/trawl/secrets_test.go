@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -97,10 +98,12 @@ func TestNoSecretLeaks(t *testing.T) {
 		"gitlab":    "glpat-canaryGitLab-0123456789",
 		"kernelci":  kci.Token("trawl@example.org", "patchset"),
 		"webhook":   "whsec-canaryWebhook-0123456789",
+		"resultsdb": "rdb-canaryResultsDB-0123456789",
 	}
 	t.Setenv("TRAWL_CANARY_GH", canary["github"])
 	t.Setenv("TRAWL_CANARY_GL", canary["gitlab"])
 	t.Setenv("TRAWL_CANARY_HOOK", canary["webhook"])
+	t.Setenv("TRAWL_CANARY_RDB", canary["resultsdb"])
 
 	var mode, status atomic.Int32
 	var fmu sync.Mutex
@@ -141,7 +144,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	glSrv := serve("gitlab", gl)
 	apiSrv := serve("kernelci-api", kci.APIHandler())
 	pipeSrv := serve("kernelci", kci.PipelineHandler())
-	rdb := rdbfake.New(rdbfake.Options{})
+	rdb := rdbfake.New(rdbfake.Options{WriteAuth: "Bearer " + canary["resultsdb"]})
 	rdbSrv := serve("resultsdb", rdb.Handler())
 	hookSrv := serve("webhook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -159,6 +162,10 @@ func TestNoSecretLeaks(t *testing.T) {
 	gl.AddMR(glfake.MR{ProjectID: 7, IID: 2, Title: "mr", SourceBranch: "topic", TargetBranch: "main",
 		SHA: sha("c"), BaseSHA: sha("d"), Author: "alice"})
 
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
 	execOut := filepath.Join(dir, "exec-out")
 	if err := os.Mkdir(execOut, 0o700); err != nil {
 		t.Fatal(err)
@@ -174,14 +181,14 @@ targets:
   - name: local
     type: exec
     exec:
-      command: [sh, -c, 'env > %s/env.$$; cat > %s/stdin.$$']
+      command: [%s, -c, 'env > %s/env.$$; cat > %s/stdin.$$']
   - name: hook
     type: webhook
     webhook: {url: %s, secret_env: TRAWL_CANARY_HOOK}
 reporters:
   - name: rdb
     type: resultsdb
-    resultsdb: {url: %s, testcase: trawl.build}
+    resultsdb: {url: %s, testcase: trawl.build, token_env: TRAWL_CANARY_RDB}
 sources:
   - name: netdev
     type: patchwork
@@ -199,7 +206,7 @@ sources:
     targets: [hook]
     base: {policy: pinned}
     gitlab: {url: %s, project: g/p, token_env: TRAWL_CANARY_GL}
-`, apiURL, pipeURL, write("kci.jwt", canary["kernelci"]+"\n"), execOut, execOut, hookURL, rdbURL,
+`, apiURL, pipeURL, write("kci.jwt", canary["kernelci"]+"\n"), sh, execOut, execOut, hookURL, rdbURL,
 			tree, treeURL, pwURL, write("pw.token", canary["patchwork"]+"\n"), ghURL, glURL)
 	}
 	path := write("trawl.yaml", cfgText(pwSrv.URL, ghSrv.URL, glSrv.URL, apiSrv.URL, pipeSrv.URL, rdbSrv.URL, hookSrv.URL))
