@@ -50,7 +50,7 @@ func inSeries(p map[string]any, id float64) bool {
 // TestFetchHostileSeries serves what a careless or hostile submitter and a
 // Patchwork instance can produce for one series, and checks that the other
 // series are unaffected and that the series gets a clear outcome of its
-// own: not a unit yet, a unit blocked with its reason, or an unresolved
+// own: waiting for its patches, blocked with its reason, or an unresolved
 // dependency (which the graph blocks as such); never a crash or a failed
 // source.
 func TestFetchHostileSeries(t *testing.T) {
@@ -65,8 +65,8 @@ func TestFetchHostileSeries(t *testing.T) {
 			m := v.(map[string]any)
 			m["total"], m["received_total"], m["received_all"] = 1000, 2, false
 		}), 8, func(t *testing.T, c *change.Change) {
-			if c != nil {
-				t.Errorf("an incomplete series is a change: %+v", c)
+			if c == nil || c.Waiting != "2 of 1000 patches received" {
+				t.Errorf("series 8 %+v, want waiting: 2 of 1000 patches received", c)
 			}
 		}},
 		{"claims 1000 patches and to have them all", pwfake.Phase1, editJSON(t, "/api/1.3/series/8/", func(v any) {
