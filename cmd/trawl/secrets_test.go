@@ -177,7 +177,7 @@ log: {level: debug, format: console}
 targets:
   - name: kernelci
     type: kernelci
-    kernelci: {api_url: %s, pipeline_url: %s, token_file: %s}
+    kernelci: {api_url: %s, pipeline_url: %s, token_file: %s, patch_domains: [127.0.0.1]}
   - name: local
     type: exec
     exec:
