@@ -103,6 +103,10 @@ type Target struct {
 	Name string `yaml:"name" json:"name"`
 	// Type is one of the Target* constants.
 	Type string `yaml:"type" json:"type"`
+	// MaxRunning bounds the target's builds running at once (see
+	// targets.go for what running means per type and the defaults); 0,
+	// only for a webhook, means unbounded.
+	MaxRunning int `yaml:"max_running,omitempty" json:"max_running,omitempty"`
 	// KernelCI is set when Type is TargetKernelCI.
 	KernelCI *KernelCI `yaml:"kernelci,omitempty" json:"kernelci,omitempty"`
 	// Exec is set when Type is TargetExec.

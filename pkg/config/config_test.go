@@ -67,7 +67,7 @@ func TestLoadFileGood(t *testing.T) {
 		HTTP:               HTTP{Timeout: Duration(45 * time.Second), Retries: 2},
 		Log:                Log{Level: "debug", Format: "json"},
 		Targets: []Target{
-			{Name: "kernelci-staging", Type: TargetKernelCI, KernelCI: &KernelCI{
+			{Name: "kernelci-staging", Type: TargetKernelCI, MaxRunning: 5, KernelCI: &KernelCI{
 				APIURL:         "https://staging.kernelci.org:9000",
 				PipelineURL:    "https://staging.kernelci.org:9100",
 				DashboardURL:   "https://staging.dashboard.kernelci.org",
@@ -78,7 +78,7 @@ func TestLoadFileGood(t *testing.T) {
 				Submitters:     []string{"service:pipeline", "user:ci@selfhosted.example.org", "user:bot-*"},
 				CheckoutWait:   Duration(2 * time.Hour),
 			}},
-			{Name: "kernelci-prod", Type: TargetKernelCI, KernelCI: &KernelCI{
+			{Name: "kernelci-prod", Type: TargetKernelCI, MaxRunning: DefaultMaxRunningKernelCI, KernelCI: &KernelCI{
 				APIURL:       "https://kernelci-api.westus3.cloudapp.azure.com",
 				PipelineURL:  "https://kernelci-pipeline.westus3.cloudapp.azure.com",
 				Token:        secret.Source{Env: "KCI_PROD_TOKEN"},
@@ -213,6 +213,11 @@ func TestLoadFileErrors(t *testing.T) {
 			`:26: sources[1].name: "netdev" is used twice; first on line 16`,
 			`:28: sources[1].targets[1]: "kci" is listed twice`,
 		}, ""},
+		{"bad-max-running", []string{
+			`:5: targets[0].max_running: 0 is out of range 1..1000`,
+			`:10: targets[1].max_running: 1001 is out of range 1..1000`,
+			`:17: targets[2].max_running: a webhook target's jobs cannot be followed`,
+		}, ""},
 		{"bad-schedule", []string{`:12: sources[0].schedule: "every 5 minutes" is not a cron schedule`}, ""},
 		{"missing-required", []string{
 			`:5: targets[0].kernelci.pipeline_url: required`,
@@ -332,6 +337,7 @@ func TestDefaults(t *testing.T) {
 		{"trigger_concurrency", c.TriggerConcurrency, 4},
 		{"http", c.HTTP, HTTP{Timeout: Duration(30 * time.Second), Retries: 4}},
 		{"log", c.Log, Log{Level: "info", Format: "console"}},
+		{"kernelci.max_running", c.Targets[0].MaxRunning, DefaultMaxRunningKernelCI},
 		{"kernelci.dashboard_url", k.DashboardURL, ""},
 		{"kernelci.jobfilter", k.JobFilter, []string(nil)},
 		{"kernelci.platformfilter", k.PlatformFilter, []string(nil)},

@@ -116,7 +116,7 @@ func (l *loader) typeOf(o object, what string, types ...string) (string, field) 
 // target reads one target; seen maps the target names read so far to
 // their lines.
 func (l *loader) target(f field, seen map[string]int) Target {
-	o := l.object(f, "name", "type", TargetKernelCI, TargetExec, TargetWebhook)
+	o := l.object(f, "name", "type", "max_running", TargetKernelCI, TargetExec, TargetWebhook)
 	t := Target{Name: l.name(o.get("name"), seen)}
 	var block field
 	t.Type, block = l.typeOf(o, "target", TargetKernelCI, TargetExec, TargetWebhook)
@@ -130,6 +130,7 @@ func (l *loader) target(f field, seen map[string]int) Target {
 			t.Webhook = l.webhook(block)
 		}
 	}
+	t.MaxRunning = l.maxRunning(o.get("max_running"), t.Type)
 	return t
 }
 

@@ -40,6 +40,35 @@ type Webhook struct {
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
 }
 
+// Bounds on the builds of one target running at once (max_running). A
+// build is running from its trigger until trawl has read a final result
+// for it: for exec until the command has ended (it runs on this host, so
+// the default is small); for KernelCI until the patchset's whole subtree
+// has a final result (the pipeline's own labs bound the load, so the
+// default is larger). Units beyond the bound wait in a queue, oldest
+// fingerprint first, and start on later cycles as builds end. A webhook's
+// deliveries cannot be followed, so trawl cannot tell when they end: a
+// webhook target has no bound and refuses the key.
+const (
+	DefaultMaxRunningExec     = 4
+	DefaultMaxRunningKernelCI = 20
+	MaxMaxRunning             = 1000
+)
+
+// maxRunning reads a target's max_running for a target of type typ.
+func (l *loader) maxRunning(f field, typ string) int {
+	switch typ {
+	case TargetExec:
+		return l.integer(f, DefaultMaxRunningExec, 1, MaxMaxRunning)
+	case TargetKernelCI:
+		return l.integer(f, DefaultMaxRunningKernelCI, 1, MaxMaxRunning)
+	}
+	if typ == TargetWebhook && f.node != nil {
+		l.errorf(f, "a %s target's jobs cannot be followed, so trawl cannot tell how many run: leave max_running out", typ)
+	}
+	return 0
+}
+
 // DefaultExecTimeout bounds an exec target's run when none is configured.
 const DefaultExecTimeout = Duration(10 * 60 * 1e9)
 
