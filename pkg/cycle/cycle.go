@@ -83,7 +83,12 @@ type Options struct {
 	GoneGrace time.Duration
 	// Concurrency bounds simultaneous triggers; 0 means 4.
 	Concurrency int
-	Limits      graph.Limits
+	// MaxRunning bounds, by target name, the builds running at once: the
+	// jobs trawl follows that have no final result yet. Units beyond it
+	// are queued, oldest fingerprint first. A target not named, or 0, is
+	// unbounded.
+	MaxRunning map[string]int
+	Limits     graph.Limits
 	// Reporters lists, by source name, where the results of that source's
 	// units are reported.
 	Reporters map[string][]Reporter
@@ -283,6 +288,10 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 				case e.wait != "":
 					ur.Outcome, ur.Detail = OutcomeWaiting, e.wait
 				default:
+					if u.Current != e.fp || u.CurrentSince == nil {
+						t := start
+						u.Current, u.CurrentSince = e.fp, &t
+					}
 					if !e.base.Exact && u.BaseCommit == "" {
 						u.BaseCommit = e.base.Commit
 					}
@@ -312,6 +321,7 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 		}
 	}
 
+	pending = r.queue(ctx, st, pending, rep)
 	r.logStage("decisions", rep.Units)
 	if mode == Act {
 		r.trigger(ctx, pending, rep)
@@ -566,6 +576,7 @@ func (r *Runner) logSummary(rep *Report, err error) {
 		zap.Int("unchanged", rep.Count.Unchanged),
 		zap.Int("blocked", rep.Count.Blocked),
 		zap.Int("waiting", rep.Count.Waiting),
+		zap.Int("queued", rep.Count.Queued),
 		zap.Int("unknown", rep.Count.Unknown),
 		zap.Int("gone", rep.Count.Gone),
 		zap.Int("reports_posted", rep.Reports.Posted),

@@ -46,6 +46,9 @@ func (r *Report) Summary() string {
 	}
 	s := fmt.Sprintf("%d changes, %d units: %s %d, adopted %d, unchanged %d, blocked %d, waiting %d, unknown %d, failed %d, gone %d; ",
 		r.Changes, c.Units, verb, n, c.Adopted, c.Unchanged, c.Blocked, c.Waiting, c.Unknown, c.Failed, c.Gone)
+	if c.Queued > 0 {
+		s += fmt.Sprintf("queued %d (max_running); ", c.Queued)
+	}
 	if rc := r.Reports; rc != (ReportCounts{}) {
 		s += fmt.Sprintf("reports posted %d, already there %d, retrying %d, refused %d, dropped %d; ", rc.Posted, rc.Found, rc.Retrying, rc.Failed, rc.Dropped)
 	}

@@ -21,6 +21,9 @@ const (
 	OutcomeTriggered Outcome = "triggered"
 	// OutcomeAdopted: the target already had the job; it was adopted.
 	OutcomeAdopted Outcome = "adopted"
+	// OutcomeQueued: new or changed, but its target runs max_running
+	// builds already; it starts on a later cycle, oldest first.
+	OutcomeQueued Outcome = "queued"
 	// OutcomeUnchanged: the fingerprint equals the last triggered one.
 	OutcomeUnchanged Outcome = "unchanged"
 	// OutcomeBlocked: a dependency is missing, closed, cyclic or unbuildable.
@@ -77,6 +80,8 @@ type SourceError struct {
 // Counts totals the unit outcomes of a cycle.
 type Counts struct {
 	Units, Trigger, Triggered, Adopted, Unchanged, Blocked, Waiting, Unknown, Failed, Gone int
+	// Queued counts the units waiting for a free slot of their target.
+	Queued int
 }
 
 // Report is what one cycle saw and did.
@@ -117,6 +122,8 @@ func (r *Report) count() {
 			c.Blocked++
 		case OutcomeWaiting:
 			c.Waiting++
+		case OutcomeQueued:
+			c.Queued++
 		case OutcomeUnknown:
 			c.Unknown++
 		case OutcomeFailed:

@@ -83,6 +83,13 @@ type Unit struct {
 	// TriggerReason is why the last trigger happened ("new", "changed",
 	// "retry"); empty in files written before it was recorded.
 	TriggerReason string `json:"trigger_reason,omitempty"`
+	// Current is the unit's fingerprint as last computed, triggered or
+	// not: a unit queued behind its target's max_running has a Current
+	// that is not its Fingerprint yet.
+	Current string `json:"current,omitempty"`
+	// CurrentSince is when Current was first computed. A target's queue
+	// is ordered by it, oldest first, so the order survives restarts.
+	CurrentSince *time.Time `json:"current_since,omitempty"`
 }
 
 // Reported is what one reporter last wrote for a unit.
