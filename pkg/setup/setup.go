@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -156,7 +157,12 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 			e := t.Exec
 			dir := e.Dir
 			if dir == "" {
+				// The documented default, which a fresh install (a first
+				// plan, which takes no lock) has not created yet.
 				dir = cfg.StateDir
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return nil, fmt.Errorf("target %s: create the working directory: %w", t.Name, err)
+				}
 			}
 			xt, err := exec.New(exec.Opts{
 				Name:     t.Name,
@@ -320,6 +326,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		Relays:       relays,
 		RetryInfra:   retry,
 		ReportMaxAge: maxAge,
+		MaxRunning:   maxRunning(cfg.Targets),
 		Requests:     a.requests,
 		Logger:       log,
 	})
@@ -504,6 +511,17 @@ type resolverFunc func(ctx context.Context, url, branch string) (string, error)
 // ResolveBase calls f.
 func (f resolverFunc) ResolveBase(ctx context.Context, url, branch string) (string, error) {
 	return f(ctx, url, branch)
+}
+
+// maxRunning maps each bounded target to its max_running.
+func maxRunning(ts []config.Target) map[string]int {
+	m := map[string]int{}
+	for _, t := range ts {
+		if t.MaxRunning > 0 {
+			m[t.Name] = t.MaxRunning
+		}
+	}
+	return m
 }
 
 // dirName makes a client name safe and stable as a directory name.
