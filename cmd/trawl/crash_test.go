@@ -104,7 +104,8 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 		// A build takes a little while, so that trawl is killed while
 		// some run and others have finished.
 		script := write("ci.sh", "#!/bin/sh\necho \"$TRAWL_JOB $TRAWL_UNIT\" >> "+w.runs+"\nsleep 0.2\necho built\n", 0o755)
-		target = fmt.Sprintf("exec: {command: [%s], timeout: 1m}", script)
+		// Every unit runs at once: the suite is about kills, not the queue.
+		target = fmt.Sprintf("max_running: %d\n    exec: {command: [%s], timeout: 1m}", units+prs, script)
 	case "webhook":
 		baseURL = bareRepo(t, w.dir)
 		hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
