@@ -146,7 +146,7 @@ func (r *Runner) queue(ctx context.Context, st *state.State, pending []*pendingT
 		t := p.eval.target
 		ur := &rep.Units[p.report]
 		ur.Outcome = OutcomeQueued
-		ur.Detail = fmt.Sprintf("%s runs its max_running of %d builds; %d queued before it", t, r.o.MaxRunning[t], a.Position-1)
+		ur.Detail = fmt.Sprintf("%s is at max_running (%d builds running); %d queued before it", t, r.o.MaxRunning[t], a.Position-1)
 		p.unit.Status, p.unit.Reason = ur.Outcome, ur.Detail
 	}
 	return start

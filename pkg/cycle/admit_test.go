@@ -142,7 +142,7 @@ func TestQueuedUnitsStartAsSlotsFree(t *testing.T) {
 		if u == nil || u.Status != OutcomeQueued || u.Fingerprint != "" || u.Current == "" || u.CurrentSince == nil {
 			t.Fatalf("unit %d in the state: %+v; want queued with its current fingerprint and no trigger", id, u)
 		}
-		if !strings.Contains(u.Reason, "kci runs its max_running of 2 builds") {
+		if !strings.Contains(u.Reason, "kci is at max_running (2 builds running)") {
 			t.Errorf("unit %d: reason %q", id, u.Reason)
 		}
 	}
@@ -157,7 +157,7 @@ func TestQueuedUnitsStartAsSlotsFree(t *testing.T) {
 	if err := WriteStatus(&out, h.store.st); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "status     queued: kci runs its max_running of 2 builds; 2 queued before it") {
+	if !strings.Contains(out.String(), "status     queued: kci is at max_running (2 builds running); 2 queued before it") {
 		t.Errorf("status does not show the queue:\n%s", out.String())
 	}
 
