@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // candidate is a unit that is to be triggered this cycle, before
@@ -85,10 +87,13 @@ func full(cands []candidate, limit, running map[string]int) []string {
 
 // refreshRunning polls the unfinished jobs of the given targets, so that a
 // build that ended since the last results pass frees its slot this cycle
-// rather than the next. A job that cannot be polled counts as running.
-func (r *Runner) refreshRunning(ctx context.Context, st *state.State, targets []string) {
+// rather than the next. A job that cannot be polled counts as running (and
+// is an error of the cycle, as in the results pass); a job that vanished
+// from its target is dropped as the results pass drops it, and frees its
+// slot.
+func (r *Runner) refreshRunning(ctx context.Context, st *state.State, busy []string, rep *Report) {
 	now := r.now()
-	for _, t := range targets {
+	for _, t := range busy {
 		p, ok := r.targets[t].(ResultPoller)
 		if !ok {
 			continue
@@ -99,8 +104,15 @@ func (r *Runner) refreshRunning(ctx context.Context, st *state.State, targets []
 				continue
 			}
 			res, err := p.Result(ctx, *u.Job)
+			if errors.Is(err, targets.ErrJobGone) {
+				r.log.Warn("job vanished from its target; the unit triggers again", zap.String("unit", k), zap.String("job", u.Job.ID), zap.Error(err))
+				u.Reason = fmt.Sprintf("job %s vanished from target %s; triggering again", u.Job.ID, u.Target)
+				u.Job, u.Fingerprint, u.TriggeredAt, u.Result, u.ResultAt = nil, "", nil, nil, nil
+				continue
+			}
 			if err != nil {
-				r.log.Warn("result poll failed; the job counts as running", zap.String("unit", k), zap.String("job", u.Job.ID), zap.Error(err))
+				rep.Errors++
+				r.log.Error("result poll failed; the job counts as running", zap.String("unit", k), zap.String("job", u.Job.ID), zap.Error(err))
 				continue
 			}
 			if !res.State.Conclusive() {
@@ -133,7 +145,7 @@ func (r *Runner) queue(ctx context.Context, st *state.State, pending []*pendingT
 	}
 	running := runningJobs(st)
 	if busy := full(cands, r.o.MaxRunning, running); len(busy) > 0 {
-		r.refreshRunning(ctx, st, busy)
+		r.refreshRunning(ctx, st, busy, rep)
 		running = runningJobs(st)
 	}
 	var start []*pendingTrigger

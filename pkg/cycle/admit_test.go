@@ -3,6 +3,7 @@ package cycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -78,6 +79,8 @@ type slotTarget struct {
 	*fakeTarget
 	mu    sync.Mutex
 	ended map[string]bool // job id -> finished
+	gone  map[string]bool // job id -> vanished from the target
+	fail  error           // every poll fails with it
 	polls int
 }
 
@@ -85,6 +88,12 @@ func (s *slotTarget) Result(_ context.Context, j targets.Job) (targets.Result, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++
+	switch {
+	case s.fail != nil:
+		return targets.Result{}, s.fail
+	case s.gone[j.ID]:
+		return targets.Result{}, fmt.Errorf("job %s: %w", j.ID, targets.ErrJobGone)
+	}
 	if s.ended[j.ID] {
 		return targets.Result{State: targets.StateSuccess, Summary: "built"}, nil
 	}
@@ -102,7 +111,7 @@ func (s *slotTarget) end(ids ...string) {
 func newSlotHarness(t *testing.T, limit int, changes ...change.Change) (*harness, *slotTarget) {
 	t.Helper()
 	h := newHarness(t, changes...)
-	st := &slotTarget{fakeTarget: h.tgt, ended: map[string]bool{}}
+	st := &slotTarget{fakeTarget: h.tgt, ended: map[string]bool{}, gone: map[string]bool{}}
 	h.r = newSlotRunner(h, st, limit)
 	return h, st
 }
@@ -273,5 +282,36 @@ func TestQueuedTriggerStillPrecedesTheStateWrite(t *testing.T) {
 	rep := h.run(t, Act)
 	if rep.Count.Adopted != 1 || rep.Count.Queued != 1 || h.tgt.triggers() != 1 {
 		t.Fatalf("next cycle: adopted %d queued %d, target saw %d; want 1, 1, 1", rep.Count.Adopted, rep.Count.Queued, h.tgt.triggers())
+	}
+}
+
+// TestQueueRefreshFailures: a running job that cannot be polled keeps its
+// slot and is an error of the cycle; one that vanished from its target
+// frees it (its unit triggers again, as the results pass would decide).
+func TestQueueRefreshFailures(t *testing.T) {
+	h, tgt := newSlotHarness(t, 1, series(1, 1, "a"), series(2, 1, "b"))
+	h.run(t, Act)
+	tgt.mu.Lock()
+	tgt.fail = errors.New("GET https://kci.example.org/latest/node/j: 502 Bad Gateway")
+	tgt.ended["job-1-1"] = true
+	tgt.mu.Unlock()
+	rep := h.run(t, Act)
+	if rep.Count.Triggered != 0 || rep.Count.Queued != 1 || rep.Errors == 0 {
+		t.Fatalf("failing polls: triggered %d queued %d errors %d; want 0, 1 and an error", rep.Count.Triggered, rep.Count.Queued, rep.Errors)
+	}
+	tgt.mu.Lock()
+	tgt.fail = nil
+	delete(tgt.ended, "job-1-1")
+	tgt.gone["job-1-1"] = true
+	tgt.mu.Unlock()
+	h.tgt.mu.Lock()
+	clear(h.tgt.jobs) // gone from the target: nothing to adopt
+	h.tgt.mu.Unlock()
+	rep = h.run(t, Act)
+	if got := triggered(t, h.tgt); rep.Count.Triggered != 1 || len(got) != 2 || got[1] != unit(2) {
+		t.Fatalf("after the job vanished: triggered %d (%v); want unit 2 started in the freed slot", rep.Count.Triggered, got)
+	}
+	if u := h.store.st.Units[unit(1)]; u.Job != nil || u.Fingerprint != "" {
+		t.Fatalf("unit 1 keeps its vanished job: %+v", u)
 	}
 }
