@@ -28,6 +28,9 @@ const (
 	// listAttempts bounds how often one Fetch reads the list when it keeps
 	// moving while being paged.
 	listAttempts = 3
+	// defaultMaxPages bounds one reading of the list (100,000 open pull
+	// requests), so a server whose Link chain never ends cannot hold a tick.
+	defaultMaxPages = 1000
 )
 
 // Opts configures a Source.
@@ -71,6 +74,9 @@ type Opts struct {
 	Now        func() time.Time
 	// Sleep waits d or until ctx ends; default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxPages bounds one reading of the pull request list: a list with
+	// more pages fails the fetch. 0 means 1000.
+	MaxPages int
 }
 
 // Source yields the open pull requests of one repository as changes,
@@ -113,6 +119,9 @@ func New(o Opts) (*Source, error) {
 		o.RateReserve = defaultRateReserve
 	case o.RateReserve < 0:
 		o.RateReserve = 0
+	}
+	if o.MaxPages == 0 {
+		o.MaxPages = defaultMaxPages
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -288,6 +297,9 @@ func (s *Source) listPages(ctx context.Context, st *fetchStats) ([][]*gh.PullReq
 		}
 		if next <= page {
 			return nil, fmt.Errorf("page %d links back to page %d", page, next)
+		}
+		if len(pages) >= s.o.MaxPages {
+			return nil, fmt.Errorf("the pull request list has more than %d pages", s.o.MaxPages)
 		}
 		page = next
 	}

@@ -25,6 +25,9 @@ const (
 	// trawl and the server.
 	skew    = 2 * time.Minute
 	perPage = 100
+	// defaultMaxPages bounds one reading of a merge request list (100,000
+	// rows), so a server whose next pages never end cannot hold a tick.
+	defaultMaxPages = 1000
 )
 
 // Merge request states, as GitLab names them.
@@ -59,6 +62,9 @@ type Opts struct {
 	HTTP    *http.Client // built by pkg/httpx with the PRIVATE-TOKEN credential
 	Logger  *zap.Logger
 	Now     func() time.Time
+	// MaxPages bounds one reading of a merge request list: a list with more
+	// pages fails the fetch. 0 means 1000.
+	MaxPages int
 }
 
 // Source yields the open merge requests of one GitLab project as changes,
@@ -115,6 +121,9 @@ func New(o Opts) (*Source, error) {
 	}
 	if o.FullRelist == 0 {
 		o.FullRelist = defaultFullRelist
+	}
+	if o.MaxPages == 0 {
+		o.MaxPages = defaultMaxPages
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -286,6 +295,9 @@ func (s *Source) list(ctx context.Context, pid int64, opt gl.ListProjectMergeReq
 		}
 		if resp.NextPage <= opt.Page {
 			return nil, fmt.Errorf("list merge requests of %s: page %d names next page %d", s.o.Project, opt.Page, resp.NextPage)
+		}
+		if opt.Page >= int64(s.o.MaxPages) {
+			return nil, fmt.Errorf("list merge requests of %s: more than %d pages", s.o.Project, s.o.MaxPages)
 		}
 		opt.Page = resp.NextPage
 	}
