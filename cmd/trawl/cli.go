@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "trawl %s\n", version)
+		fmt.Fprintln(stdout, readVersion())
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(rest); err != nil {
 			return exitUsage
 		}
-		if _, err := demo.Run(ctx, demo.Options{Out: stdout, Log: stderr, Verbose: *verbose, Version: version}); err != nil {
+		if _, err := demo.Run(ctx, demo.Options{Out: stdout, Log: stderr, Verbose: *verbose, Version: readVersion().Version}); err != nil {
 			fmt.Fprintf(stderr, "trawl demo: %v\n", err)
 			return exitRuntime
 		}
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	app, err := setup.New(cfg, setup.Options{Version: version, Logger: log, ReadOnly: cmd == "plan" || cmd == "explain", FreshState: fresh != nil && *fresh})
+	app, err := setup.New(cfg, setup.Options{Version: readVersion().Version, Logger: log, ReadOnly: cmd == "plan" || cmd == "explain", FreshState: fresh != nil && *fresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 		return exitRuntime

@@ -123,7 +123,7 @@ func TestUsageAndVersion(t *testing.T) {
 		{[]string{"nosuch"}, exitUsage, `unknown command "nosuch"`},
 		{[]string{"once", "-bogus"}, exitUsage, "flag provided but not defined"},
 		{[]string{"once", "-c", "x.yaml", "extra"}, exitUsage, `unexpected argument "extra"`},
-		{[]string{"version"}, exitOK, "trawl dev"},
+		{[]string{"version"}, exitOK, "trawl "},
 		{[]string{"help"}, exitOK, "commands:"},
 		{[]string{"validate", "-c", "../../examples/patchwork-kernelci.yaml"}, exitOK, "valid"},
 		{[]string{"validate", "-c", "/nonexistent/trawl.yaml"}, exitConfig, "/nonexistent/trawl.yaml"},
