@@ -208,22 +208,31 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 		return rep, fmt.Errorf("cycle: load state: %w", err)
 	}
 
-	fetched := r.fetch(ctx, inScope)
+	fetched := r.fetch(ctx, r.withoutSnapshot(inScope))
 	var all []change.Change
 	unknown := map[string]bool{}
 	for _, name := range r.order {
 		if f, ok := fetched[name]; ok {
-			rep.Sources++
+			// A source outside the scope was fetched only for the
+			// dependencies of the scope's changes: it is not counted.
+			_, own := inScope[name]
+			if own {
+				rep.Sources++
+			}
 			if f.err != nil {
 				unknown[name] = true
-				rep.Errors++
-				rep.UnknownSources = append(rep.UnknownSources, SourceError{Source: name, Err: f.err.Error()})
+				if own {
+					rep.Errors++
+					rep.UnknownSources = append(rep.UnknownSources, SourceError{Source: name, Err: f.err.Error()})
+				}
 				r.log.Warn("source unknown this cycle", zap.String("source", name), zap.Error(f.err))
 				continue
 			}
 			r.last[name] = f.changes
 			all = append(all, f.changes...)
-			rep.Changes += len(f.changes)
+			if own {
+				rep.Changes += len(f.changes)
+			}
 			continue
 		}
 		if prev, ok := r.last[name]; ok {
@@ -296,7 +305,10 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 						u.BaseCommit = e.base.Commit
 					}
 					reason, why := decide(u, e.fp, e.in)
-					if reason == ReasonUnchanged && retryInfra(u, r.o.RetryInfra[c.Source]) {
+					switch {
+					case reason == ReasonUnchanged && u.RetriggerRequested != nil:
+						reason, why = ReasonRetrigger, []string{WhyRetrigger}
+					case reason == ReasonUnchanged && retryInfra(u, r.o.RetryInfra[c.Source]):
 						reason = ReasonRetry
 						why = []string{fmt.Sprintf("infrastructure error in job %s: retry %d of %d", u.Job.ID, u.Attempt+1, r.o.RetryInfra[c.Source])}
 					}
@@ -307,7 +319,9 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 					}
 					ur.Outcome = OutcomeTrigger
 					req := ev.request(uk, c, e)
-					if reason == ReasonRetry {
+					if reason == ReasonRetry || (reason == ReasonRetrigger && u.Job != nil) {
+						// A new attempt: the target must not adopt the
+						// jobs of the earlier ones.
 						req.Attempt = u.Attempt + 1
 						req.Exclude = append(slices.Clone(u.PreviousJobs), u.Job.ID)
 					}
@@ -364,6 +378,21 @@ func (r *Runner) scope(names []string) (map[string]struct{}, error) {
 		set[n] = struct{}{}
 	}
 	return set, nil
+}
+
+// withoutSnapshot adds to scope the sources outside it that have no
+// complete snapshot yet (the first cycle of a process, `trawl once
+// --source`), so that dependencies on them are read rather than unknown.
+func (r *Runner) withoutSnapshot(scope map[string]struct{}) map[string]struct{} {
+	out := make(map[string]struct{}, len(r.order))
+	for _, n := range r.order {
+		_, in := scope[n]
+		_, known := r.last[n]
+		if in || !known {
+			out[n] = struct{}{}
+		}
+	}
+	return out
 }
 
 type fetchResult struct {
@@ -454,6 +483,7 @@ func (r *Runner) trigger(ctx context.Context, pending []*pendingTrigger, rep *Re
 			u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
 			u.TriggeredAt = &now
 			u.TriggerReason = ur.Reason.String()
+			u.RetriggerRequested = nil
 			u.Result, u.ResultAt = nil, nil // the old job's result says nothing about the new fingerprint
 			if job.BaseCommit != "" && !p.eval.base.Exact {
 				u.BaseCommit = job.BaseCommit

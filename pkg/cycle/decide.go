@@ -20,7 +20,13 @@ const (
 	// ReasonRetry: unchanged, but its job ended in an infrastructure
 	// error and the source's policy retries it.
 	ReasonRetry
+	// ReasonRetrigger: unchanged, but an operator asked for a new build
+	// (`trawl retrigger`).
+	ReasonRetrigger
 )
+
+// WhyRetrigger is the reason given for a build an operator asked for.
+const WhyRetrigger = "retrigger requested"
 
 // String names the reason for logs and plans.
 func (r Reason) String() string {
@@ -31,6 +37,8 @@ func (r Reason) String() string {
 		return "changed"
 	case ReasonRetry:
 		return "retry"
+	case ReasonRetrigger:
+		return "retrigger"
 	}
 	return "unchanged"
 }

@@ -90,6 +90,10 @@ type Unit struct {
 	// CurrentSince is when Current was first computed. A target's queue
 	// is ordered by it, oldest first, so the order survives restarts.
 	CurrentSince *time.Time `json:"current_since,omitempty"`
+	// RetriggerRequested, set by `trawl retrigger`, builds the unit again
+	// on its next cycle even if its fingerprint is unchanged; the cycle
+	// clears it once the new job is triggered.
+	RetriggerRequested *time.Time `json:"retrigger_requested,omitempty"`
 }
 
 // Reported is what one reporter last wrote for a unit.

@@ -1,0 +1,79 @@
+package cycle
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// TestRetriggerRequestedBuildsAgainWithoutAdopting: a unit marked by
+// `trawl retrigger` is built again on the next cycle although its
+// fingerprint did not change, as a new attempt whose request excludes the
+// old job (so a target cannot adopt it), and the mark is cleared.
+func TestRetriggerRequestedBuildsAgainWithoutAdopting(t *testing.T) {
+	h := newHarness(t, series(1, 1, "a"), series(2, 1, "b"))
+	h.run(t, Act)
+	old := h.store.st.Units[unit(1)].Job.ID
+	asked := h.now
+	h.store.st.Units[unit(1)].RetriggerRequested = &asked
+	h.now = h.now.Add(5 * time.Minute)
+
+	plan := h.run(t, Plan)
+	if got := outcomes(plan)[unit(1)]; got != OutcomeTrigger {
+		t.Fatalf("plan outcome %s, want trigger", got)
+	}
+	rep := h.run(t, Act)
+	if rep.Count.Triggered != 1 || h.tgt.triggers() != 3 {
+		t.Fatalf("triggered %d (target created %d jobs), want one new job", rep.Count.Triggered, h.tgt.triggers())
+	}
+	var ur UnitReport
+	for _, u := range rep.Units {
+		if u.Unit == unit(1) {
+			ur = u
+		}
+	}
+	if ur.Outcome != OutcomeTriggered || ur.Reason != ReasonRetrigger || !slices.Equal(ur.Why, []string{"retrigger requested"}) {
+		t.Fatalf("unit: outcome %s reason %s why %q; want triggered, retrigger requested", ur.Outcome, ur.Reason, ur.Why)
+	}
+	req := h.tgt.created[len(h.tgt.created)-1]
+	if req.Attempt != 1 || !slices.Equal(req.Exclude, []string{old}) {
+		t.Fatalf("request attempt %d exclude %v; want attempt 1 excluding %s", req.Attempt, req.Exclude, old)
+	}
+	u := h.store.st.Units[unit(1)]
+	if u.RetriggerRequested != nil || u.Job.ID == old {
+		t.Fatalf("after the retrigger: mark %v, job %s (old %s)", u.RetriggerRequested, u.Job.ID, old)
+	}
+	if again := h.run(t, Act); again.Count.Triggered != 0 {
+		t.Fatalf("the cycle after the retrigger triggered %d, want 0", again.Count.Triggered)
+	}
+}
+
+// TestScopedCycleReadsDependenciesOfOtherSources: a cycle limited to one
+// source (`trawl once --source netdev`) in a fresh process still reads the
+// other sources its changes depend on, but triggers only its own units.
+func TestScopedCycleReadsDependenciesOfOtherSources(t *testing.T) {
+	dep := series(7, 1, "z")
+	dep.Key, dep.Source = "pw:pw.example.org/bpf/series/7", "bpf"
+	other := &fakeSource{name: "bpf", changes: []change.Change{dep}}
+	top := series(1, 1, "a")
+	top.Deps = []change.Ref{{Raw: "bpf 7", Key: dep.Key, Source: "bpf"}}
+	h := newHarness(t, top)
+	h.r = New(Options{Sources: []Source{h.src, other}, Targets: []Target{h.tgt}, Store: h.store, GoneGrace: time.Hour, Now: func() time.Time { return h.now }})
+	rep, err := h.r.Run(context.Background(), Act, []string{"netdev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(rep); got[unit(1)] != OutcomeTriggered || len(got) != 1 {
+		t.Fatalf("outcomes %v; want only netdev's unit, triggered", got)
+	}
+	if rep.Sources != 1 || rep.Changes != 1 {
+		t.Fatalf("counted %d sources, %d changes; want only the scope's", rep.Sources, rep.Changes)
+	}
+	req := h.tgt.created[0]
+	if len(req.Patches) != 2 || req.Patches[0].Hash != "z" {
+		t.Fatalf("patches %+v; want the bpf dependency's first", req.Patches)
+	}
+}
