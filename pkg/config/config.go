@@ -79,6 +79,10 @@ type Config struct {
 	Reporters []Reporter `yaml:"reporters,omitempty" json:"reporters,omitempty"`
 	// Sources are the places polled, at least one, with unique names.
 	Sources []Source `yaml:"sources" json:"sources"`
+
+	// file and checks serve CheckLocal.
+	file   string
+	checks []check
 }
 
 // HTTP tunes the HTTP clients of every forge and target.

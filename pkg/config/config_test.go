@@ -143,6 +143,7 @@ func TestLoadFileGood(t *testing.T) {
 			},
 		},
 	}
+	got.file, got.checks = "", nil // what CheckLocal looks at; see check_test.go
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadFile(conf.good.yaml):\n got %s\nwant %s", dump(got), dump(want))
 	}

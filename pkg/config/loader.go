@@ -29,6 +29,11 @@ type loader struct {
 	// patchDomains maps each KernelCI target read to its patch domains,
 	// which the Patchwork sources feeding it must be on.
 	patchDomains map[string][]string
+	// checks are what CheckLocal looks at on this machine.
+	checks []check
+	// stateDir is the state directory, once read: an exec target's
+	// default working directory.
+	stateDir string
 }
 
 // maxNodes bounds the values one load visits. An alias lets a few bytes
@@ -454,7 +459,7 @@ func (l *loader) secretPair(o object, fileKey, envKey, what string, required boo
 		if s == "" {
 			l.errorf(ff, "must name a file")
 		} else {
-			src.File = l.path(s)
+			src.File = l.pathAt(ff, s)
 		}
 	}
 	if s, ok := l.scalar(fe); ok {
@@ -465,6 +470,12 @@ func (l *loader) secretPair(o object, fileKey, envKey, what string, required boo
 		} else {
 			src.Env = s
 		}
+	}
+	switch {
+	case src.File != "" && src.Env == "":
+		l.recordCheck(ff, secretCheck(src))
+	case src.Env != "" && src.File == "":
+		l.recordCheck(fe, secretCheck(src))
 	}
 	switch {
 	case ff.node != nil && fe.node != nil:
@@ -480,8 +491,17 @@ func (l *loader) secretPair(o object, fileKey, envKey, what string, required boo
 	return src
 }
 
-// path resolves a relative path against the config file's directory.
-func (l *loader) path(p string) string {
+// pathAt resolves the path p, the value of f, against the config file's
+// directory. Paths are taken literally: a "~" or "$" would be expanded by a
+// shell but not by trawl (nor by systemd), so a path that starts with "~"
+// or holds "$" is an error rather than a directory of that name.
+func (l *loader) pathAt(f field, p string) string {
+	switch {
+	case strings.HasPrefix(p, "~"):
+		l.errorf(f, "%s starts with ~, which trawl does not expand: write the absolute path", quote(p))
+	case strings.Contains(p, "$"):
+		l.errorf(f, "%s holds $, which trawl does not expand: write the path itself", quote(p))
+	}
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}

@@ -23,6 +23,7 @@ func load(data []byte, filename, dir string) (*Config, error) {
 	if len(l.errs) > 0 {
 		return nil, joinErrors(l.errs)
 	}
+	c.file, c.checks = filename, l.checks
 	return c, nil
 }
 
@@ -36,7 +37,9 @@ func (l *loader) config(f field) *Config {
 	}
 	sd := o.get("state_dir")
 	if s := l.optional(sd, DefaultStateDir); s != "" {
-		c.StateDir = l.path(s)
+		c.StateDir = l.pathAt(sd, s)
+		l.stateDir = c.StateDir
+		l.recordCheck(sd, stateDirCheck(c.StateDir))
 	} else {
 		l.errorf(sd, "must name a directory; leave state_dir out for %s beside the config file", DefaultStateDir)
 	}

@@ -91,8 +91,17 @@ func (l *loader) exec(f field) *Exec {
 	default:
 		e.Command = cmd
 	}
-	if d := l.optional(o.get("dir"), ""); d != "" {
-		e.Dir = l.path(d)
+	df := o.get("dir")
+	if d := l.optional(df, ""); d != "" {
+		e.Dir = l.pathAt(df, d)
+		l.recordCheck(df, dirCheck(e.Dir))
+	}
+	if len(e.Command) > 0 {
+		dir := e.Dir
+		if dir == "" {
+			dir = l.stateDir
+		}
+		l.recordCheck(cf, commandCheck(e.Command[0], dir))
 	}
 	ef := o.get("env")
 	if ef.node != nil && ef.node.Kind == yaml.MappingNode {
