@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,6 +67,9 @@ type Source struct {
 	log    *zap.Logger
 	// misses are the message-ids looked up and not found, across Fetches.
 	misses *misses
+	// projectFound is set once the project was seen to exist: a listing
+	// of a project that does not exist answers an empty 200.
+	projectFound atomic.Bool
 
 	mu sync.Mutex
 	// last are the series the latest Fetch read and the newest complete
@@ -147,6 +151,11 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 }
 
 func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
+	if !s.projectFound.Load() {
+		if err := s.CheckProject(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.misses.tick()
 	archived := false
 	listed, err := s.client.ListPatches(ctx, ListOptions{

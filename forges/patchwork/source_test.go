@@ -337,9 +337,11 @@ func TestFetchRequests(t *testing.T) {
 	want := map[string]int{
 		// the actionable listing, the listings of series 4 and 5 (patches 9
 		// and 14 are not actionable), and the lookup of the cover msgid
-		"/api/1.3/patches/":  4,
-		"/api/1.3/covers/":   1,
-		"/api/1.3/covers/1/": 1, "/api/1.3/covers/4/": 1, "/api/1.3/covers/8/": 1, "/api/1.3/covers/9/": 1,
+		"/api/1.3/patches/": 4,
+		"/api/1.3/covers/":  1,
+		// the first Fetch checks that the project exists
+		"/api/1.3/projects/netdev/": 1,
+		"/api/1.3/covers/1/":        1, "/api/1.3/covers/4/": 1, "/api/1.3/covers/8/": 1, "/api/1.3/covers/9/": 1,
 	}
 	for _, id := range []string{"1", "4", "5", "6", "7", "8", "15", "16"} {
 		want["/api/1.3/series/"+id+"/"]++

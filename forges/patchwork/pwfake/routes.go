@@ -28,6 +28,7 @@ const (
 var (
 	apiVersionRe   = regexp.MustCompile(`^/api/(\d+\.\d+)/`)
 	detailRe       = regexp.MustCompile(`^(series|covers)/(\d+)/$`)
+	projectRe      = regexp.MustCompile(`^projects/([^/]+)/$`)
 	checkListRe    = regexp.MustCompile(`^patches/(\d+)/checks/$`)
 	checkDetailRe  = regexp.MustCompile(`^patches/(\d+)/checks/(\d+)/$`)
 	versionedRe    = regexp.MustCompile(`("(?:checks|comments)":")?` + regexp.QuoteMeta(recordedHost) + `/api/`)
@@ -110,6 +111,9 @@ func (f *Fake) view(w http.ResponseWriter, r *http.Request, p Phase, rest string
 	}
 	if m := detailRe.FindStringSubmatch(rest); m != nil {
 		return &view{allow: allowRead, get: func() { f.detail(w, r, p, m[1], m[2]) }}
+	}
+	if m := projectRe.FindStringSubmatch(rest); m != nil {
+		return &view{allow: allowRead, get: func() { f.project(w, r, m[1]) }}
 	}
 	// Both check views answer 404 for a patch that does not exist (in
 	// this phase), before they look at anything else.

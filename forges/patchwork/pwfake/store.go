@@ -191,6 +191,10 @@ type store struct {
 	patchMbox map[int64][]byte
 	users     []user
 	checks    []check // the recorded checks, in id order
+	// projects are the recorded projects (projects-list.json), served by
+	// id and by link name as projects-detail-1 and
+	// projects-detail-by-linkname show.
+	projects []project
 
 	notFoundPage []byte // HTML 404 page; its path is replaced per request
 	errorPage    []byte // HTML 500 page
@@ -313,6 +317,9 @@ func load() (*store, error) {
 		}
 	}
 	if err := s.loadUsers(); err != nil {
+		return nil, err
+	}
+	if err := s.loadProjects(); err != nil {
 		return nil, err
 	}
 	if err := s.loadSeries(); err != nil {
