@@ -30,15 +30,19 @@ const (
 const usage = `usage: trawl <command> [flags]
 
 commands:
-  run -c FILE       poll on the configured schedules until SIGINT/SIGTERM
-  once -c FILE      run one cycle for every source and exit (for cron)
-                    (run, once: --fresh-state moves an unreadable state file aside)
-  plan -c FILE      run one cycle without triggering or writing anything; print every unit
-  status -c FILE    print every unit's last trigger, job, result and what was reported where
-  explain -c FILE UNIT  print a unit's fingerprint inputs now and at its last trigger, and what differs
-  validate -c FILE  check the configuration and exit
-  demo              run the embedded default: recorded Patchwork data, in-process KernelCI
-  version           print the version
+  run -c FILE                poll on the configured schedules until SIGINT/SIGTERM; SIGHUP reloads FILE
+  once -c FILE [--source S]  run one cycle (of every source, or of the named ones) and exit (for cron)
+                             (run, once: --fresh-state moves an unreadable state file aside)
+  plan -c FILE               run one cycle without triggering or writing anything; print every unit
+  status -c FILE [--json]    print every unit's last trigger, job, result and what was reported where
+  explain -c FILE UNIT       print a unit's fingerprint inputs now and at its last trigger, and what differs
+  validate -c FILE [--offline]
+                             check the configuration, its secrets, commands and directories, and
+                             (unless --offline) that every forge project exists
+  retrigger -c FILE UNIT...  build these units again on their next cycle
+  forget -c FILE UNIT...     drop these units from the state
+  demo                       run the embedded default: recorded Patchwork data, in-process KernelCI
+  version                    print the version and the commit it was built from
 `
 
 // run is the whole command line program; main only adds signals and exits.
@@ -67,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		return exitOK
-	case "run", "once", "plan", "validate", "status", "explain":
+	case "run", "once", "plan", "validate", "status", "explain", "retrigger", "forget":
 	default:
 		fmt.Fprintf(stderr, "trawl: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -76,21 +80,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "trawl.yaml", "configuration file")
-	var fresh *bool
+	var (
+		asJSON, offline, fresh *bool
+		sources                []string
+	)
 	if cmd == "run" || cmd == "once" {
 		fresh = fs.Bool("fresh-state", false, "move an unreadable state file aside (state.json.aside-TIME) and start from an empty state")
+	}
+	switch cmd {
+	case "status":
+		asJSON = fs.Bool("json", false, "print the status as JSON (see README: trawl status --json)")
+	case "validate":
+		offline = fs.Bool("offline", false, "do not ask the forges whether the projects exist")
+	case "once":
+		fs.Func("source", "only this source's units are triggered and reported (repeatable)", func(v string) error {
+			sources = append(sources, v)
+			return nil
+		})
 	}
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
+	takesUnits := cmd == "retrigger" || cmd == "forget"
 	var unit string
-	if cmd == "explain" {
+	switch {
+	case cmd == "explain":
 		if fs.NArg() != 1 {
 			fmt.Fprintf(stderr, "usage: trawl explain -c FILE UNIT\n")
 			return exitUsage
 		}
 		unit = fs.Arg(0)
-	} else if fs.NArg() > 0 {
+	case takesUnits && fs.NArg() == 0:
+		fmt.Fprintf(stderr, "trawl %s: name at least one unit (trawl status lists them)\n", cmd)
+		return exitUsage
+	case !takesUnits && fs.NArg() > 0:
 		fmt.Fprintf(stderr, "trawl %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitUsage
 	}
@@ -101,19 +124,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "validate":
-		fmt.Fprintf(stdout, "%s: valid (%d sources, %d targets)\n", *path, len(cfg.Sources), len(cfg.Targets))
-		return exitOK
+		return validate(ctx, cfg, *path, *offline, stdout, stderr)
 	case "status":
 		st, err := state.ReadOnly(cfg.StatePath()).Load()
 		if err != nil {
 			fmt.Fprintf(stderr, "trawl status: %v\n", err)
 			return exitRuntime
 		}
-		if err := cycle.WriteStatus(stdout, st); err != nil {
+		write := cycle.WriteStatus
+		if *asJSON {
+			write = cycle.WriteStatusJSON
+		}
+		if err := write(stdout, st); err != nil {
 			fmt.Fprintf(stderr, "trawl status: write: %v\n", err)
 			return exitRuntime
 		}
 		return exitOK
+	case "retrigger", "forget":
+		return editUnits(cmd, cfg.StatePath(), fs.Args(), stdout, stderr)
 	}
 
 	log, err := setup.NewLogger(cfg.Log, stderr)
@@ -157,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.CycleTimeout))
 		defer cancel()
-		rep, err := app.Runner.Run(cctx, mode, nil)
+		rep, err := app.Runner.Run(cctx, mode, sources)
 		if err != nil {
 			fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 			return exitRuntime

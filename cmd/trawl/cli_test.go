@@ -125,7 +125,7 @@ func TestUsageAndVersion(t *testing.T) {
 		{[]string{"once", "-c", "x.yaml", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"version"}, exitOK, "trawl "},
 		{[]string{"help"}, exitOK, "commands:"},
-		{[]string{"validate", "-c", "../../examples/patchwork-kernelci.yaml"}, exitOK, "valid"},
+		{[]string{"validate", "-c", "../../examples/patchwork-kernelci.yaml", "--offline"}, exitConfig, "token_env: environment variable KCI_TOKEN is unset or empty"},
 		{[]string{"validate", "-c", "/nonexistent/trawl.yaml"}, exitConfig, "/nonexistent/trawl.yaml"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

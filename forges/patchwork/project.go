@@ -14,6 +14,13 @@ import (
 // Patchwork instance.
 var ErrNoProject = errors.New("project does not exist")
 
+// project is the part of a project (projects-detail-by-linkname) that its
+// look-up checks is there.
+type project struct {
+	ID       int64  `json:"id"`
+	LinkName string `json:"link_name"`
+}
+
 // GetProject checks that the project with this link name exists. Patchwork
 // 3.1.3 lists an unknown project's patches and series as an empty 200
 // (captures series-list-unknown-project), so a listing cannot tell a
@@ -22,7 +29,7 @@ var ErrNoProject = errors.New("project does not exist")
 // wrapping ErrNoProject.
 func (c *Client) GetProject(ctx context.Context, linkName string) error {
 	op := "get project " + linkName
-	_, _, err := c.get(ctx, c.api("projects/"+url.PathEscape(linkName)+"/", nil))
+	_, _, err := c.getJSON(ctx, c.api("projects/"+url.PathEscape(linkName)+"/", nil), httpx.DecodeJSON[project]())
 	var se *httpx.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusNotFound {
 		return c.errorf(op, fmt.Errorf("%w: no project with link name %q (%v)", ErrNoProject, linkName, err))

@@ -1,12 +1,15 @@
 package cycle
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // TestRetriggerRequestedBuildsAgainWithoutAdopting: a unit marked by
@@ -76,4 +79,21 @@ func TestScopedCycleReadsDependenciesOfOtherSources(t *testing.T) {
 	if len(req.Patches) != 2 || req.Patches[0].Hash != "z" {
 		t.Fatalf("patches %+v; want the bpf dependency's first", req.Patches)
 	}
+}
+
+// TestStatusJSONGolden pins the documented shape of `trawl status --json`
+// on the same history as status.golden.
+func TestStatusJSONGolden(t *testing.T) {
+	h, pt, rp := reportingHarness(t, series(1, 1, "a", "b"), series(2, 1, "c"))
+	h.run(t, Act)
+	h.now = h.now.Add(10 * time.Minute)
+	pt.set(targets.StateFail, "builds 2/2 passed; tests 1 failed")
+	rp.fail["20"] = &httpx.StatusError{Method: "POST", URL: "https://pw/api/1.3/patches/20/checks/", Status: 502}
+	rp.fail["11"] = &httpx.StatusError{Method: "POST", URL: "https://pw/api/1.3/patches/11/checks/", Status: 403, Message: "You do not have permission to perform this action."}
+	h.run(t, Act)
+	var b bytes.Buffer
+	if err := WriteStatusJSON(&b, h.store.st); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status.json.golden", b.Bytes())
 }

@@ -65,7 +65,7 @@ func (u *UnitReport) why() string {
 	switch u.Outcome {
 	case OutcomeTrigger, OutcomeTriggered, OutcomeAdopted:
 		s := "new unit"
-		if u.Reason == ReasonChanged || u.Reason == ReasonRetry {
+		if u.Reason == ReasonChanged || u.Reason == ReasonRetry || u.Reason == ReasonRetrigger {
 			s = strings.Join(u.Why, "; ")
 		}
 		if len(u.Deps) > 0 {

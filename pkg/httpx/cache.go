@@ -36,6 +36,8 @@ func partition(c *Credential) (string, error) {
 type fileCache struct {
 	dir string
 	log *zap.Logger
+	// readOnly drops every write and delete.
+	readOnly bool
 }
 
 func (c *fileCache) path(key string) string {
@@ -57,6 +59,9 @@ func (c *fileCache) Get(key string) ([]byte, bool) {
 
 // Set stores a response for key.
 func (c *fileCache) Set(key string, resp []byte) {
+	if c.readOnly {
+		return
+	}
 	if err := c.write(c.path(key), resp); err != nil {
 		c.log.Warn("http cache: write entry", zap.Error(err))
 	}
@@ -64,6 +69,9 @@ func (c *fileCache) Set(key string, resp []byte) {
 
 // Delete removes the entry for key, if any.
 func (c *fileCache) Delete(key string) {
+	if c.readOnly {
+		return
+	}
 	if err := os.Remove(c.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		c.log.Warn("http cache: delete entry", zap.Error(err))
 	}

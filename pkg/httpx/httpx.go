@@ -82,17 +82,20 @@ func (c *Credential) value(ctx context.Context) (string, error) {
 
 // Options configures the client New builds for one forge instance.
 type Options struct {
-	Name         string            // instance name used in logs ("patchwork netdev")
-	CacheDir     string            // "" = no cache at all
-	Credential   *Credential       // nil = anonymous
-	UserAgent    string            // required; see UserAgent()
-	Timeout      time.Duration     // per attempt; 0 -> 30s
-	RetryMax     int               // 0 -> 4; negative -> no retries
-	RetryWaitMin time.Duration     // 0 -> 500ms
-	RetryWaitMax time.Duration     // 0 -> 30s
-	Logger       *zap.Logger       // nil -> no logs
-	Meter        *Meter            // nil -> a new one
-	Transport    http.RoundTripper // base transport; nil -> a clone of http.DefaultTransport
+	Name     string // instance name used in logs ("patchwork netdev")
+	CacheDir string // "" = no cache at all
+	// CacheReadOnly serves what CacheDir holds but never writes it (nor
+	// creates it): for `trawl plan` and `trawl validate`.
+	CacheReadOnly bool
+	Credential    *Credential       // nil = anonymous
+	UserAgent     string            // required; see UserAgent()
+	Timeout       time.Duration     // per attempt; 0 -> 30s
+	RetryMax      int               // 0 -> 4; negative -> no retries
+	RetryWaitMin  time.Duration     // 0 -> 500ms
+	RetryWaitMax  time.Duration     // 0 -> 30s
+	Logger        *zap.Logger       // nil -> no logs
+	Meter         *Meter            // nil -> a new one
+	Transport     http.RoundTripper // base transport; nil -> a clone of http.DefaultTransport
 	// MaxBody bounds every response body (WithMaxBody overrides it per
 	// request); 0 -> 64 MiB. A longer body fails with an error naming the
 	// URL.
@@ -187,10 +190,12 @@ func New(o Options) (*http.Client, error) {
 			return nil, fmt.Errorf("httpx %s: name cache partition: %w", o.Name, err)
 		}
 		dir := filepath.Join(o.CacheDir, part)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("httpx %s: create cache: %w", o.Name, err)
+		if !o.CacheReadOnly {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("httpx %s: create cache: %w", o.Name, err)
+			}
 		}
-		cache := &fileCache{dir: dir, log: log}
+		cache := &fileCache{dir: dir, log: log, readOnly: o.CacheReadOnly}
 		rt = &httpcache.Transport{Transport: rt, Cache: cache, MarkCachedResponses: true}
 		rt = &checkTransport{next: rt, cache: cache, validate: o.Validate, maxBody: maxBody, log: log}
 	}

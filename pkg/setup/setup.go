@@ -43,8 +43,10 @@ import (
 type Options struct {
 	Version string
 	Logger  *zap.Logger
-	// ReadOnly opens the state without taking its lock and refuses to
-	// write it: for `trawl plan`, which may run beside a daemon.
+	// ReadOnly writes nothing: the state is read without its lock and
+	// never saved, the HTTP cache is read but not written, the exec
+	// targets' record directories are left alone. For `trawl plan`, which
+	// may run beside a daemon, and `trawl validate`.
 	ReadOnly bool
 	// Transport, when set, is the base transport of every HTTP client.
 	Transport http.RoundTripper
@@ -64,6 +66,7 @@ type App struct {
 	// Metrics holds the metrics `trawl run` serves on /metrics.
 	Metrics *prometheus.Registry
 	store   interface{ Close() error }
+	sources []cycle.Source
 	// closers are released by Close: targets running commands.
 	closers []io.Closer
 }
@@ -111,6 +114,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		}
 		if cache {
 			opts.CacheDir = filepath.Join(cfg.CacheDir(), dirName(name))
+			opts.CacheReadOnly = o.ReadOnly
 		}
 		return httpx.New(opts)
 	}
@@ -171,6 +175,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 				Timeout:  time.Duration(e.Timeout),
 				Env:      e.Env,
 				StateDir: cfg.StateDir,
+				ReadOnly: o.ReadOnly,
 				Logger:   log,
 			})
 			if err != nil {
@@ -311,6 +316,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		maxAge[s.Name] = time.Duration(s.Report.MaxAge)
 	}
 
+	a.sources = srcs
 	m, err := metrics.New(a.Metrics, metrics.Options{Version: o.Version, Clients: a.requestsByClient})
 	if err != nil {
 		return nil, err

@@ -155,6 +155,9 @@ type Opts struct {
 	// StateDir is trawl's state directory; job records and logs live in
 	// StateDir/exec/<Name>/.
 	StateDir string
+	// ReadOnly builds a target that is never triggered (`trawl plan`): it
+	// neither creates nor tidies the record directory.
+	ReadOnly bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives progress; nil means no logging.
@@ -220,8 +223,10 @@ func New(o Opts) (*Target, error) {
 		}
 	}
 	records := filepath.Join(o.StateDir, "exec", o.Name)
-	if err := os.MkdirAll(records, 0o700); err != nil {
-		return nil, fmt.Errorf("exec %s: create record directory: %w", o.Name, err)
+	if !o.ReadOnly {
+		if err := os.MkdirAll(records, 0o700); err != nil {
+			return nil, fmt.Errorf("exec %s: create record directory: %w", o.Name, err)
+		}
 	}
 	t := &Target{
 		name:    o.Name,
@@ -251,7 +256,9 @@ func New(o Opts) (*Target, error) {
 		}
 		t.supervisor = self
 	}
-	removeTemps(records)
+	if !o.ReadOnly {
+		removeTemps(records)
+	}
 	return t, nil
 }
 
