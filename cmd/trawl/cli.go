@@ -7,15 +7,13 @@ import (
 	"io"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
-	"github.com/trawl-ci/trawl/pkg/daemon"
 	"github.com/trawl-ci/trawl/pkg/demo"
 	"github.com/trawl-ci/trawl/pkg/setup"
 	"github.com/trawl-ci/trawl/pkg/state"
-	"github.com/trawl-ci/trawl/pkg/web"
 )
 
 // Exit codes, documented in README.md.
@@ -144,6 +142,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return editUnits(cmd, cfg.StatePath(), fs.Args(), stdout, stderr)
 	}
 
+	if cmd == "run" {
+		return runDaemon(ctx, *path, cfg, fresh != nil && *fresh, stderr)
+	}
 	log, err := setup.NewLogger(cfg.Log, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl: %v\n", err)
@@ -160,24 +161,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "explain":
 		return explainUnit(ctx, app, cfg, unit, stdout, stderr)
-	case "run":
-		tracker := daemon.NewTracker(app.Groups)
-		err := daemon.Run(ctx, daemon.Options{
-			Cycler:       app.Runner,
-			Groups:       app.Groups,
-			Parse:        config.ParseSchedule,
-			CycleTimeout: time.Duration(cfg.CycleTimeout),
-			Listen:       cfg.Listen,
-			Metrics:      promhttp.HandlerFor(app.Metrics, promhttp.HandlerOpts{}),
-			Tracker:      tracker,
-			Status:       web.New(web.Options{Cycles: tracker, Load: state.ReadOnly(cfg.StatePath()).Load}),
-			Logger:       log,
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "trawl run: %v\n", err)
-			return exitRuntime
-		}
-		return exitOK
 	default:
 		mode := cycle.Act
 		if cmd == "plan" {
@@ -193,6 +176,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := rep.WriteTable(stdout); err != nil {
 			fmt.Fprintf(stderr, "trawl %s: write: %v\n", cmd, err)
 			return exitRuntime
+		}
+		if mode == cycle.Act {
+			if err := app.Prune(); err != nil {
+				log.Error("prune", zap.Error(err))
+			}
 		}
 		if rep.Errors > 0 {
 			return exitCycle

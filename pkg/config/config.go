@@ -73,6 +73,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http" json:"http"`
 	// Log sets up logging.
 	Log Log `yaml:"log" json:"log"`
+	// Retention bounds the HTTP cache and the exec job records.
+	Retention Retention `yaml:"retention" json:"retention"`
 	// Targets are the CI backends, at least one, with unique names.
 	Targets []Target `yaml:"targets" json:"targets"`
 	// Reporters are results stores sources may report to (ResultsDB).
@@ -92,6 +94,24 @@ type HTTP struct {
 	// Retries is how many times a failed request is retried (0..10).
 	Retries int `yaml:"retries" json:"retries"`
 }
+
+// Retention bounds what trawl keeps beside the state file, by age (of the
+// last write) and by size; pruned after `trawl once` and at most hourly by
+// `trawl run`. An exec record the state still refers to is kept.
+type Retention struct {
+	CacheMaxAge Duration `yaml:"cache_max_age" json:"cache_max_age"`
+	CacheMaxMB  int      `yaml:"cache_max_mb" json:"cache_max_mb"`
+	ExecMaxAge  Duration `yaml:"exec_max_age" json:"exec_max_age"`
+	ExecMaxMB   int      `yaml:"exec_max_mb" json:"exec_max_mb"`
+}
+
+// Defaults of the retention keys.
+const (
+	DefaultCacheMaxAge = Duration(14 * day)
+	DefaultCacheMaxMB  = 1024
+	DefaultExecMaxAge  = Duration(30 * day)
+	DefaultExecMaxMB   = 2048
+)
 
 // Log sets up logging.
 type Log struct {

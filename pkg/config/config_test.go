@@ -66,6 +66,7 @@ func TestLoadFileGood(t *testing.T) {
 		TriggerConcurrency: 8,
 		HTTP:               HTTP{Timeout: Duration(45 * time.Second), Retries: 2},
 		Log:                Log{Level: "debug", Format: "json"},
+		Retention:          Retention{CacheMaxAge: DefaultCacheMaxAge, CacheMaxMB: DefaultCacheMaxMB, ExecMaxAge: DefaultExecMaxAge, ExecMaxMB: DefaultExecMaxMB},
 		Targets: []Target{
 			{Name: "kernelci-staging", Type: TargetKernelCI, MaxRunning: 5, KernelCI: &KernelCI{
 				APIURL:         "https://staging.kernelci.org:9000",

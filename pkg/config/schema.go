@@ -29,7 +29,7 @@ func load(data []byte, filename, dir string) (*Config, error) {
 
 // config reads the top level.
 func (l *loader) config(f field) *Config {
-	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "listen", "http", "log", "targets", "reporters", "sources")
+	o := l.object(f, "state_dir", "cycle_timeout", "gone_grace", "trigger_concurrency", "listen", "http", "log", "retention", "targets", "reporters", "sources")
 	c := &Config{
 		CycleTimeout:       l.duration(o.get("cycle_timeout"), DefaultCycleTimeout),
 		GoneGrace:          l.duration(o.get("gone_grace"), DefaultGoneGrace),
@@ -59,6 +59,14 @@ func (l *loader) config(f field) *Config {
 	c.Log = Log{
 		Level:  l.enum(g.get("level"), DefaultLogLevel, "debug", "info", "warn", "error"),
 		Format: l.enum(g.get("format"), DefaultLogFormat, "console", "json"),
+	}
+
+	r := l.object(o.get("retention"), "cache_max_age", "cache_max_mb", "exec_max_age", "exec_max_mb")
+	c.Retention = Retention{
+		CacheMaxAge: l.duration(r.get("cache_max_age"), DefaultCacheMaxAge),
+		CacheMaxMB:  l.integer(r.get("cache_max_mb"), DefaultCacheMaxMB, 1, 1<<20),
+		ExecMaxAge:  l.duration(r.get("exec_max_age"), DefaultExecMaxAge),
+		ExecMaxMB:   l.integer(r.get("exec_max_mb"), DefaultExecMaxMB, 1, 1<<20),
 	}
 
 	targets := map[string]int{}

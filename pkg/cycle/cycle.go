@@ -555,11 +555,23 @@ func (r *Runner) sweep(st *state.State, scope map[string]struct{}, unknown map[s
 		if seen[k] {
 			continue
 		}
-		if _, ok := scope[u.Source]; !ok || unknown[u.Source] {
-			continue
+		// A unit of a source or target no longer configured would never be
+		// swept by its source: it goes as gone ones do, after the grace.
+		detail := "no longer an open, complete change on its source (superseded, accepted, archived or closed)"
+		_, hasSource := r.sources[u.Source]
+		_, hasTarget := r.targets[u.Target]
+		switch {
+		case !hasSource:
+			detail = fmt.Sprintf("source %q is no longer configured", u.Source)
+		case !hasTarget:
+			detail = fmt.Sprintf("target %q is no longer configured", u.Target)
+		default:
+			if _, ok := scope[u.Source]; !ok || unknown[u.Source] {
+				continue
+			}
 		}
 		ur := UnitReport{Unit: k, Change: change.Key(u.Change), Source: u.Source, Target: u.Target, Fingerprint: u.Fingerprint,
-			Outcome: OutcomeGone, Detail: "no longer an open, complete change on its source (superseded, accepted, archived or closed)"}
+			Outcome: OutcomeGone, Detail: detail}
 		if u.GoneSince == nil {
 			t := now
 			u.GoneSince = &t

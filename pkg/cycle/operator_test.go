@@ -3,12 +3,14 @@ package cycle
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -96,4 +98,30 @@ func TestStatusJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "status.json.golden", b.Bytes())
+}
+
+// TestUnitsOfRemovedSourcesAndTargetsAreForgotten: a unit whose source or
+// target left the configuration is never swept by its source; it is gone
+// at once and forgotten after the grace, so the state does not keep it
+// for ever.
+func TestUnitsOfRemovedSourcesAndTargetsAreForgotten(t *testing.T) {
+	h := newHarness(t, series(1, 1, "a"))
+	h.run(t, Act)
+	h.store.st.Units["pw:pw.example.org/old/series/9@kci"] = &state.Unit{Change: "pw:pw.example.org/old/series/9", Target: "kci", Source: "old"}
+	h.store.st.Units[change.UnitKey(series(1, 1, "a").Key, "gone-target")] = &state.Unit{Change: string(series(1, 1, "a").Key), Target: "gone-target", Source: "netdev"}
+	h.now = h.now.Add(time.Minute)
+	rep := h.run(t, Act)
+	for _, u := range rep.Units {
+		if u.Unit != unit(1) && u.Outcome != OutcomeGone {
+			t.Fatalf("%s: %s, want gone", u.Unit, u.Outcome)
+		}
+	}
+	if len(h.store.st.Units) != 3 {
+		t.Fatalf("state has %d units, want 3 until the grace ends", len(h.store.st.Units))
+	}
+	h.now = h.now.Add(2 * time.Hour)
+	h.run(t, Act)
+	if len(h.store.st.Units) != 1 || h.store.st.Units[unit(1)] == nil {
+		t.Fatalf("state units %v, want only the configured one", slices.Collect(maps.Keys(h.store.st.Units)))
+	}
 }

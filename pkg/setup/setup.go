@@ -67,6 +67,8 @@ type App struct {
 	Metrics *prometheus.Registry
 	store   interface{ Close() error }
 	sources []cycle.Source
+	cfg     *config.Config
+	log     *zap.Logger
 	// closers are released by Close: targets running commands.
 	closers []io.Closer
 }
@@ -77,7 +79,7 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &App{Meters: map[string]*httpx.Meter{}, Metrics: prometheus.NewRegistry()}
+	a := &App{Meters: map[string]*httpx.Meter{}, Metrics: prometheus.NewRegistry(), cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			_ = a.Close() // what was built so far
