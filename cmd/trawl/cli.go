@@ -75,46 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "trawl.yaml", "configuration file")
-	var (
-		asJSON, offline, fresh *bool
-		sources                []string
-	)
-	if cmd == "run" || cmd == "once" {
-		fresh = fs.Bool("fresh-state", false, "move an unreadable state file aside (state.json.aside-TIME) and start from an empty state")
-	}
-	switch cmd {
-	case "status":
-		asJSON = fs.Bool("json", false, "print the status as JSON (see README: trawl status --json)")
-	case "validate":
-		offline = fs.Bool("offline", false, "do not ask the forges whether the projects exist")
-	case "once":
-		fs.Func("source", "only this source's units are triggered and reported (repeatable)", func(v string) error {
-			sources = append(sources, v)
-			return nil
-		})
-	}
-	if err := fs.Parse(rest); err != nil {
+	inv, ok := parse(cmd, rest, stderr)
+	if !ok {
 		return exitUsage
 	}
-	takesUnits := cmd == "retrigger" || cmd == "forget"
-	var unit string
-	switch {
-	case cmd == "explain":
-		if fs.NArg() != 1 {
-			fmt.Fprintf(stderr, "usage: trawl explain -c FILE UNIT\n")
-			return exitUsage
-		}
-		unit = fs.Arg(0)
-	case takesUnits && fs.NArg() == 0:
-		fmt.Fprintf(stderr, "trawl %s: name at least one unit (trawl status lists them)\n", cmd)
-		return exitUsage
-	case !takesUnits && fs.NArg() > 0:
-		fmt.Fprintf(stderr, "trawl %s: unexpected argument %q\n", cmd, fs.Arg(0))
-		return exitUsage
-	}
+	path := &inv.path
 	cfg, err := config.LoadFile(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
@@ -122,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "validate":
-		return validate(ctx, cfg, *path, *offline, stdout, stderr)
+		return validate(ctx, cfg, *path, inv.offline, stdout, stderr)
 	case "status":
 		st, err := state.ReadOnly(cfg.StatePath()).Load()
 		if err != nil {
@@ -130,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		write := cycle.WriteStatus
-		if *asJSON {
+		if inv.asJSON {
 			write = cycle.WriteStatusJSON
 		}
 		if err := write(stdout, st); err != nil {
@@ -139,11 +104,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case "retrigger", "forget":
-		return editUnits(cmd, cfg.StatePath(), fs.Args(), stdout, stderr)
+		return editUnits(cmd, cfg.StatePath(), inv.units, stdout, stderr)
 	}
 
 	if cmd == "run" {
-		return runDaemon(ctx, *path, cfg, fresh != nil && *fresh, stderr)
+		return runDaemon(ctx, *path, cfg, inv.fresh, stderr)
 	}
 	log, err := setup.NewLogger(cfg.Log, stderr)
 	if err != nil {
@@ -151,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	app, err := setup.New(cfg, setup.Options{Version: readVersion().Version, Logger: log, ReadOnly: cmd == "plan" || cmd == "explain", FreshState: fresh != nil && *fresh})
+	app, err := setup.New(cfg, setup.Options{Version: readVersion().Version, Logger: log, ReadOnly: cmd == "plan" || cmd == "explain", FreshState: inv.fresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 		return exitRuntime
@@ -160,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "explain":
-		return explainUnit(ctx, app, cfg, unit, stdout, stderr)
+		return explainUnit(ctx, app, cfg, inv.units[0], stdout, stderr)
 	default:
 		mode := cycle.Act
 		if cmd == "plan" {
@@ -168,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.CycleTimeout))
 		defer cancel()
-		rep, err := app.Runner.Run(cctx, mode, sources)
+		rep, err := app.Runner.Run(cctx, mode, inv.sources)
 		if err != nil {
 			fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 			return exitRuntime
@@ -187,4 +152,54 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+}
+
+// invocation is a parsed command line of a command that reads a
+// configuration.
+type invocation struct {
+	cmd, path              string
+	asJSON, offline, fresh bool
+	sources, units         []string
+}
+
+// parse reads the flags and arguments of cmd; false means a bad command
+// line, already explained on stderr.
+func parse(cmd string, args []string, stderr io.Writer) (invocation, bool) {
+	inv := invocation{cmd: cmd}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&inv.path, "c", "trawl.yaml", "configuration file")
+	if cmd == "run" || cmd == "once" {
+		fs.BoolVar(&inv.fresh, "fresh-state", false, "move an unreadable state file aside (state.json.aside-TIME) and start from an empty state")
+	}
+	switch cmd {
+	case "status":
+		fs.BoolVar(&inv.asJSON, "json", false, "print the status as JSON (see README: trawl status --json)")
+	case "validate":
+		fs.BoolVar(&inv.offline, "offline", false, "do not ask the forges whether the projects exist")
+	case "once":
+		fs.Func("source", "only this source's units are triggered and reported (repeatable)", func(v string) error {
+			inv.sources = append(inv.sources, v)
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return inv, false
+	}
+	takesUnits := cmd == "retrigger" || cmd == "forget"
+	switch {
+	case cmd == "explain":
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "usage: trawl explain -c FILE UNIT\n")
+			return inv, false
+		}
+	case takesUnits && fs.NArg() == 0:
+		fmt.Fprintf(stderr, "trawl %s: name at least one unit (trawl status lists them)\n", cmd)
+		return inv, false
+	case !takesUnits && fs.NArg() > 0:
+		fmt.Fprintf(stderr, "trawl %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return inv, false
+	}
+	inv.units = fs.Args()
+	return inv, true
 }
