@@ -54,7 +54,8 @@
 // cannot be started at all (no such file, no permission) has its record
 // removed again and fails the trigger, so the next cycle tries once more.
 //
-// Records and logs are never deleted by trawl.
+// Records and logs are removed only by PruneRecords (retention), and only
+// those of jobs no unit of the state refers to.
 //
 // # Runs
 //
