@@ -2,12 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/trawl-ci/trawl/forges/github/ghfake"
+	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
+	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/state"
 )
@@ -269,4 +274,65 @@ func tree(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestValidateAsksEveryForge: validate asks Patchwork, GitLab and GitHub
+// whether each source's project exists, and names every source whose
+// project does not.
+func TestValidateAsksEveryForge(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pw, err := pwfake.New(pwfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwSrv := httptest.NewServer(pw)
+	defer pwSrv.Close()
+	gl := glfake.New(glfake.Options{Token: "glpat-test"})
+	gl.AddProject(glfake.Project{ID: 10, Path: "group/kernel"})
+	glSrv := httptest.NewServer(gl)
+	defer glSrv.Close()
+	gh := ghfake.New(ghfake.Options{Tokens: []string{"ghp_test"}})
+	gh.AddPR("rock-core/base-types", ghfake.PR{Number: 5, Title: "PR", HeadRef: "feature",
+		HeadSHA: strings.Repeat("c", 40), BaseSHA: strings.Repeat("d", 40)})
+	ghSrv := httptest.NewServer(gh)
+	defer ghSrv.Close()
+	cfg := func(pwProject, glProject, ghRepo string) string {
+		return write("trawl.yaml", fmt.Sprintf(`http: {retries: 0}
+targets:
+  - name: hook
+    type: webhook
+    webhook: {url: https://ci.example.org/hook, secret_file: %s}
+sources:
+  - name: netdev
+    type: patchwork
+    targets: [hook]
+    base: {tree: net-next, url: https://git.example.org/net-next.git, branch: main}
+    patchwork: {url: %s, project: %s}
+  - name: kernel
+    type: gitlab
+    targets: [hook]
+    gitlab: {url: %s, project: %s, token_file: %s}
+  - name: base-types
+    type: github
+    targets: [hook]
+    github: {repo: %s, api_url: %s, host: ghe.test, token_file: %s}
+`, write("hook.secret", "s3cret"), pwSrv.URL, pwProject, glSrv.URL, glProject, write("gl.token", "glpat-test"),
+			ghRepo, ghSrv.URL, write("gh.token", "ghp_test")))
+	}
+	if code, out, errs := trawl(t, "validate", "-c", cfg("netdev", "group/kernel", "rock-core/base-types")); code != exitOK {
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs := trawl(t, "validate", "-c", cfg("netdve", "group/kernl", "rock-core/base-typo"))
+	for _, want := range []string{`source netdev: `, `"netdve"`, "source kernel: ", "group/kernl", "404", "source base-types: ", "rock-core/base-typo"} {
+		if code != exitConfig || !strings.Contains(errs, want) {
+			t.Fatalf("validate of three misspelled projects: exit %d, want %d and %q in\n%s", code, exitConfig, want, errs)
+		}
+	}
 }
