@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkConfig is a configuration whose every local dependency can be
@@ -152,3 +153,24 @@ func TestPathsAreLiteral(t *testing.T) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func TestRetentionKeys(t *testing.T) {
+	base := sprintf(checkConfig, "/srv/trawl", "/t.jwt", "/bin/true", "/tmp", "X")
+	c, err := Load([]byte(base), "trawl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Retention{CacheMaxAge: DefaultCacheMaxAge, CacheMaxMB: DefaultCacheMaxMB, ExecMaxAge: DefaultExecMaxAge, ExecMaxMB: DefaultExecMaxMB}); c.Retention != want {
+		t.Fatalf("default retention %+v, want %+v", c.Retention, want)
+	}
+	c, err = Load([]byte(base+"retention: {cache_max_age: 2d, exec_max_mb: 10}\n"), "trawl.yaml")
+	if err != nil || c.Retention.CacheMaxAge != Duration(48*time.Hour) || c.Retention.ExecMaxMB != 10 || c.Retention.CacheMaxMB != DefaultCacheMaxMB {
+		t.Fatalf("retention %+v, %v", c.Retention, err)
+	}
+	_, err = Load([]byte(base+"retention:\n  cache_max_mb: 0\n  keep: forever\n"), "trawl.yaml")
+	for _, want := range []string{"trawl.yaml:24: retention.cache_max_mb: 0 is out of range", "trawl.yaml:25: retention.keep: unknown key"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("bad retention: %v\nwant %s", err, want)
+		}
+	}
+}
