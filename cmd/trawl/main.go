@@ -15,6 +15,11 @@ import (
 // overrides the module version the go command records (see readVersion).
 var version string
 
+// commit, when set at build time with -ldflags "-X main.commit=...", is
+// the commit the binary was built from, for a build in which the go
+// command records none (a git worktree, GOFLAGS=-buildvcs=false).
+var commit string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

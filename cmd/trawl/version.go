@@ -37,14 +37,19 @@ func (v versionInfo) String() string {
 
 // readVersion describes the running binary from what the go command
 // recorded in it (go build, go install and go run all stamp the module
-// version and, inside a repository, the VCS revision) and from the linker
-// flag, which wins when a release build sets it.
+// version and, inside a clone, the VCS revision) and from the linker
+// flags, which win when a make build sets them. The go command records no
+// revision in a git worktree (its .git is a file), hence main.commit.
 func readVersion() versionInfo {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		info = nil
 	}
-	return describe(info, version)
+	v := describe(info, version)
+	if v.Commit == "" {
+		v.Commit = commit
+	}
+	return v
 }
 
 // describe turns build information and the linker-set version into a
