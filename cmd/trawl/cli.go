@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,6 +13,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/demo"
+	"github.com/trawl-ci/trawl/pkg/progress"
 	"github.com/trawl-ci/trawl/pkg/setup"
 	"github.com/trawl-ci/trawl/pkg/state"
 )
@@ -110,7 +112,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "run" {
 		return runDaemon(ctx, *path, cfg, inv.fresh, stderr)
 	}
-	log, err := setup.NewLogger(cfg.Log, stderr)
+	// On a terminal, a long tick shows a status line below the log lines.
+	var term *progress.Terminal
+	logTo := stderr
+	if f, ok := stderr.(*os.File); ok && progress.IsTerminal(f) && (cmd == "once" || cmd == "plan") {
+		term = progress.NewTerminal(stderr)
+		logTo = term
+	}
+	log, err := setup.NewLogger(cfg.Log, logTo)
 	if err != nil {
 		fmt.Fprintf(stderr, "trawl: %v\n", err)
 		return exitConfig
@@ -133,7 +142,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.CycleTimeout))
 		defer cancel()
+		stopLine := func() {}
+		if term != nil {
+			line := progress.NewLine(term, app.Requests, nil)
+			app.Runner.Observe(line)
+			lctx, stop := context.WithCancel(cctx)
+			done := make(chan struct{})
+			go func() { defer close(done); line.Run(lctx, time.Second) }()
+			stopLine = func() { stop(); <-done }
+		}
 		rep, err := app.Runner.Run(cctx, mode, inv.sources)
+		stopLine()
 		if err != nil {
 			fmt.Fprintf(stderr, "trawl %s: %v\n", cmd, err)
 			return exitRuntime

@@ -399,6 +399,10 @@ func (a *App) requestsByClient() map[string]httpx.Counts {
 	return out
 }
 
+// Requests returns the running request counts of every HTTP client
+// together, for a progress line.
+func (a *App) Requests() httpx.Counts { return a.requests() }
+
 // requests returns the request counts of every client together.
 func (a *App) requests() httpx.Counts {
 	var sum httpx.Counts
