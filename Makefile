@@ -55,8 +55,9 @@ torture: ## the torture tests in full: the crash suite kills and restarts trawl 
 	TRAWL_TORTURE=1 go test -run 'Torture|^TestFaultsLoseNothing$$' -count=1 -v -timeout 60m ./...
 
 .PHONY: bench
-bench: ## benchmarks (figures for speed and memory targets)
-	go test -run '^$$' -bench . -benchmem ./...
+bench: ## benchmarks: ticks against the simulator at 1k and 10k units, a 1,000-tick idle soak, micro-benchmarks
+	go test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./pkg/sim
+	go test -run '^$$' -bench . -benchmem $$(go list ./... | grep -v /pkg/sim$$)
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each

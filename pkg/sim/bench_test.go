@@ -1,0 +1,219 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	soakTicks = flag.Int("sim.soak", 1000, "idle ticks of BenchmarkIdleSoak")
+	schedule  = flag.Duration("sim.schedule", time.Minute, "tick interval for the detection latency")
+)
+
+// probe measures one stretch of work in this process: CPU time, wall time,
+// peak heap (sampled), peak RSS and allocations.
+type probe struct {
+	start             time.Time
+	cpu               time.Duration
+	mallocs, alloc    uint64
+	stop              chan struct{}
+	wg                sync.WaitGroup
+	peakHeap, samples uint64
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startProbe resets the peak RSS (Linux: clear_refs 5) and starts sampling
+// the heap.
+func startProbe() *probe {
+	runtime.GC()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p := &probe{start: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, alloc: ms.TotalAlloc, stop: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	p.wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			p.peakHeap = max(p.peakHeap, sample[0].Value.Uint64())
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return p
+}
+
+type measured struct {
+	wall, cpu           time.Duration
+	peakHeap, peakRSS   uint64
+	mallocs, allocBytes uint64
+}
+
+func (p *probe) end() measured {
+	wall, cpu := time.Since(p.start), cpuTime()-p.cpu
+	close(p.stop)
+	p.wg.Wait()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return measured{wall: wall, cpu: cpu, peakHeap: p.peakHeap, peakRSS: peakRSS(),
+		mallocs: ms.Mallocs - p.mallocs, allocBytes: ms.TotalAlloc - p.alloc}
+}
+
+// peakRSS reads VmHWM from /proc/self/status, in bytes.
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
+
+// report prints and reports what one tick cost.
+func report(b *testing.B, h *harness, name string, before map[string]Counts, m measured, triggered int) {
+	b.Helper()
+	by := Sub(h.w.Stats.Snapshot(), before)
+	var total, bytes int64
+	forges := make([]string, 0, len(by))
+	for f := range by {
+		forges = append(forges, f)
+	}
+	sort.Strings(forges)
+	var line []string
+	for _, f := range forges {
+		c := by[f]
+		total += c.Requests
+		bytes += c.Bytes
+		b.ReportMetric(float64(c.Requests), f+"-req/op")
+		line = append(line, fmt.Sprintf("%s %d (304 %d, err %d, %.2f MB)", f, c.Requests, c.NotModified, c.Errors, float64(c.Bytes)/1e6))
+	}
+	b.ReportMetric(float64(total), "requests/op")
+	b.ReportMetric(float64(bytes), "bytes/op")
+	b.ReportMetric(float64(m.cpu.Milliseconds()), "cpu-ms/op")
+	b.ReportMetric(float64(m.peakHeap)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(m.peakRSS)/(1<<20), "peak-rss-MB")
+	b.ReportMetric(float64(m.mallocs), "mallocs/op")
+	fmt.Printf("%-22s units %5d: %d requests [%s], %.2f MB; triggered %d; wall %s, CPU %s; peak heap %.0f MB, peak RSS %.0f MB; %d allocations, %.0f MB allocated\n",
+		name, h.w.Units(), total, strings.Join(line, "; "), float64(bytes)/1e6, triggered,
+		m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond),
+		float64(m.peakHeap)/(1<<20), float64(m.peakRSS)/(1<<20), m.mallocs, float64(m.allocBytes)/(1<<20))
+}
+
+var scales = []struct {
+	name        string
+	series, prs int
+}{
+	{"1k", 1000, 500},
+	{"10k", 10000, 5000},
+}
+
+// BenchmarkTick measures a cold tick (empty state) and an idle tick
+// (nothing changed) of the whole wiring against the simulator, at 1k and
+// 10k units (series plus pull and merge requests; the simulator runs in
+// this process, so CPU, heap and RSS include its serving; the Patchwork
+// series go to the webhook target, see Options.Webhook). The idle case
+// also measures the detection latency: one new series appears, and the
+// latency is the wait for the next tick (half the schedule on average, a
+// whole one at worst) plus the time into the tick at which its trigger
+// reached the target.
+//
+//	go test ./pkg/sim -run '^$' -bench Tick -benchtime 1x
+func BenchmarkTick(b *testing.B) {
+	for _, sc := range scales {
+		for _, kind := range []string{"cold", "idle"} {
+			b.Run(sc.name+"/"+kind, func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					h := newHarness(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Webhook: true}, false)
+					if kind == "idle" {
+						h.tick(b)
+						h.tick(b) // the first idle tick fills what the cold one left
+					}
+					before := h.w.Stats.Snapshot()
+					b.StartTimer()
+					p := startProbe()
+					rep := h.tick(b)
+					m := p.end()
+					b.StopTimer()
+					report(b, h, "tick "+sc.name+" "+kind, before, m, rep.Count.Triggered)
+					if kind == "idle" {
+						if rep.Count.Triggered != 0 {
+							b.Fatalf("idle tick triggered %d", rep.Count.Triggered)
+						}
+						n := len(h.w.Triggers())
+						h.w.Change(h.w.clock())
+						start := time.Now()
+						rep := h.tick(b)
+						ts := h.w.Triggers()
+						if rep.Count.Triggered != 1 || len(ts) != n+1 {
+							b.Fatalf("after a new series: triggered %d", rep.Count.Triggered)
+						}
+						in := ts[n].Sub(start)
+						b.ReportMetric(float64((*schedule/2 + in).Milliseconds()), "latency-ms")
+						fmt.Printf("%-22s detection latency with a %s schedule: %s on average, %s at worst (%s into the tick)\n",
+							"tick "+sc.name+" "+kind, *schedule, (*schedule/2 + in).Round(time.Millisecond),
+							(*schedule + in).Round(time.Millisecond), in.Round(time.Millisecond))
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkIdleSoak runs -sim.soak idle ticks at 1k units and reports the
+// growth of the live heap between the 10th and the last (after a GC).
+//
+//	go test ./pkg/sim -run '^$' -bench IdleSoak -benchtime 1x
+func BenchmarkIdleSoak(b *testing.B) {
+	for range b.N {
+		h := newHarness(b, Options{Series: 1000, PullRequests: 500, Seed: 1, Webhook: true}, false)
+		var first uint64
+		live := func() uint64 {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		p := startProbe()
+		for i := range *soakTicks {
+			rep := h.tick(b)
+			if i > 0 && rep.Count.Triggered != 0 {
+				b.Fatalf("idle tick %d triggered %d", i, rep.Count.Triggered)
+			}
+			if i == 9 {
+				first = live()
+			}
+		}
+		m := p.end()
+		last := live()
+		growth := float64(int64(last)-int64(first)) / (1 << 20)
+		b.ReportMetric(growth, "heap-growth-MB")
+		fmt.Printf("soak 1k: %d idle ticks, live heap %.1f MB after tick 10, %.1f MB after tick %d (growth %.2f MB); wall %s, CPU %s, peak RSS %.0f MB\n",
+			*soakTicks, float64(first)/(1<<20), float64(last)/(1<<20), *soakTicks, growth,
+			m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), float64(m.peakRSS)/(1<<20))
+	}
+}

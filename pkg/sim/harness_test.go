@@ -1,0 +1,54 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/setup"
+)
+
+// harness is trawl, wired as `trawl once` wires it, against a started
+// world.
+type harness struct {
+	w   *World
+	app *setup.App
+}
+
+func newHarness(tb testing.TB, o Options, checks bool) *harness {
+	tb.Helper()
+	w := New(o)
+	w.Start()
+	tb.Cleanup(w.Close)
+	path, err := w.WriteConfig(tb.TempDir(), checks)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app, err := setup.New(cfg, setup.Options{Version: "sim"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = app.Close() })
+	return &harness{w: w, app: app}
+}
+
+// tick runs one cycle and fails on any error.
+func (h *harness) tick(tb testing.TB) *cycle.Report {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	rep, err := h.app.Runner.Run(ctx, cycle.Act, nil)
+	if err != nil {
+		tb.Fatalf("cycle: %v", err)
+	}
+	if rep.Errors > 0 {
+		tb.Fatalf("cycle: %d errors: %+v", rep.Errors, rep.Count)
+	}
+	return rep
+}

@@ -1,0 +1,402 @@
+// Package sim is an in-process simulator of the forges and the CI trawl
+// talks to, at the scale of a busy project: a Patchwork project of N
+// series, a GitHub repository and a GitLab project with M pull and merge
+// requests between them, a KernelCI instance and a webhook receiver. It is
+// for benchmarks (`make bench`) and for scale tests of the whole wiring.
+//
+// Patchwork is simulated here, faithful to the recorded v3.1.3 server
+// (../shared/fixtures/patchwork; the shapes follow pwfake's recorded
+// bodies): no ETag, Last-Modified or Cache-Control, numbered pages of at
+// most 250 with a Link header carrying next, prev, first and last. GitHub,
+// GitLab and KernelCI are the project's own fakes (ghfake: ETags and free
+// 304s, 100 per page; glfake: 100 per page; kcifake), filled with
+// generated pull and merge requests.
+//
+// The generated Patchwork project: series of 1 to 12 patches (most of
+// them short, as on netdev), a cover letter on every series of more than
+// one patch, about 15% of the series a newer revision of an earlier one
+// (half of the superseded revisions still listed as new), about 5% naming
+// dependencies in a Depends-on tag (some on accepted series, some on
+// message ids no series has), about 3% partly accepted. Tick applies a
+// churn: new series, new revisions, accepted series, pushes to pull and
+// merge requests.
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trawl-ci/trawl/forges/github/ghfake"
+	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
+	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
+)
+
+// Defaults of the zero values of Options.
+const (
+	DefaultSeries       = 10000
+	DefaultPullRequests = 5000
+)
+
+// Fixed names of the simulated world.
+const (
+	GitHubRepo    = "sim-org/kernel"
+	GitLabProject = "sim-group/kernel"
+	githubToken   = "ghp_sim"
+	gitlabToken   = "glpat-sim"
+	kciSecret     = "sim-secret"
+	baseURL       = "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git"
+	internal      = "X-Sim-Internal" // marks requests of the fakes themselves
+)
+
+// Shares of the generated Patchwork series.
+const (
+	shareRevised        = 0.15
+	shareDepends        = 0.05
+	sharePartlyAccepted = 0.03
+	shareAccepted       = 0.02
+)
+
+// Options sizes a World.
+type Options struct {
+	// Series is how many Patchwork series to generate; 0 is 10,000.
+	Series int
+	// PullRequests is how many pull and merge requests to generate, half
+	// on GitHub and half on GitLab; 0 is 5,000, negative none.
+	PullRequests int
+	// Churn is the share of the series and pull requests that change in
+	// one Tick.
+	Churn float64
+	// Seed makes the world reproducible.
+	Seed uint64
+	// Webhook builds the Patchwork series with the webhook target instead
+	// of KernelCI: for benchmarks at scale, where the KernelCI fake (which
+	// scans its whole node store per query) would measure itself.
+	Webhook bool
+}
+
+// World is one simulated set of servers. Its methods are safe for
+// concurrent use.
+type World struct {
+	o     Options
+	Stats *Stats
+
+	mu   sync.Mutex
+	rng  *rand.Rand
+	now  time.Time
+	pw   *patchwork
+	gh   *ghfake.Fake
+	gl   *glfake.Fake
+	kci  *kcifake.Fake
+	prs  int
+	hook *hook
+
+	servers []*httptest.Server
+	urls    URLs
+}
+
+// URLs are where a started World serves.
+type URLs struct {
+	Patchwork, GitHub, GitLab, KernelCIAPI, KernelCIPipeline, Webhook string
+}
+
+// New generates a world.
+func New(o Options) *World {
+	if o.Series == 0 {
+		o.Series = DefaultSeries
+	}
+	if o.PullRequests == 0 {
+		o.PullRequests = DefaultPullRequests
+	}
+	w := &World{o: o, Stats: newStats(), rng: rand.New(rand.NewPCG(o.Seed, 1)),
+		now: time.Now().UTC().Truncate(time.Second)}
+	w.pw = newPatchwork(w.clock, w.Stats)
+	w.gh = ghfake.New(ghfake.Options{Tokens: []string{githubToken}, Limit: math.MaxInt32})
+	w.gl = glfake.New(glfake.Options{Token: gitlabToken, RateLimit: math.MaxInt32})
+	w.gl.AddProject(glfake.Project{ID: 1, Path: GitLabProject})
+	w.kci = kcifake.New(kcifake.Options{Secret: []byte(kciSecret), HTTPClient: &http.Client{
+		Timeout: 10 * time.Second, Transport: marked{http.DefaultTransport}}})
+	w.kci.AddCheckout("net-next", baseURL, "main", strings.Repeat("ab", 20))
+	w.hook = &hook{stats: w.Stats}
+	start := w.now.Add(-time.Duration(o.Series) * time.Minute)
+	for i := 1; i <= o.Series; i++ {
+		w.addSeries(int64(i), start.Add(time.Duration(i)*time.Minute))
+	}
+	for i := 0; i < max(o.PullRequests, 0); i++ {
+		w.addPR(i)
+	}
+	return w
+}
+
+func (w *World) clock() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+// patchCount draws the length of a series: 1 to 12, most often short
+// (netdev: about 3.5 patches a series).
+func (w *World) patchCount() int {
+	n := 1
+	for n < 12 && w.rng.Float64() < 0.68 {
+		n++
+	}
+	return n
+}
+
+// addSeries generates series id. w.mu or exclusive use is required.
+func (w *World) addSeries(id int64, at time.Time) {
+	pw := w.pw
+	name := fmt.Sprintf("net: change %d", id)
+	version, submitter := 1, int64(w.rng.IntN(500)+1)
+	if len(pw.series) > 0 && w.rng.Float64() < shareRevised {
+		old := pw.series[w.rng.IntN(len(pw.series))]
+		for _, s := range pw.series {
+			if s.name == old.name && s.version > old.version {
+				old = s
+			}
+		}
+		name, version, submitter = old.name, old.version+1, old.submitter
+		if w.rng.IntN(2) == 0 {
+			for _, p := range old.patches {
+				pw.setState(p, "superseded")
+			}
+		}
+	}
+	var deps []string
+	if len(pw.series) > 0 && w.rng.Float64() < shareDepends {
+		switch on := pw.series[w.rng.IntN(len(pw.series))]; {
+		case w.rng.Float64() < 0.1:
+			deps = append(deps, fmt.Sprintf("<nowhere-%d@example.org>", id))
+		default:
+			deps = append(deps, on.patches[0].msgid)
+		}
+	}
+	s := pw.addSeries(id, name, version, submitter, w.patchCount(), deps, at)
+	switch r := w.rng.Float64(); {
+	case r < shareAccepted:
+		for _, p := range s.patches {
+			pw.setState(p, "accepted")
+		}
+	case r < shareAccepted+sharePartlyAccepted && len(s.patches) > 1:
+		pw.setState(s.patches[0], "accepted")
+	}
+}
+
+func (w *World) addPR(i int) {
+	body := fmt.Sprintf("Simulated change %d.", i)
+	if i%2 == 0 {
+		w.gh.AddPR(GitHubRepo, ghfake.PR{Title: fmt.Sprintf("change %d", i), Body: &body,
+			HeadRef: fmt.Sprintf("topic-%d", i), HeadSHA: sha(i, 0), BaseSHA: strings.Repeat("d", 40)})
+	} else {
+		w.gl.AddMR(glfake.MR{ProjectID: 1, IID: int64(i/2 + 1), Title: fmt.Sprintf("change %d", i), Description: &body,
+			SourceBranch: fmt.Sprintf("topic-%d", i), TargetBranch: "main", SHA: sha(i, 0),
+			BaseSHA: strings.Repeat("b", 40), Author: "dev"})
+	}
+	w.prs++
+}
+
+func sha(i, rev int) string { return fmt.Sprintf("%020x%020x", i+1, rev) }
+
+// Tick advances the clock by a minute and applies one tick of churn.
+func (w *World) Tick() {
+	w.mu.Lock()
+	w.now = w.now.Add(time.Minute)
+	now := w.now
+	w.mu.Unlock()
+	n := int(math.Round(w.o.Churn * float64(w.o.Series)))
+	for range n {
+		w.Change(now)
+	}
+	for range int(math.Round(w.o.Churn * float64(w.prs))) {
+		w.mu.Lock()
+		i := w.rng.IntN(w.prs)
+		rev := w.rng.IntN(1 << 30)
+		w.mu.Unlock()
+		if i%2 == 0 {
+			_ = w.gh.SetHead(GitHubRepo, int64(i/2+1), sha(i, rev))
+		} else {
+			w.gl.Push(1, int64(i/2+1), sha(i, rev))
+		}
+	}
+}
+
+// Change makes one Patchwork change appear: a new series or a new
+// revision of one, dated at.
+func (w *World) Change(at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pw.mu.Lock()
+	defer w.pw.mu.Unlock()
+	w.addSeries(w.pw.series[len(w.pw.series)-1].id+1, at)
+}
+
+// Start serves the world on loopback ports until Close.
+func (w *World) Start() URLs {
+	serve := func(h http.Handler) string {
+		srv := httptest.NewServer(h)
+		w.servers = append(w.servers, srv)
+		return srv.URL
+	}
+	w.urls = URLs{
+		Patchwork:        serve(w.pw),
+		GitHub:           serve(w.Stats.wrap("github", w.gh)),
+		GitLab:           serve(w.Stats.wrap("gitlab", w.gl)),
+		KernelCIAPI:      serve(w.Stats.wrap("kernelci", w.kci.APIHandler())),
+		KernelCIPipeline: serve(w.Stats.wrap("kernelci", w.kci.PipelineHandler())),
+		Webhook:          serve(w.hook),
+	}
+	return w.urls
+}
+
+// Close stops the servers.
+func (w *World) Close() {
+	for _, s := range w.servers {
+		s.Close()
+	}
+}
+
+// Units is how many changes trawl should build: the newest revision of
+// each series with a patch in the listed states, and the pull and merge
+// requests.
+func (w *World) Units() int {
+	w.pw.mu.Lock()
+	defer w.pw.mu.Unlock()
+	newest := map[string]*pwSeries{}
+	for _, s := range w.pw.series {
+		if cur := newest[s.name]; cur == nil || s.version >= cur.version {
+			newest[s.name] = s
+		}
+	}
+	n := 0
+	for _, s := range newest {
+		for _, p := range s.patches {
+			if p.state == "new" {
+				n++
+				break
+			}
+		}
+	}
+	return n + w.prs
+}
+
+// Triggers returns when each trigger reached KernelCI or the webhook, in
+// order.
+func (w *World) Triggers() []time.Time { return w.Stats.triggers() }
+
+// WriteConfig writes a trawl configuration for the started world, with
+// its credentials, into dir and returns its path. checks makes trawl
+// post Patchwork checks.
+func (w *World) WriteConfig(dir string, checks bool) (string, error) {
+	files := map[string]string{
+		"kci.jwt":     w.kci.Token("ci@example.org", "patchset"),
+		"gh.token":    githubToken,
+		"gl.token":    gitlabToken,
+		"pw.token":    "sim-pw-token",
+		"hook.secret": "sim-hook-secret",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return "", fmt.Errorf("sim: %w", err)
+		}
+	}
+	report := ""
+	if checks {
+		report = "      token_file: pw.token\n    report:\n      context: kernelci\n"
+	}
+	u := w.urls
+	pwTarget, base := "kernelci", baseURL
+	if w.o.Webhook {
+		// The webhook target resolves the base with git ls-remote: a
+		// local repository keeps it on this machine.
+		pwTarget = "hook"
+		var err error
+		if base, err = bareRepo(dir); err != nil {
+			return "", err
+		}
+	}
+	cfg := fmt.Sprintf(`state_dir: state
+log: {level: error}
+targets:
+  - name: kernelci
+    type: kernelci
+    kernelci:
+      api_url: %s
+      pipeline_url: %s
+      token_file: kci.jwt
+  - name: hook
+    type: webhook
+    webhook: {url: %s, secret_file: hook.secret}
+sources:
+  - name: netdev
+    type: patchwork
+    targets: [%s]
+    base: {tree: net-next, url: %s, branch: main}
+    patchwork:
+      url: %s
+      project: netdev
+      lookback: 10000d
+%s`, u.KernelCIAPI, u.KernelCIPipeline, u.Webhook, pwTarget, base, u.Patchwork, report)
+	if w.prs > 0 {
+		cfg += fmt.Sprintf(`  - name: gitlab
+    type: gitlab
+    targets: [hook]
+    gitlab: {url: %s, project: %s, token_file: gl.token}
+  - name: github
+    type: github
+    targets: [hook]
+    github: {repo: %s, api_url: %s, host: github.sim, token_file: gh.token}
+`, u.GitLab, GitLabProject, GitHubRepo, u.GitHub)
+	}
+	path := filepath.Join(dir, "trawl.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return "", fmt.Errorf("sim: %w", err)
+	}
+	return path, nil
+}
+
+// bareRepo makes a bare git repository with one commit on main in dir.
+func bareRepo(dir string) (string, error) {
+	work, bare := filepath.Join(dir, "work"), filepath.Join(dir, "base.git")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main", work},
+		{"-C", work, "-c", "user.name=sim", "-c", "user.email=sim@example.org", "commit", "-q", "--allow-empty", "-m", "base"},
+		{"clone", "-q", "--bare", work, bare},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("sim: git %v: %w\n%s", args, err, out)
+		}
+	}
+	return "file://" + bare, nil
+}
+
+// hook is the webhook receiver: it accepts every delivery.
+type hook struct{ stats *Stats }
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	h.stats.count("webhook", r, http.StatusOK, 0)
+	if r.Method == http.MethodPost {
+		h.stats.trigger()
+	}
+}
+
+// marked marks the requests the fakes make themselves (KernelCI checking
+// patch URLs), so that they are not counted as trawl's.
+type marked struct{ rt http.RoundTripper }
+
+func (m marked) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(internal, "1")
+	return m.rt.RoundTrip(r)
+}
