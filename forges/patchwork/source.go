@@ -70,6 +70,11 @@ type Source struct {
 	// projectFound is set once the project was seen to exist: a listing
 	// of a project that does not exist answers an empty 200.
 	projectFound atomic.Bool
+	// hashes are the hashes of patches read from a per-series listing,
+	// across Fetches: a patch's hash is Patchwork's hash of its diff, which
+	// never changes, so a partly accepted series is listed once, not on
+	// every tick.
+	hashes *hashMemo
 
 	mu sync.Mutex
 	// last are the series the latest Fetch read and the newest complete
@@ -124,6 +129,7 @@ func New(o Opts) (*Source, error) {
 		host:   strings.ToLower(base.Host) + base.Path,
 		log:    o.Logger.With(zap.String("source", o.Name)),
 		misses: &misses{ids: map[string]*miss{}},
+		hashes: &hashMemo{m: map[int64]string{}},
 	}, nil
 }
 
@@ -228,6 +234,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	for i, sr := range kept {
 		changes[i].Supersedes = s.supersededBy(sr, complete, newest)
 	}
+	s.hashes.keep(fetched)
 	s.remember(fetched, newest)
 	r := newResolver(s, fetched, newest)
 	for i := range changes {
@@ -355,6 +362,9 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 	var missing bool
 	for _, p := range sr.Patches {
 		lp, ok := actionable[p.ID]
+		if !ok {
+			lp.Hash, ok = s.hashes.get(p.ID)
+		}
 		hashes[p.ID] = lp.Hash
 		missing = missing || !ok
 	}
@@ -367,6 +377,7 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		found := map[int64]bool{}
 		for _, p := range all {
 			hashes[p.ID], found[p.ID] = p.Hash, true
+			s.hashes.put(p.ID, p.Hash)
 		}
 		for _, p := range sr.Patches {
 			if _, ok := actionable[p.ID]; !ok && !found[p.ID] {
@@ -462,4 +473,42 @@ func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) err
 		return context.Cause(ctx)
 	}
 	return first
+}
+
+// hashMemo holds patch hashes across Fetches. It is safe for concurrent
+// use.
+type hashMemo struct {
+	mu sync.Mutex
+	m  map[int64]string
+}
+
+func (h *hashMemo) get(id int64) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[id]
+	return v, ok
+}
+
+func (h *hashMemo) put(id int64, hash string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.m[id] = hash
+}
+
+// keep forgets the patches of every series but those fetched, so the memo
+// holds no more than one listing's worth.
+func (h *hashMemo) keep(fetched []*Series) {
+	live := map[int64]bool{}
+	for _, sr := range fetched {
+		for _, p := range sr.Patches {
+			live[p.ID] = true
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range h.m {
+		if !live[id] {
+			delete(h.m, id)
+		}
+	}
 }

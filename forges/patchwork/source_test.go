@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -411,6 +412,43 @@ func TestSupersede(t *testing.T) {
 		}
 		if !slices.Equal(ids, tt.kept) {
 			t.Errorf("%s: kept %v, want %v", tt.name, ids, tt.kept)
+		}
+	}
+}
+
+// TestPartlyAcceptedSeriesListedOnce: a series with a patch outside the
+// actionable states (series 4: patch 9 accepted; series 5: patch 14
+// archived) is listed by series once; later Fetches take the hashes they
+// read then, as a patch's hash never changes.
+func TestPartlyAcceptedSeriesListedOnce(t *testing.T) {
+	var mu sync.Mutex
+	bySeries := 0
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Has("series") {
+				mu.Lock()
+				bySeries++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	src := srv.newSource(t, srv.opts("netdev"))
+	k := func(id int64) change.Key { return change.PatchworkKey("patchwork.test", "netdev", id) }
+	for tick := range 3 {
+		changes, err := src.Fetch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s4 := byKey(t, changes, k(4))
+		if len(s4.Content) != 4 || s4.Content[0] != "65da1d84da217e98f4c22d6ce27603c295f256e4" {
+			t.Fatalf("tick %d: series 4 content %v", tick, s4.Content)
+		}
+		mu.Lock()
+		n := bySeries
+		mu.Unlock()
+		if n != 2 {
+			t.Fatalf("tick %d: %d listings by series so far, want 2 (series 4 and 5, once)", tick, n)
 		}
 	}
 }
