@@ -542,3 +542,24 @@ func BenchmarkSum30Items(b *testing.B) {
 		fingerprint.Sum(in)
 	}
 }
+
+// BenchmarkSum10000Units fingerprints 10,000 units of one change of 1 to
+// 12 patches each, as a cycle of a large project does.
+func BenchmarkSum10000Units(b *testing.B) {
+	ins := make([]fingerprint.Input, 10000)
+	for i := range ins {
+		it := fingerprint.Item{Key: fmt.Sprintf("pw:patchwork.kernel.org/netdevbpf/series/%d", 800000+i), Version: 1}
+		for j := range 1 + i%12 {
+			it.Content = append(it.Content, fmt.Sprintf("%040x", i*16+j))
+		}
+		ins[i] = fingerprint.Input{Target: "kernelci", TargetConfig: strings.Repeat("c", 64),
+			BaseURL: "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git", BaseBranch: "main",
+			Items: []fingerprint.Item{it}}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, in := range ins {
+			fingerprint.Sum(in)
+		}
+	}
+}

@@ -125,13 +125,13 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 // base-commit). Otherwise the unit keeps k's content: a dependency being
 // accepted changes nothing the unit builds on, so it triggers nothing.
 func inBase(changes map[change.Key]*change.Change, stored *state.Unit, base targets.Base, commit string) func(change.Key) bool {
-	var last *fingerprint.Input
-	if stored != nil && stored.Fingerprint != "" && len(stored.Inputs) > 0 {
-		var in fingerprint.Input
-		if json.Unmarshal(stored.Inputs, &in) == nil {
-			last = &in
-		}
-	}
+	// The stored inputs are decoded only for a unit with a merged
+	// dependency: decoding them for every unit on every tick was most of
+	// the CPU time of an idle cycle.
+	var (
+		last    *fingerprint.Input
+		decoded bool
+	)
 	return func(k change.Key) bool {
 		m := changes[k]
 		if m == nil || !m.Merged {
@@ -140,6 +140,13 @@ func inBase(changes map[change.Key]*change.Change, stored *state.Unit, base targ
 		if base.Commit != "" && slices.Contains(m.Commits, base.Commit) {
 			return true
 		}
+		if !decoded && stored != nil && stored.Fingerprint != "" && len(stored.Inputs) > 0 {
+			var in fingerprint.Input
+			if json.Unmarshal(stored.Inputs, &in) == nil {
+				last = &in
+			}
+		}
+		decoded = true
 		if last == nil || last.BaseCommit != commit {
 			return true
 		}

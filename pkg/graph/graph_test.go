@@ -540,3 +540,11 @@ func BenchmarkBuild5000(b *testing.B) {
 		Build(cs, nil, Limits{})
 	}
 }
+
+func BenchmarkBuild10000(b *testing.B) {
+	cs := randomChanges(rand.New(rand.NewPCG(5, 6)), 10000, 50)
+	b.ReportAllocs()
+	for b.Loop() {
+		Build(cs, nil, Limits{})
+	}
+}

@@ -96,7 +96,7 @@ func peakRSS() uint64 {
 // report prints and reports what one tick cost.
 func report(b *testing.B, h *harness, name string, before map[string]Counts, m measured, triggered int) {
 	b.Helper()
-	by := Sub(h.w.Stats.Snapshot(), before)
+	by := Sub(h.w.Stats(), before)
 	var total, bytes int64
 	forges := make([]string, 0, len(by))
 	for f := range by {
@@ -133,9 +133,9 @@ var scales = []struct {
 
 // BenchmarkTick measures a cold tick (empty state) and an idle tick
 // (nothing changed) of the whole wiring against the simulator, at 1k and
-// 10k units (series plus pull and merge requests; the simulator runs in
-// this process, so CPU, heap and RSS include its serving; the Patchwork
-// series go to the webhook target, see Options.Webhook). The idle case
+// 10k units (series plus pull and merge requests). The simulator runs in
+// a child process, so CPU, heap, RSS and allocations are trawl's alone;
+// the Patchwork series go to the webhook target (see Options.Webhook). The idle case
 // also measures the detection latency: one new series appears, and the
 // latency is the wait for the next tick (half the schedule on average, a
 // whole one at worst) plus the time into the tick at which its trigger
@@ -148,12 +148,12 @@ func BenchmarkTick(b *testing.B) {
 			b.Run(sc.name+"/"+kind, func(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
-					h := newHarness(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Webhook: true}, false)
+					h := wire(b, startRemote(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1}), false)
 					if kind == "idle" {
 						h.tick(b)
 						h.tick(b) // the first idle tick fills what the cold one left
 					}
-					before := h.w.Stats.Snapshot()
+					before := h.w.Stats()
 					b.StartTimer()
 					p := startProbe()
 					rep := h.tick(b)
@@ -165,7 +165,7 @@ func BenchmarkTick(b *testing.B) {
 							b.Fatalf("idle tick triggered %d", rep.Count.Triggered)
 						}
 						n := len(h.w.Triggers())
-						h.w.Change(h.w.clock())
+						h.w.Change()
 						start := time.Now()
 						rep := h.tick(b)
 						ts := h.w.Triggers()
@@ -190,7 +190,7 @@ func BenchmarkTick(b *testing.B) {
 //	go test ./pkg/sim -run '^$' -bench IdleSoak -benchtime 1x
 func BenchmarkIdleSoak(b *testing.B) {
 	for range b.N {
-		h := newHarness(b, Options{Series: 1000, PullRequests: 500, Seed: 1, Webhook: true}, false)
+		h := wire(b, startRemote(b, Options{Series: 1000, PullRequests: 500, Seed: 1}), false)
 		var first uint64
 		live := func() uint64 {
 			runtime.GC()

@@ -10,10 +10,27 @@ import (
 	"github.com/trawl-ci/trawl/pkg/setup"
 )
 
+// world is what a harness needs of a simulated world: a *World in this
+// process, or a remote one in another.
+type world interface {
+	Units() int
+	Change()
+	Tick()
+	Triggers() []time.Time
+	Stats() map[string]Counts
+	WriteConfig(dir string, checks bool) (string, error)
+}
+
+// local is a *World in this process.
+type local struct{ *World }
+
+func (l local) Change()                  { l.World.Change(l.clock()) }
+func (l local) Stats() map[string]Counts { return l.World.Stats.Snapshot() }
+
 // harness is trawl, wired as `trawl once` wires it, against a started
 // world.
 type harness struct {
-	w   *World
+	w   world
 	app *setup.App
 }
 
@@ -22,6 +39,12 @@ func newHarness(tb testing.TB, o Options, checks bool) *harness {
 	w := New(o)
 	w.Start()
 	tb.Cleanup(w.Close)
+	return wire(tb, local{w}, checks)
+}
+
+// wire builds trawl for world w.
+func wire(tb testing.TB, w world, checks bool) *harness {
+	tb.Helper()
 	path, err := w.WriteConfig(tb.TempDir(), checks)
 	if err != nil {
 		tb.Fatal(err)

@@ -18,7 +18,7 @@ func TestTinyWorld(t *testing.T) {
 	if rep.Count.Triggered != 0 {
 		t.Fatalf("idle tick triggered %d, want 0", rep.Count.Triggered)
 	}
-	h.w.Change(h.w.clock())
+	h.w.Change()
 	rep = h.tick(t)
 	if rep.Count.Triggered != 1 {
 		t.Fatalf("after one new series: triggered %d, want 1", rep.Count.Triggered)
