@@ -120,7 +120,11 @@ type resolver struct {
 	fetched []*Series            // every series the Fetch read
 	newest  map[revision]*Series // newest complete series of each revision line
 	msgids  map[string]int64     // bare message id -> series id (0: none)
-	targets map[int64]target     // series id -> target
+	// local maps the message ids of the fetched series' patches and cover
+	// letters to their series: a message id never moves to another
+	// series, so these need no request. Built on first use.
+	local   map[string]int64
+	targets map[int64]target // series id -> target
 	// merged are the changes of merged dependencies, by series id.
 	merged map[int64]*change.Change
 }
@@ -267,6 +271,12 @@ func (r *resolver) unknown(ctx context.Context, ref change.Ref, err error) (chan
 // misses allows.
 func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
 	msgid = bareMsgID(msgid)
+	if r.local == nil {
+		r.local = localMsgIDs(r.fetched)
+	}
+	if id, ok := r.local[msgid]; ok {
+		return id, nil
+	}
 	if id, ok := r.msgids[msgid]; ok {
 		return id, nil
 	}
@@ -301,6 +311,20 @@ func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
 	}
 	r.msgids[msgid] = id
 	return id, nil
+}
+
+// localMsgIDs indexes the message ids of series by their bare form.
+func localMsgIDs(series []*Series) map[string]int64 {
+	m := map[string]int64{}
+	for _, sr := range series {
+		if sr.CoverLetter != nil && sr.CoverLetter.MsgID != "" {
+			m[bareMsgID(sr.CoverLetter.MsgID)] = sr.ID
+		}
+		for _, p := range sr.Patches {
+			m[bareMsgID(p.MsgID)] = sr.ID
+		}
+	}
+	return m
 }
 
 // target resolves series id, once per Fetch: to the newest revision of its

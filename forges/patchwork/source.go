@@ -70,11 +70,9 @@ type Source struct {
 	// projectFound is set once the project was seen to exist: a listing
 	// of a project that does not exist answers an empty 200.
 	projectFound atomic.Bool
-	// hashes are the hashes of patches read from a per-series listing,
-	// across Fetches: a patch's hash is Patchwork's hash of its diff, which
-	// never changes, so a partly accepted series is listed once, not on
-	// every tick.
-	hashes *hashMemo
+	// memo keeps, across Fetches, what never changes once read: complete
+	// series, what their mails say, and patch hashes.
+	memo *memo
 
 	mu sync.Mutex
 	// last are the series the latest Fetch read and the newest complete
@@ -129,7 +127,7 @@ func New(o Opts) (*Source, error) {
 		host:   strings.ToLower(base.Host) + base.Path,
 		log:    o.Logger.With(zap.String("source", o.Name)),
 		misses: &misses{ids: map[string]*miss{}},
-		hashes: &hashMemo{m: map[int64]string{}},
+		memo:   newMemo(),
 	}, nil
 }
 
@@ -190,6 +188,10 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 
 	fetched := make([]*Series, len(ids))
 	err = forEach(ctx, len(ids), func(ctx context.Context, i int) error {
+		if sr, ok := s.memo.series(ids[i]); ok {
+			fetched[i] = sr
+			return nil
+		}
 		sr, err := s.client.GetSeries(ctx, ids[i])
 		if err != nil {
 			return err
@@ -198,6 +200,9 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 			return err
 		}
 		fetched[i] = sr
+		if sr.ReceivedAll {
+			s.memo.putSeries(sr)
+		}
 		return nil
 	})
 	if err != nil {
@@ -234,7 +239,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	for i, sr := range kept {
 		changes[i].Supersedes = s.supersededBy(sr, complete, newest)
 	}
-	s.hashes.keep(fetched)
+	s.memo.keep(fetched)
 	s.remember(fetched, newest)
 	r := newResolver(s, fetched, newest)
 	for i := range changes {
@@ -363,7 +368,7 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 	for _, p := range sr.Patches {
 		lp, ok := actionable[p.ID]
 		if !ok {
-			lp.Hash, ok = s.hashes.get(p.ID)
+			lp.Hash, ok = s.memo.hash(p.ID)
 		}
 		hashes[p.ID] = lp.Hash
 		missing = missing || !ok
@@ -377,7 +382,7 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		found := map[int64]bool{}
 		for _, p := range all {
 			hashes[p.ID], found[p.ID] = p.Hash, true
-			s.hashes.put(p.ID, p.Hash)
+			s.memo.putHash(p.ID, p.Hash)
 		}
 		for _, p := range sr.Patches {
 			if _, ok := actionable[p.ID]; !ok && !found[p.ID] {
@@ -386,30 +391,11 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		}
 	}
 
-	var texts []string
-	var baseCommit string
-	if sr.CoverLetter != nil {
-		cv, err := s.client.GetCover(ctx, sr.CoverLetter.ID)
-		if err != nil {
-			return change.Change{}, nil, err
-		}
-		texts = append(texts, cv.Content)
-		baseCommit = ParseBaseCommit(cv.Content)
-	}
-	ids := make([]int64, len(sr.Patches))
-	for i, p := range sr.Patches {
-		ids[i] = p.ID
-	}
-	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox, ids)
+	mail, err := s.mail(ctx, sr)
 	if err != nil {
 		return change.Change{}, nil, err
 	}
-	for _, msg := range SplitMbox(mbox) {
-		texts = append(texts, CommitMessage(msg))
-		if baseCommit == "" {
-			baseCommit = ParseBaseCommit(string(msg))
-		}
-	}
+	baseCommit := mail.baseCommit
 
 	c := change.Change{
 		Key:        s.key(sr.ID),
@@ -434,7 +420,51 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 		// what is listed would test a series nobody sent.
 		c.Unbuildable = fmt.Sprintf("series claims %d patches but lists %d", sr.Total, len(sr.Patches))
 	}
-	return c, parseRefs(texts, sr.Dependencies), nil
+	return c, mail.refs, nil
+}
+
+// mailOf is what the mails of a complete series say: its base commit and
+// the dependency references of its cover letter, commit messages and API
+// dependencies.
+type mailOf struct {
+	baseCommit string
+	refs       []deps.Ref
+}
+
+// mail reads the mails of complete series sr. A complete series' mails
+// never change (its detail, cover letter and mbox are cached for good), so
+// what they say is kept in memory and read once, not on every tick.
+func (s *Source) mail(ctx context.Context, sr *Series) (mailOf, error) {
+	if m, ok := s.memo.mail(sr.ID); ok {
+		return m, nil
+	}
+	var texts []string
+	var m mailOf
+	if sr.CoverLetter != nil {
+		cv, err := s.client.GetCover(ctx, sr.CoverLetter.ID)
+		if err != nil {
+			return mailOf{}, err
+		}
+		texts = append(texts, cv.Content)
+		m.baseCommit = ParseBaseCommit(cv.Content)
+	}
+	ids := make([]int64, len(sr.Patches))
+	for i, p := range sr.Patches {
+		ids[i] = p.ID
+	}
+	mbox, err := s.client.SeriesMbox(ctx, sr.Mbox, ids)
+	if err != nil {
+		return mailOf{}, err
+	}
+	for _, msg := range SplitMbox(mbox) {
+		texts = append(texts, CommitMessage(msg))
+		if m.baseCommit == "" {
+			m.baseCommit = ParseBaseCommit(string(msg))
+		}
+	}
+	m.refs = parseRefs(texts, sr.Dependencies)
+	s.memo.putMail(sr.ID, m)
+	return m, nil
 }
 
 // forEach runs fn for 0..n-1, at most workers at a time. On the first
@@ -473,42 +503,4 @@ func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) err
 		return context.Cause(ctx)
 	}
 	return first
-}
-
-// hashMemo holds patch hashes across Fetches. It is safe for concurrent
-// use.
-type hashMemo struct {
-	mu sync.Mutex
-	m  map[int64]string
-}
-
-func (h *hashMemo) get(id int64) (string, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	v, ok := h.m[id]
-	return v, ok
-}
-
-func (h *hashMemo) put(id int64, hash string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.m[id] = hash
-}
-
-// keep forgets the patches of every series but those fetched, so the memo
-// holds no more than one listing's worth.
-func (h *hashMemo) keep(fetched []*Series) {
-	live := map[int64]bool{}
-	for _, sr := range fetched {
-		for _, p := range sr.Patches {
-			live[p.ID] = true
-		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for id := range h.m {
-		if !live[id] {
-			delete(h.m, id)
-		}
-	}
 }

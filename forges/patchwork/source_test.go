@@ -336,10 +336,10 @@ func TestFetchRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int{
-		// the actionable listing, the listings of series 4 and 5 (patches 9
-		// and 14 are not actionable), and the lookup of the cover msgid
-		"/api/1.3/patches/": 4,
-		"/api/1.3/covers/":  1,
+		// the actionable listing and the listings of series 4 and 5
+		// (patches 9 and 14 are not actionable); the cover msgid series
+		// 16 names is series 15's, read already, so it is not looked up
+		"/api/1.3/patches/": 3,
 		// the first Fetch checks that the project exists
 		"/api/1.3/projects/netdev/": 1,
 		"/api/1.3/covers/1/":        1, "/api/1.3/covers/4/": 1, "/api/1.3/covers/8/": 1, "/api/1.3/covers/9/": 1,
@@ -449,6 +449,49 @@ func TestPartlyAcceptedSeriesListedOnce(t *testing.T) {
 		mu.Unlock()
 		if n != 2 {
 			t.Fatalf("tick %d: %d listings by series so far, want 2 (series 4 and 5, once)", tick, n)
+		}
+	}
+}
+
+// TestIdleFetchCostsTheListing: once a Fetch has read the complete series,
+// the next Fetch of unchanged data asks for the listing of actionable
+// patches and nothing else (an idle tick at the floor).
+func TestIdleFetchCostsTheListing(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			asked = append(asked, r.URL.RequestURI())
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		})
+	})
+	src := srv.newSource(t, srv.opts("netdev"))
+	first, err := src.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	asked = nil
+	mu.Unlock()
+	second, err := src.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(first, second, func(a, b change.Change) bool {
+		return a.Key == b.Key && slices.Equal(a.Content, b.Content) && slices.Equal(a.Deps, b.Deps) && a.BaseCommit == b.BaseCommit
+	}) {
+		t.Fatalf("the idle Fetch saw other changes:\n%+v\n%+v", first, second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 {
+		t.Fatal("no request at all: the listing must be read every tick")
+	}
+	for _, u := range asked {
+		if !strings.HasPrefix(u, "/api/1.3/patches/?") || strings.Contains(u, "series=") || strings.Contains(u, "msgid=") {
+			t.Errorf("idle Fetch asked %s; want the listing only (all: %q)", u, asked)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 var (
 	soakTicks = flag.Int("sim.soak", 1000, "idle ticks of BenchmarkIdleSoak")
 	schedule  = flag.Duration("sim.schedule", time.Minute, "tick interval for the detection latency")
+	profile   = flag.String("sim.cpuprofile", "", "write a CPU profile of the measured ticks to this file")
 )
 
 // probe measures one stretch of work in this process: CPU time, wall time,
@@ -93,6 +95,25 @@ func peakRSS() uint64 {
 	return 0
 }
 
+// cpuProfile profiles until the returned func is called, into
+// -sim.cpuprofile with name appended.
+func cpuProfile(b *testing.B, name string) func() {
+	if *profile == "" {
+		return func() {}
+	}
+	f, err := os.Create(*profile + "." + name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
 // report prints and reports what one tick cost.
 func report(b *testing.B, h *harness, name string, before map[string]Counts, m measured, triggered int) {
 	b.Helper()
@@ -155,9 +176,11 @@ func BenchmarkTick(b *testing.B) {
 					}
 					before := h.w.Stats()
 					b.StartTimer()
+					stop := cpuProfile(b, sc.name+"-"+kind)
 					p := startProbe()
 					rep := h.tick(b)
 					m := p.end()
+					stop()
 					b.StopTimer()
 					report(b, h, "tick "+sc.name+" "+kind, before, m, rep.Count.Triggered)
 					if kind == "idle" {
