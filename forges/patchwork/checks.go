@@ -161,10 +161,7 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 	if err != nil {
 		return 0, fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
 	}
-	chk := Check{State: posted, Context: r.context(m.Target), Description: report.Description(m, maxDescription)}
-	if validTargetURL(m.URL) {
-		chk.TargetURL = m.URL
-	}
+	chk := r.check(m, posted)
 	existing, err := r.client.ListChecks(ctx, id, chk.Context)
 	if err != nil {
 		return 0, err
@@ -179,6 +176,27 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		return 0, err
 	}
 	return report.Posted, nil
+}
+
+// Post posts the check on one patch without looking first: one request.
+// The cycle calls it for a patch no earlier run may have posted on, and
+// Report for the others.
+func (r *Reporter) Post(ctx context.Context, item string, m report.Message, posted string) error {
+	id, err := strconv.ParseInt(item, 10, 64)
+	if err != nil {
+		return fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
+	}
+	_, err = r.client.PostCheck(ctx, id, r.check(m, posted))
+	return err
+}
+
+// check is the check that reports m as posted.
+func (r *Reporter) check(m report.Message, posted string) Check {
+	chk := Check{State: posted, Context: r.context(m.Target), Description: report.Description(m, maxDescription)}
+	if validTargetURL(m.URL) {
+		chk.TargetURL = m.URL
+	}
+	return chk
 }
 
 // validTargetURL reports whether Patchwork will take u as a target_url: an

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -370,5 +371,35 @@ func TestTokenNeverCached(t *testing.T) {
 	}
 	if files == 0 {
 		t.Error("the cache is empty: the test looked at nothing")
+	}
+}
+
+// TestReporterPostCostsOneRequest: Post writes the same check as Report,
+// with one request per patch and no look-up (the cycle calls it for
+// patches no earlier run began posting on).
+func TestReporterPostCostsOneRequest(t *testing.T) {
+	const fp = "0123456789abcdef0123456789abcdef"
+	e := newReporterEnv(t, pwfake.BotToken)
+	c := e.series(t, 1)
+	before := e.srv.fake.Requests()
+	m := message(fp, targets.StateFail, "build failed", "https://ci.example.org/runs/7")
+	for _, item := range e.rp.Items(c) {
+		if err := e.rp.Post(context.Background(), item, m, CheckFail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := e.srv.fake.Requests()
+	for id := int64(1); id <= 4; id++ {
+		path := fmt.Sprintf("/api/1.3/patches/%d/checks/", id)
+		if n := after[path] - before[path]; n != 1 {
+			t.Errorf("patch %d: %d requests, want 1 (the POST)", id, n)
+		}
+		got := e.ours(id)
+		if len(got) != 1 || got[0].State != CheckFail || !strings.Contains(got[0].Description, fp[:12]) {
+			t.Errorf("patch %d: checks %+v", id, got)
+		}
+	}
+	if err := e.rp.Post(context.Background(), "x", m, CheckFail); err == nil {
+		t.Error("Post on item x: no error")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -193,6 +194,7 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 		}
 	}
 	var keep []*state.Post
+	var due []*state.Post
 	for _, p := range st.Outbox {
 		u := st.Units[p.Message.Unit]
 		rp := byName[p.Reporter]
@@ -219,7 +221,21 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 			keep = append(keep, p)
 			continue
 		}
-		switch r.post(ctx, rp, p, now) {
+		due = append(due, p)
+		keep = append(keep, p)
+	}
+	outcomes := r.postAll(ctx, st, due, byName, now)
+	keep = slices.DeleteFunc(keep, func(p *state.Post) bool {
+		o, ok := outcomes[p]
+		return ok && o != postRetry
+	})
+	for _, p := range due {
+		u := st.Units[p.Message.Unit]
+		o, ok := outcomes[p]
+		if !ok {
+			continue // not posted: the cycle was cancelled first
+		}
+		switch o {
 		case postDone:
 			u.Reports = setReported(u.Reports, p, now, "")
 			rep.Reports.Posted++
@@ -237,7 +253,6 @@ func (r *Runner) drain(ctx context.Context, st *state.State, rep *Report) {
 			rep.Errors++
 		case postRetry:
 			rep.Reports.Retrying++
-			keep = append(keep, p)
 		}
 	}
 	st.Outbox = keep
@@ -264,17 +279,93 @@ func setReported(m map[string]*state.Reported, p *state.Post, now time.Time, fai
 	return m
 }
 
+// postWorkers bounds the posts one reporter (one forge instance, one
+// credential) has in flight.
+const postWorkers = 8
+
+// Poster is a Reporter that can also post without looking first. The
+// cycle records the items whose posting starts (persisted before the
+// first post), and looks before posting (Report) only on an item a
+// crash or a failure may have left posted but not recorded; every other
+// item costs one request (Post).
+type Poster interface {
+	Post(ctx context.Context, item string, m report.Message, posted string) error
+}
+
+// postAll posts the due reports, concurrently within postWorkers per
+// reporter, and returns how each ended. Before the first post it records,
+// in the state and on disk, the items whose posting starts: an item found
+// so recorded by a later cycle is looked up before it is posted again. If
+// that record cannot be written, every item is looked up first.
+func (r *Runner) postAll(ctx context.Context, st *state.State, due []*state.Post, byName map[string]Reporter, now time.Time) map[*state.Post]postOutcome {
+	look := map[*state.Post][]string{} // items to look up before posting
+	for _, p := range due {
+		look[p] = slices.Clone(p.Started)
+		for _, item := range p.Items {
+			if !slices.Contains(p.Done, item) && !slices.Contains(p.Started, item) {
+				p.Started = append(p.Started, item)
+			}
+		}
+	}
+	if len(due) > 0 {
+		if err := r.o.Store.Save(st); err != nil {
+			r.log.Warn("could not record the reports about to be posted: every item is looked up before it is posted", zap.Error(err))
+			for _, p := range due {
+				look[p] = slices.Clone(p.Items)
+			}
+		}
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = make(map[*state.Post]postOutcome, len(due))
+		sem = map[string]chan struct{}{}
+	)
+	for _, p := range due {
+		if sem[p.Reporter] == nil {
+			sem[p.Reporter] = make(chan struct{}, postWorkers)
+		}
+	}
+	for _, p := range due {
+		s := sem[p.Reporter]
+		select {
+		case s <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-s }()
+			o := r.post(ctx, byName[p.Reporter], p, look[p], now)
+			mu.Lock()
+			out[p] = o
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // post posts p on every item not done yet, in order. It ends in postFound
 // only when every item was found already there in this call: items done
 // by an earlier attempt count as posted, since whether that attempt posted
 // or found them is not kept.
-func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, now time.Time) postOutcome {
+// Items not in look are posted without looking first when rp is a Poster.
+func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, look []string, now time.Time) postOutcome {
 	found := len(p.Done) == 0
+	poster, direct := rp.(Poster)
 	for _, item := range p.Items {
 		if slices.Contains(p.Done, item) {
 			continue
 		}
-		done, err := rp.Report(ctx, item, p.Message, p.Posted)
+		var done report.Done
+		var err error
+		if direct && !slices.Contains(look, item) {
+			done, err = report.Posted, poster.Post(ctx, item, p.Message, p.Posted)
+		} else {
+			done, err = rp.Report(ctx, item, p.Message, p.Posted)
+		}
 		if err == nil {
 			p.Done = append(p.Done, item)
 			found = found && done == report.Found

@@ -39,6 +39,10 @@ import (
 	"github.com/trawl-ci/trawl/pkg/targets/webhook"
 )
 
+// A Patchwork check costs one request where no crash can have left it
+// posted unrecorded.
+var _ cycle.Poster = (*patchwork.Reporter)(nil)
+
 // Options are what the configuration does not say.
 type Options struct {
 	Version string

@@ -122,8 +122,12 @@ type Post struct {
 	Posted string `json:"posted"`
 	// Items are what the report is posted on (each patch of a series, a
 	// head commit); Done lists those already posted.
-	Items       []string  `json:"items"`
-	Done        []string  `json:"done,omitempty"`
+	Items []string `json:"items"`
+	Done  []string `json:"done,omitempty"`
+	// Started lists the items whose posting began (recorded before the
+	// post): one not in Done may have been posted by a run that ended
+	// before it recorded so, and is looked up before it is posted again.
+	Started     []string  `json:"started,omitempty"`
 	Attempts    int       `json:"attempts,omitempty"`
 	NextAttempt time.Time `json:"next_attempt"`
 	LastError   string    `json:"last_error,omitempty"`
