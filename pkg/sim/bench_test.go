@@ -169,7 +169,7 @@ func BenchmarkTick(b *testing.B) {
 			b.Run(sc.name+"/"+kind, func(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
-					h := wire(b, startRemote(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1}), false)
+					h := wire(b, startRemote(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Webhook: true}), false)
 					if kind == "idle" {
 						h.tick(b)
 						h.tick(b) // the first idle tick fills what the cold one left
@@ -207,13 +207,31 @@ func BenchmarkTick(b *testing.B) {
 	}
 }
 
+// BenchmarkColdWithChecks measures a cold tick at 1k units that builds
+// the Patchwork series on KernelCI and posts a pending check on every
+// patch: what reporting costs (Patchwork requests per check posted).
+//
+//	go test ./pkg/sim -run '^$' -bench ColdWithChecks -benchtime 1x
+func BenchmarkColdWithChecks(b *testing.B) {
+	for range b.N {
+		h := wire(b, startRemote(b, Options{Series: 1000, PullRequests: -1, Seed: 1}), true)
+		before := h.w.Stats()
+		p := startProbe()
+		rep := h.tick(b)
+		m := p.end()
+		report(b, h, "tick 1k cold+checks", before, m, rep.Count.Triggered)
+		fmt.Printf("%-22s reports posted %d, found %d, retrying %d, failed %d\n", "tick 1k cold+checks",
+			rep.Reports.Posted, rep.Reports.Found, rep.Reports.Retrying, rep.Reports.Failed)
+	}
+}
+
 // BenchmarkIdleSoak runs -sim.soak idle ticks at 1k units and reports the
 // growth of the live heap between the 10th and the last (after a GC).
 //
 //	go test ./pkg/sim -run '^$' -bench IdleSoak -benchtime 1x
 func BenchmarkIdleSoak(b *testing.B) {
 	for range b.N {
-		h := wire(b, startRemote(b, Options{Series: 1000, PullRequests: 500, Seed: 1}), false)
+		h := wire(b, startRemote(b, Options{Series: 1000, PullRequests: 500, Seed: 1, Webhook: true}), false)
 		var first uint64
 		live := func() uint64 {
 			runtime.GC()

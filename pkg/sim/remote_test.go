@@ -17,7 +17,9 @@ import (
 )
 
 // serveEnv, when set in the environment of this test binary, makes it a
-// simulator serving "series,prs,seed" until its standard input closes.
+// simulator serving "series,prs,seed,webhook" until its standard input
+// closes (webhook 1: the Patchwork series go to the webhook target, 0: to
+// KernelCI).
 const serveEnv = "TRAWL_SIM_SERVE"
 
 func TestMain(m *testing.M) {
@@ -34,10 +36,11 @@ func TestMain(m *testing.M) {
 // serve runs a world in this process and prints the URL of its controls.
 func serve(spec string) error {
 	var o Options
-	if _, err := fmt.Sscanf(spec, "%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed); err != nil {
+	var webhook int
+	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook); err != nil {
 		return fmt.Errorf("%s=%q: %w", serveEnv, spec, err)
 	}
-	o.Webhook = true
+	o.Webhook = webhook == 1
 	w := New(o)
 	w.Start()
 	defer w.Close()
@@ -67,7 +70,11 @@ func startRemote(tb testing.TB, o Options) *remote {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed))
+	webhook := 0
+	if o.Webhook {
+		webhook = 1
+	}
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -144,7 +151,7 @@ func (r *remote) WriteConfig(dir string, checks bool) (path string, err error) {
 // TestRemoteWorld: the simulator in a child process answers as one in
 // this process does.
 func TestRemoteWorld(t *testing.T) {
-	h := wire(t, startRemote(t, Options{Series: 30, PullRequests: 4, Seed: 3}), false)
+	h := wire(t, startRemote(t, Options{Series: 30, PullRequests: 4, Seed: 3, Webhook: true}), false)
 	units := h.w.Units()
 	if rep := h.tick(t); rep.Count.Triggered != units {
 		t.Fatalf("cold tick triggered %d, want %d", rep.Count.Triggered, units)
