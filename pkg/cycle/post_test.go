@@ -142,3 +142,26 @@ func TestPostsRunConcurrentlyWithinABound(t *testing.T) {
 		t.Errorf("at most %d posts in flight, want 2 to %d", rp.maxIn, postWorkers)
 	}
 }
+
+// TestAdoptedJobsReportsAreLookedUpFirst: after a lost state the target's
+// jobs are adopted, and their reports may be on the server already: every
+// item is looked up first, and nothing is posted twice.
+func TestAdoptedJobsReportsAreLookedUpFirst(t *testing.T) {
+	h := newHarness(t, series(1, 1, "a", "b")) // patches 10 and 11
+	rp := &posterReporter{fakeReporter: &fakeReporter{fail: map[string]error{}}, store: h.store}
+	h.r = h.runnerWith(rp)
+	h.run(t, Act)
+	if got := rp.take(); !slices.Equal(got, []string{"10:pending", "11:pending"}) {
+		t.Fatalf("first run posted %v", got)
+	}
+	rp.there = map[string]bool{"10:pending": true, "11:pending": true}
+	h.store.st = nil // the state file is lost
+	h.r = h.runnerWith(rp)
+	rep := h.run(t, Act)
+	if rep.Count.Adopted != 1 {
+		t.Fatalf("counts %+v, want the job adopted", rep.Count)
+	}
+	if !slices.Equal(rp.looked, []string{"10", "11"}) || len(rp.take()) != 0 || rep.Reports.Found != 1 {
+		t.Errorf("looked up %v, reports %+v: want both patches looked up, found, nothing posted", rp.looked, rep.Reports)
+	}
+}

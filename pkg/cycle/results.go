@@ -296,11 +296,17 @@ type Poster interface {
 // reporter, and returns how each ended. Before the first post it records,
 // in the state and on disk, the items whose posting starts: an item found
 // so recorded by a later cycle is looked up before it is posted again. If
-// that record cannot be written, every item is looked up first.
+// that record cannot be written, every item is looked up first; so are
+// the items of a unit whose job was adopted (after a lost state).
 func (r *Runner) postAll(ctx context.Context, st *state.State, due []*state.Post, byName map[string]Reporter, now time.Time) map[*state.Post]postOutcome {
 	look := map[*state.Post][]string{} // items to look up before posting
 	for _, p := range due {
 		look[p] = slices.Clone(p.Started)
+		if u := st.Units[p.Message.Unit]; u == nil || u.Job == nil || u.Job.Adopted {
+			// An adopted job was triggered by a run whose state was lost:
+			// its reports may be on the server already.
+			look[p] = slices.Clone(p.Items)
+		}
 		for _, item := range p.Items {
 			if !slices.Contains(p.Done, item) && !slices.Contains(p.Started, item) {
 				p.Started = append(p.Started, item)
