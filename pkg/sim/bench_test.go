@@ -25,12 +25,12 @@ var (
 // probe measures one stretch of work in this process: CPU time, wall time,
 // peak heap (sampled), peak RSS and allocations.
 type probe struct {
-	start             time.Time
-	cpu               time.Duration
-	mallocs, alloc    uint64
-	stop              chan struct{}
-	wg                sync.WaitGroup
-	peakHeap, samples uint64
+	start          time.Time
+	cpu            time.Duration
+	mallocs, alloc uint64
+	stop           chan struct{}
+	wg             sync.WaitGroup
+	peakHeap       uint64
 }
 
 func cpuTime() time.Duration {
