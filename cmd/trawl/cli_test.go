@@ -390,8 +390,10 @@ func TestKilledInTheMiddleOfReportingLosesNoCheckAndDuplicatesNone(t *testing.T)
 	}})
 	killAfter(t, w, posted)
 	close(release)
-	if w.pw.PostCount() != 1 {
-		t.Fatalf("%d checks posted before the kill, want 1", w.pw.PostCount())
+	// Reports are posted several at a time: each post in flight was
+	// stored, and none was heard back.
+	if n := w.pw.PostCount(); n < 1 || n > 8 {
+		t.Fatalf("%d checks posted before the kill, want 1 to 8 (the posts in flight)", n)
 	}
 
 	code, out, errs := trawl(t, "once", "-c", w.config)

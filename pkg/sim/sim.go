@@ -332,6 +332,7 @@ targets:
       api_url: %s
       pipeline_url: %s
       token_file: kci.jwt
+      patch_domains: [127.0.0.1]
   - name: hook
     type: webhook
     webhook: {url: %s, secret_file: hook.secret}
