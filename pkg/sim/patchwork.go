@@ -143,16 +143,26 @@ type pwCoverJSON struct {
 	Content        string            `json:"content"`
 }
 
+// pwUser is a user, as a check names its poster (checks-list-patch-1.json).
+type pwUser struct {
+	ID        int64  `json:"id"`
+	URL       string `json:"url"`
+	Username  string `json:"username"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"`
+}
+
 // pwCheckJSON is a check (checks-list-patch-1.json).
 type pwCheckJSON struct {
-	ID          int64    `json:"id"`
-	URL         string   `json:"url"`
-	User        pwPerson `json:"user"`
-	Date        string   `json:"date"`
-	State       string   `json:"state"`
-	TargetURL   *string  `json:"target_url"`
-	Context     string   `json:"context"`
-	Description *string  `json:"description"`
+	ID          int64   `json:"id"`
+	URL         string  `json:"url"`
+	User        pwUser  `json:"user"`
+	Date        string  `json:"date"`
+	State       string  `json:"state"`
+	TargetURL   *string `json:"target_url"`
+	Context     string  `json:"context"`
+	Description *string `json:"description"`
 }
 
 // pwPatch is one patch of the simulated project.
@@ -592,7 +602,7 @@ func (pw *patchwork) serveChecks(w http.ResponseWriter, r *http.Request, id int6
 		}
 		pw.mu.Lock()
 		c := pwCheckJSON{ID: pw.nextCheck, URL: fmt.Sprintf("%s/api/1.3/patches/%d/checks/%d/", pwHost, id, pw.nextCheck),
-			User: pwPerson{ID: 2, URL: pwHost + "/api/1.3/users/2/", Name: "ci-bot", Email: "ci-bot@example.org"},
+			User: pwUser{ID: 2, URL: pwHost + "/api/1.3/users/2/", Username: "ci-bot", Email: "ci-bot@example.org"},
 			Date: pw.now().UTC().Format(pwTimeLayout), State: in.State, TargetURL: in.TargetURL,
 			Context: in.Context, Description: in.Description}
 		pw.nextCheck++
