@@ -328,6 +328,7 @@ log: {level: error}
 targets:
   - name: kernelci
     type: kernelci
+    max_running: 1000
     kernelci:
       api_url: %s
       pipeline_url: %s
