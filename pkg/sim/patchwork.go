@@ -373,6 +373,8 @@ func (pw *patchwork) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/api/1.3/patches/" && r.Method == http.MethodGet:
 		pw.listPatches(w, r)
+	case path == "/api/1.3/projects/netdev/" || path == "/api/1.3/projects/1/":
+		pw.write(w, r, http.StatusOK, "application/json", pwProject, "")
 	case path == "/api/1.3/covers/" && r.Method == http.MethodGet:
 		pw.listCovers(w, r)
 	case pwSeriesRe.MatchString(path):
