@@ -452,23 +452,10 @@ func (s *Source) mergedChange(sr *Series, patches []Patch) *change.Change {
 			commits = append(commits, p.CommitRef)
 		}
 	}
-	c := &change.Change{
-		Key:       s.key(sr.ID),
-		Source:    s.o.Name,
-		Title:     sr.Name,
-		WebURL:    sr.WebURL,
-		Submitter: sr.Submitter.Email,
-		Version:   sr.Version,
-		Patches:   changePatches(sr, hashes),
-		Base:      s.o.Base,
-		Targets:   slices.Clone(s.o.Targets),
-		Merged:    true,
-		Commits:   commits,
-	}
-	for _, p := range c.Patches {
-		c.Content = append(c.Content, p.Hash)
-	}
-	return c
+	c := s.seriesChange(sr, hashes)
+	c.Merged = true
+	c.Commits = commits
+	return &c
 }
 
 // seriesState reports a series whose patches are all applied upstream

@@ -280,6 +280,15 @@ func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
 	for _, p := range sr.Patches {
 		hashes[p.ID] = actionable[p.ID].Hash
 	}
+	c := s.seriesChange(sr, hashes)
+	c.Waiting = fmt.Sprintf("%d of %d patches received", sr.ReceivedTotal, sr.Total)
+	return c
+}
+
+// seriesChange is what every change of series sr shares, buildable,
+// waiting or merged: its identity, its patches with hashes (by patch id)
+// in series order, their content, its base and targets.
+func (s *Source) seriesChange(sr *Series, hashes map[int64]string) change.Change {
 	c := change.Change{
 		Key:       s.key(sr.ID),
 		Source:    s.o.Name,
@@ -290,7 +299,6 @@ func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
 		Patches:   changePatches(sr, hashes),
 		Base:      s.o.Base,
 		Targets:   slices.Clone(s.o.Targets),
-		Waiting:   fmt.Sprintf("%d of %d patches received", sr.ReceivedTotal, sr.Total),
 	}
 	for _, p := range c.Patches {
 		c.Content = append(c.Content, p.Hash)
@@ -397,23 +405,10 @@ func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Pat
 	}
 	baseCommit := mail.baseCommit
 
-	c := change.Change{
-		Key:        s.key(sr.ID),
-		Source:     s.o.Name,
-		Title:      sr.Name,
-		WebURL:     sr.WebURL,
-		Submitter:  sr.Submitter.Email,
-		Version:    sr.Version,
-		Patches:    changePatches(sr, hashes),
-		Base:       s.o.Base,
-		BaseCommit: baseCommit,
-		Targets:    slices.Clone(s.o.Targets),
-	}
-	for _, p := range c.Patches {
-		c.Content = append(c.Content, p.Hash)
-		if p.Hash == "" {
-			c.Unbuildable = unbuildablePull
-		}
+	c := s.seriesChange(sr, hashes)
+	c.BaseCommit = baseCommit
+	if slices.Contains(c.Content, "") {
+		c.Unbuildable = unbuildablePull
 	}
 	if sr.Total > len(sr.Patches) {
 		// Patchwork says it received them all, yet lists fewer: building
