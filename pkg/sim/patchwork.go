@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 )
 
 // Patchwork page sizes, as the recorded v3.1.3 server has them
@@ -507,7 +508,7 @@ func (pw *patchwork) listCovers(w http.ResponseWriter, r *http.Request) {
 }
 
 // page serves one page of items as Patchwork's LinkHeaderPagination does
-// (pwfake's list and linkHeader, read from the recorded page-series-*
+// (pwfake's list and LinkHeader, read from the recorded page-series-*
 // captures): per_page at most 250, 404 {"detail":"Invalid page."} out of
 // range, Link with next, prev, first and last.
 func (pw *patchwork) page(w http.ResponseWriter, r *http.Request, items [][]byte) {
@@ -530,34 +531,7 @@ func (pw *patchwork) page(w http.ResponseWriter, r *http.Request, items [][]byte
 	items = items[min(start, len(items)):min(start+perPage, len(items))]
 	body := append([]byte("["), bytes.Join(items, []byte(","))...)
 	body = append(body, ']')
-	pw.write(w, r, http.StatusOK, "application/json", body, linkHeader(r, page, pages))
-}
-
-func linkHeader(r *http.Request, page, pages int) string {
-	link := func(n int) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
-		q := r.URL.Query()
-		if n == 0 {
-			q.Del("page")
-		} else {
-			q.Set("page", strconv.Itoa(n))
-		}
-		u.RawQuery = q.Encode()
-		return "<" + u.String() + ">"
-	}
-	var parts []string
-	if page < pages {
-		parts = append(parts, link(page+1)+`; rel="next"`)
-	}
-	if page > 1 {
-		prev := page - 1
-		if prev == 1 {
-			prev = 0
-		}
-		parts = append(parts, link(prev)+`; rel="prev"`)
-	}
-	parts = append(parts, link(1)+`; rel="first"`, link(pages)+`; rel="last"`)
-	return strings.Join(parts, ", ")
+	pw.write(w, r, http.StatusOK, "application/json", body, pwfake.LinkHeader(r, page, pages))
 }
 
 // serveChecks serves GET and POST /api/1.3/patches/<id>/checks/ (the

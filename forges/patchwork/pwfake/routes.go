@@ -235,7 +235,7 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, objs []object, p Pha
 	items = items[min(start, len(items)):min(start+perPage, len(items))]
 	body := append([]byte("["), bytes.Join(items, []byte(","))...)
 	body = append(body, ']')
-	f.writeJSON(w, r, http.StatusOK, body, linkHeader(r, page, pages))
+	f.writeJSON(w, r, http.StatusOK, body, LinkHeader(r, page, pages))
 }
 
 // last returns the last value of key, as Django's QueryDict.get does.
@@ -246,9 +246,11 @@ func last(q url.Values, key string) string {
 	return ""
 }
 
-// linkHeader builds the RFC 5988 Link header of a page, as Patchwork's
-// LinkHeaderPagination does on top of Django REST framework.
-func linkHeader(r *http.Request, page, pages int) string {
+// LinkHeader builds the RFC 5988 Link header of page of pages of the
+// listing r asked for, as Patchwork's LinkHeaderPagination does on top of
+// Django REST framework (recorded in the page-series-* captures). Other
+// simulated Patchworks (pkg/sim) page the same way.
+func LinkHeader(r *http.Request, page, pages int) string {
 	link := func(n int) string {
 		u := url.URL{Scheme: scheme(r), Host: r.Host, Path: r.URL.Path}
 		q := r.URL.Query()
