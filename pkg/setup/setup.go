@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -21,22 +20,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/trawl-ci/trawl/forges/github"
-	"github.com/trawl-ci/trawl/forges/gitlab"
 	"github.com/trawl-ci/trawl/forges/patchwork"
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/daemon"
+	"github.com/trawl-ci/trawl/pkg/driver"
 	"github.com/trawl-ci/trawl/pkg/gitref"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/metrics"
-	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/state"
-	"github.com/trawl-ci/trawl/pkg/targets"
-	"github.com/trawl-ci/trawl/pkg/targets/exec"
-	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
-	"github.com/trawl-ci/trawl/pkg/targets/webhook"
 )
 
 // A Patchwork check costs one request where no crash can have left it
@@ -74,7 +67,7 @@ type App struct {
 	cfg     *config.Config
 	log     *zap.Logger
 	// closers are released by Close: targets running commands.
-	closers []io.Closer
+	closers driver.Closers
 }
 
 // New wires cfg. The state is locked until Close (unless ReadOnly).
@@ -99,148 +92,39 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	if s, ok := store.(*state.Store); ok {
 		a.store = s
 	}
-	var client clientFunc = func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
-		meter := a.Meters[name]
-		if meter == nil {
-			meter = &httpx.Meter{}
-			a.Meters[name] = meter
-		}
-		opts := httpx.Options{
-			Name:       name,
-			Credential: cred,
-			UserAgent:  httpx.UserAgent(o.Version),
-			Timeout:    time.Duration(cfg.HTTP.Timeout),
-			RetryMax:   cfg.HTTP.Retries,
-			Logger:     log, // httpx names the client on its lines
-			Meter:      meter,
-			Transport:  o.Transport,
-		}
-		if cfg.HTTP.Retries == 0 {
-			opts.RetryMax = -1
-		}
-		if cache {
-			opts.CacheDir = filepath.Join(cfg.CacheDir(), dirName(name))
-			opts.CacheReadOnly = o.ReadOnly
-		}
-		return httpx.New(opts)
+	env := driver.Env{
+		Client:     a.client(cfg, o, log),
+		Logger:     log,
+		Registerer: a.Metrics,
+		StateDir:   cfg.StateDir,
+		ReadOnly:   o.ReadOnly,
+		Closers:    &a.closers,
+		Shared:     &driver.Shared{},
 	}
-
-	// GitHub limits content creation per account: the sources that post
-	// with the same credential share one pace.
-	ghWrites := map[string]*github.Writes{}
 	var tgts []cycle.Target
 	for _, t := range cfg.Targets {
-		switch t.Type {
-		case config.TargetKernelCI:
-			k := t.KernelCI
-			api, err := client("kernelci-api "+t.Name, nil, true)
-			if err != nil {
-				return nil, err
-			}
-			// The target adds the raw JWT itself; this client has no cache,
-			// and the transport never retries its POST after a 5xx (the
-			// next tick adopts the job instead).
-			pipe, err := client("kernelci-pipeline "+t.Name, nil, false)
-			if err != nil {
-				return nil, err
-			}
-			kt, err := kernelci.New(kernelci.Opts{
-				Name:           t.Name,
-				APIURL:         k.APIURL,
-				PipelineURL:    k.PipelineURL,
-				DashboardURL:   k.DashboardURL,
-				Token:          k.Token,
-				JobFilter:      k.JobFilter,
-				PlatformFilter: k.PlatformFilter,
-				PatchDomains:   k.PatchDomains,
-				Submitters:     k.Submitters,
-				CheckoutWait:   time.Duration(k.CheckoutWait),
-				APIHTTP:        api,
-				PipelineHTTP:   pipe,
-				Logger:         log,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", t.Name, err)
-			}
-			tgts = append(tgts, kt)
-		case config.TargetExec:
-			e := t.Exec
-			dir := e.Dir
-			if dir == "" {
-				// The documented default, which a fresh install (a first
-				// plan, which takes no lock) has not created yet.
-				dir = cfg.StateDir
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return nil, fmt.Errorf("target %s: create the working directory: %w", t.Name, err)
-				}
-			}
-			xt, err := exec.New(exec.Opts{
-				Name:     t.Name,
-				Command:  e.Command,
-				Dir:      dir,
-				Timeout:  time.Duration(e.Timeout),
-				Env:      e.Env,
-				StateDir: cfg.StateDir,
-				ReadOnly: o.ReadOnly,
-				Logger:   log,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", t.Name, err)
-			}
-			tgts = append(tgts, xt)
-			a.closers = append(a.closers, xt)
-		case config.TargetWebhook:
-			hc, err := client("webhook "+t.Name, nil, false)
-			if err != nil {
-				return nil, err
-			}
-			wt, err := webhook.New(webhook.Opts{
-				Name:   t.Name,
-				URL:    t.Webhook.URL,
-				Secret: t.Webhook.Secret,
-				Header: t.Webhook.Header,
-				HTTP:   hc,
-				Logger: log,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", t.Name, err)
-			}
-			tgts = append(tgts, wt)
-		default:
+		build, ok := targetTypes[t.Type]
+		if !ok {
 			return nil, fmt.Errorf("target %s: unsupported type %q", t.Name, t.Type)
 		}
+		tg, err := build(env, t)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		tgts = append(tgts, tg)
 	}
 
 	stores := map[string]cycle.Reporter{}
 	for _, rc := range cfg.Reporters {
-		switch rc.Type {
-		case config.ReporterResultsDB:
-			auth := resultsdb.Auth{Scheme: rc.ResultsDB.Auth, Username: rc.ResultsDB.Username, Secret: rc.ResultsDB.Token}
-			cred, err := auth.Credential()
-			if err != nil {
-				return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
-			}
-			hc, err := client("resultsdb "+rc.Name, cred, false)
-			if err != nil {
-				return nil, err
-			}
-			r, err := resultsdb.New(resultsdb.Opts{
-				Name:     rc.Name,
-				URL:      rc.ResultsDB.URL,
-				Testcase: rc.ResultsDB.Testcase,
-				ItemType: rc.ResultsDB.ItemType,
-				Outcomes: rc.ResultsDB.Outcomes,
-				HTTP:     hc,
-				Auth:     auth,
-				Logger:   log,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
-			}
-			stores[rc.Name] = r
-		default:
+		build, ok := reporterTypes[rc.Type]
+		if !ok {
 			return nil, fmt.Errorf("reporter %s: unsupported type %q", rc.Name, rc.Type)
 		}
+		r, err := build(env, rc)
+		if err != nil {
+			return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
+		}
+		stores[rc.Name] = r
 	}
 
 	var srcs []cycle.Source
@@ -250,63 +134,20 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 	maxAge := map[string]time.Duration{}
 	groups := map[string]int{} // schedule -> index in a.Groups
 	for _, s := range cfg.Sources {
-		switch s.Type {
-		case config.SourcePatchwork:
-			p := s.Patchwork
-			var cred *httpx.Credential
-			if p.Token.IsSet() {
-				cred = &httpx.Credential{Header: "Authorization", Prefix: "Token ", Secret: p.Token}
-			}
-			hc, err := client("patchwork "+s.Name, cred, true)
-			if err != nil {
-				return nil, err
-			}
-			src, err := patchwork.New(patchwork.Opts{
-				Name:     s.Name,
-				URL:      p.URL,
-				Project:  p.Project,
-				States:   p.States,
-				Lookback: time.Duration(p.Lookback),
-				Delegate: p.Delegate,
-				Base:     s.Base,
-				Targets:  s.Targets,
-				HTTP:     hc,
-				Logger:   log,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", s.Name, err)
-			}
-			srcs = append(srcs, src)
-			if s.Report.Checks {
-				rp, err := src.Reporter(patchwork.ReporterOpts{
-					Name:      "patchwork:" + s.Name,
-					Context:   s.Report.Context,
-					PerTarget: len(s.Targets) > 1,
-					States:    checkStates(s.Report.States),
-				})
-				if err != nil {
-					return nil, fmt.Errorf("source %s: %w", s.Name, err)
-				}
-				reporters[s.Name] = append(reporters[s.Name], rp)
-			}
-		case config.SourceGitHub, config.SourceGitLab:
-			var src cycle.Source
-			var rp cycle.Reporter
-			if s.Type == config.SourceGitHub {
-				src, rp, err = gitHub(s, client, ghWrites, a.Metrics, log)
-			} else {
-				src, rp, err = gitLab(s, client, log)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", s.Name, err)
-			}
-			srcs = append(srcs, src)
-			if rp != nil {
-				reporters[s.Name] = append(reporters[s.Name], rp)
-				relays[s.Name] = rp
-			}
-		default:
+		build, ok := sourceTypes[s.Type]
+		if !ok {
 			return nil, fmt.Errorf("source %s: unsupported type %q", s.Name, s.Type)
+		}
+		built, err := build(env, s)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		srcs = append(srcs, built.Source)
+		if built.Reporter != nil {
+			reporters[s.Name] = append(reporters[s.Name], built.Reporter)
+		}
+		if built.Relay != nil {
+			relays[s.Name] = built.Relay
 		}
 		i, ok := groups[s.Schedule]
 		if !ok {
@@ -385,7 +226,7 @@ func openState(path string, o Options, log *zap.Logger) (cycle.Store, error) {
 // Close stops what the targets run and releases the state lock.
 func (a *App) Close() error {
 	var errs []error
-	for _, c := range a.closers {
+	for _, c := range a.closers.List() {
 		errs = append(errs, c.Close())
 	}
 	if a.store != nil {
@@ -421,104 +262,34 @@ func (a *App) requests() httpx.Counts {
 	return sum
 }
 
-// clientFunc builds the HTTP client of one forge instance or target.
-type clientFunc func(name string, cred *httpx.Credential, cache bool) (*http.Client, error)
-
-// gitHub builds a GitHub source, and its status reporter when the source
-// reports statuses.
-func gitHub(s config.Source, client clientFunc, writes map[string]*github.Writes, reg prometheus.Registerer, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
-	g := s.GitHub
-	cred := &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Secret: g.Token}
-	account := fmt.Sprintf("%s\x00token\x00%s\x00%s", g.APIURL, g.Token.File, g.Token.Env)
-	if g.App != nil {
-		account = fmt.Sprintf("%s\x00app\x00%d\x00%d", g.APIURL, g.App.AppID, g.App.InstallationID)
-		plain, err := client("github-app "+s.Name, nil, false)
-		if err != nil {
-			return nil, nil, err
+// client returns the HTTP client factory of the drivers: one metered
+// client per name, with the configured timeout and retries.
+func (a *App) client(cfg *config.Config, o Options, log *zap.Logger) driver.ClientFunc {
+	return func(name string, cred *httpx.Credential, cache bool) (*http.Client, error) {
+		meter := a.Meters[name]
+		if meter == nil {
+			meter = &httpx.Meter{}
+			a.Meters[name] = meter
 		}
-		app, err := github.NewAppToken(github.AppOpts{
-			AppID:          g.App.AppID,
-			InstallationID: g.App.InstallationID,
-			PrivateKey:     g.App.PrivateKey,
-			APIURL:         g.APIURL,
-			HTTP:           plain,
-		})
-		if err != nil {
-			return nil, nil, err
+		opts := httpx.Options{
+			Name:       name,
+			Credential: cred,
+			UserAgent:  httpx.UserAgent(o.Version),
+			Timeout:    time.Duration(cfg.HTTP.Timeout),
+			RetryMax:   cfg.HTTP.Retries,
+			Logger:     log, // httpx names the client on its lines
+			Meter:      meter,
+			Transport:  o.Transport,
 		}
-		cred = &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Token: app.Token, Identity: app.Identity()}
-	}
-	hc, err := client("github "+s.Name, cred, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	if writes[account] == nil {
-		writes[account] = &github.Writes{}
-	}
-	src, err := github.New(github.Opts{
-		Name:        s.Name,
-		Repo:        g.Repo,
-		APIURL:      g.APIURL,
-		Host:        g.Host,
-		Branches:    g.Branches,
-		Drafts:      g.Drafts,
-		Forks:       g.Forks,
-		Base:        s.Base,
-		Targets:     s.Targets,
-		HTTP:        hc,
-		RateReserve: g.RateReserve,
-		Writes:      writes[account],
-		Registerer:  reg,
-		Logger:      log,
-	})
-	if err != nil || !s.Report.Checks {
-		return src, nil, err
-	}
-	rp, err := src.Reporter(github.ReporterOpts{Name: "github:" + s.Name, Context: s.Report.Context,
-		PerTarget: len(s.Targets) > 1, States: checkStates(s.Report.States)})
-	return src, rp, err
-}
-
-// gitLab builds a GitLab source, and its status reporter when the source
-// reports statuses.
-func gitLab(s config.Source, client clientFunc, log *zap.Logger) (cycle.Source, cycle.Reporter, error) {
-	g := s.GitLab
-	hc, err := client("gitlab "+s.Name, &httpx.Credential{Header: "PRIVATE-TOKEN", Secret: g.Token}, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	src, err := gitlab.New(gitlab.Opts{
-		Name:       s.Name,
-		URL:        g.URL,
-		Project:    g.Project,
-		Branches:   g.Branches,
-		Drafts:     g.Drafts,
-		Forks:      g.Forks,
-		FullRelist: time.Duration(g.FullRelist),
-		Base:       s.Base,
-		Targets:    s.Targets,
-		HTTP:       hc,
-		Logger:     log,
-	})
-	if err != nil || !s.Report.Checks {
-		return src, nil, err
-	}
-	rp, err := src.Reporter(gitlab.ReporterOpts{Name: "gitlab:" + s.Name, Context: s.Report.Context,
-		PerTarget: len(s.Targets) > 1, States: checkStates(s.Report.States)})
-	return src, rp, err
-}
-
-// checkStates turns the configured mapping into the reporter's: "none"
-// means the state is not posted.
-func checkStates(m map[targets.State]string) map[targets.State]string {
-	out := make(map[targets.State]string, len(m))
-	for k, v := range m {
-		if v == "none" {
-			v = ""
+		if cfg.HTTP.Retries == 0 {
+			opts.RetryMax = -1
 		}
-		out[k] = v
+		if cache {
+			opts.CacheDir = filepath.Join(cfg.CacheDir(), dirName(name))
+			opts.CacheReadOnly = o.ReadOnly
+		}
+		return httpx.New(opts)
 	}
-	return out
 }
 
 // resolverFunc adapts a function to cycle.BaseResolver.
