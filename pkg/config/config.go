@@ -12,6 +12,14 @@
 // holding it), and the Config keeps only that location as a secret.Source.
 // Loading never reads a secret, so a config validates on a machine that
 // does not hold them, and a Config is safe to print or log.
+//
+// Each source, target and reporter type has its own file (kernelci.go,
+// exec.go, webhook.go, patchwork.go, github.go, gitlab.go, resultsdb.go):
+// its type constant, the struct of its block and the reader of that block.
+// The type is known to the loader by one row in targetTypes (targets.go),
+// sourceTypes (sources.go) or reporterTypes (report.go), and its block is
+// one field of Target, Source or Reporter. pkg/setup's registry.go maps
+// each type to the constructor that builds it.
 package config
 
 import (
@@ -21,7 +29,6 @@ import (
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/change"
-	"github.com/trawl-ci/trawl/pkg/secret"
 )
 
 // Defaults of the keys a config file may leave out.
@@ -36,22 +43,6 @@ const (
 	DefaultLogFormat          = "console"
 	DefaultPolicy             = change.PolicyPinned
 	DefaultLookback           = Duration(7 * day)
-)
-
-// DefaultStates are the Patchwork patch states a source polls unless it
-// names its own.
-func DefaultStates() []string { return []string{"new", "under-review"} }
-
-// The target types trawl knows.
-const (
-	// TargetKernelCI submits patches to KernelCI's pipeline API.
-	TargetKernelCI = "kernelci"
-)
-
-// The source types trawl knows.
-const (
-	// SourcePatchwork polls a project on a Patchwork instance.
-	SourcePatchwork = "patchwork"
 )
 
 // Config is a loaded, defaulted and validated configuration. It holds where
@@ -119,106 +110,6 @@ type Log struct {
 	Level string `yaml:"level" json:"level"`
 	// Format is console or json.
 	Format string `yaml:"format" json:"format"`
-}
-
-// Target is one CI backend. Exactly the block of its Type is set.
-type Target struct {
-	// Name identifies the target in sources, state and logs.
-	Name string `yaml:"name" json:"name"`
-	// Type is one of the Target* constants.
-	Type string `yaml:"type" json:"type"`
-	// MaxRunning bounds the target's builds running at once (see
-	// targets.go for what running means per type and the defaults); 0,
-	// only for a webhook, means unbounded.
-	MaxRunning int `yaml:"max_running,omitempty" json:"max_running,omitempty"`
-	// KernelCI is set when Type is TargetKernelCI.
-	KernelCI *KernelCI `yaml:"kernelci,omitempty" json:"kernelci,omitempty"`
-	// Exec is set when Type is TargetExec.
-	Exec *Exec `yaml:"exec,omitempty" json:"exec,omitempty"`
-	// Webhook is set when Type is TargetWebhook.
-	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
-}
-
-// KernelCI configures a KernelCI target.
-type KernelCI struct {
-	// APIURL is the KernelCI API, where checkout nodes are looked up.
-	APIURL string `yaml:"api_url" json:"api_url"`
-	// PipelineURL is the KernelCI pipeline service that takes patchsets.
-	PipelineURL string `yaml:"pipeline_url" json:"pipeline_url"`
-	// DashboardURL, when set, is where people look at results.
-	DashboardURL string `yaml:"dashboard_url,omitempty" json:"dashboard_url,omitempty"`
-	// Token is where the pipeline JWT lives.
-	Token secret.Source `yaml:"token" json:"token"`
-	// JobFilter restricts the jobs the pipeline runs for a patchset.
-	JobFilter []string `yaml:"jobfilter,omitempty" json:"jobfilter,omitempty"`
-	// PlatformFilter restricts the platforms the pipeline runs on.
-	PlatformFilter []string `yaml:"platformfilter,omitempty" json:"platformfilter,omitempty"`
-	// PatchDomains are the hosts the pipeline fetches patches from: its
-	// [patchset] allowed_domains. A Patchwork source that feeds the target
-	// must be on one of them.
-	PatchDomains []string `yaml:"patch_domains" json:"patch_domains"`
-	// Submitters are the data submitters of the checkouts the pipeline makes
-	// of branch heads; an entry ending in "*" matches by prefix.
-	Submitters []string `yaml:"submitters" json:"submitters"`
-	// CheckoutWait is how long a unit may wait for a checkout before the
-	// wait is an error of the cycle.
-	CheckoutWait Duration `yaml:"checkout_wait" json:"checkout_wait"`
-}
-
-// DefaultPatchDomains is the pipeline's default [patchset] allowed_domains
-// (kernelci-pipeline config/kernelci.toml).
-func DefaultPatchDomains() []string { return []string{"patchwork.kernel.org"} }
-
-// DefaultSubmitters accepts the checkouts of the hosted instances
-// (service:pipeline) and of a self-hosted pipeline, whose trigger service
-// writes user:<email of its API user>.
-func DefaultSubmitters() []string { return []string{"service:pipeline", "user:*"} }
-
-// DefaultCheckoutWait is how long a unit may wait for a checkout before the
-// wait is an error.
-const DefaultCheckoutWait = Duration(6 * 60 * 60 * 1e9)
-
-// Source is one place to poll. Exactly the block of its Type is set.
-type Source struct {
-	// Name identifies the source in change keys, state and logs.
-	Name string `yaml:"name" json:"name"`
-	// Type is one of the Source* constants.
-	Type string `yaml:"type" json:"type"`
-	// Schedule says when the source is polled; ParseSchedule reads it.
-	Schedule string `yaml:"schedule" json:"schedule"`
-	// Targets names the targets that build the source's changes.
-	Targets []string `yaml:"targets" json:"targets"`
-	// Base is the tree the source's changes apply on.
-	Base change.Base `yaml:"base" json:"base"`
-	// Patchwork is set when Type is SourcePatchwork.
-	Patchwork *Patchwork `yaml:"patchwork,omitempty" json:"patchwork,omitempty"`
-	// GitHub is set when Type is SourceGitHub.
-	GitHub *GitHub `yaml:"github,omitempty" json:"github,omitempty"`
-	// GitLab is set when Type is SourceGitLab.
-	GitLab *GitLab `yaml:"gitlab,omitempty" json:"gitlab,omitempty"`
-	// Report says where the source's results are written back.
-	Report Report `yaml:"report" json:"report"`
-	// RetryInfra is how many times a unit whose job ended in an
-	// infrastructure error (a lab timeout, an incomplete node) is built
-	// again for the same fingerprint, 0..5. A failure is never retried.
-	RetryInfra int `yaml:"retry_infra" json:"retry_infra"`
-}
-
-// Patchwork configures a Patchwork source.
-type Patchwork struct {
-	// URL is the root of the Patchwork instance, without a trailing slash.
-	URL string `yaml:"url" json:"url"`
-	// Project is the project's link name.
-	Project string `yaml:"project" json:"project"`
-	// States are the patch state slugs polled.
-	States []string `yaml:"states" json:"states"`
-	// Lookback is how far back series are listed.
-	Lookback Duration `yaml:"lookback" json:"lookback"`
-	// Delegate, when set, keeps only patches delegated to this user.
-	Delegate string `yaml:"delegate,omitempty" json:"delegate,omitempty"`
-	// Token, when set, is where the Patchwork API token lives (needed only
-	// to post checks).
-	Token secret.Source `yaml:"token" json:"token"`
 }
 
 // Target returns the target with the given name.

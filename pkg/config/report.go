@@ -6,14 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
-)
-
-// The reporter types trawl knows.
-const (
-	// ReporterResultsDB posts results to a ResultsDB (API v2.0).
-	ReporterResultsDB = "resultsdb"
 )
 
 // Report says where a source's results are written back.
@@ -51,75 +44,44 @@ type Reporter struct {
 	ResultsDB *ResultsDB `yaml:"resultsdb,omitempty" json:"resultsdb,omitempty"`
 }
 
-// ResultsDB configures a ResultsDB reporter.
-type ResultsDB struct {
-	// URL is the ResultsDB root (trawl appends /api/v2.0/results).
-	URL string `yaml:"url" json:"url"`
-	// Testcase is the testcase name results are posted under.
-	Testcase string `yaml:"testcase" json:"testcase"`
-	// ItemType is data.type of every result; empty means "trawl-change".
-	ItemType string `yaml:"item_type,omitempty" json:"item_type,omitempty"`
-	// Outcomes overrides the outcome of a result state (e.g. infra-error:
-	// ERROR on instances that know it).
-	Outcomes map[targets.State]string `yaml:"outcomes,omitempty" json:"outcomes,omitempty"`
-	// Token, when set, is where the credential of a ResultsDB that
-	// protects writes lives (token_file or token_env): a Bearer token, or
-	// the password with Auth basic.
-	Token secret.Source `yaml:"token" json:"token"`
-	// Auth is how Token is sent: "bearer" (the default) or "basic".
-	Auth string `yaml:"auth,omitempty" json:"auth,omitempty"`
-	// Username is the user name of basic auth.
-	Username string `yaml:"username,omitempty" json:"username,omitempty"`
-}
-
 var (
 	resultStates = []string{string(targets.StatePending), string(targets.StateSuccess), string(targets.StateWarning), string(targets.StateFail), string(targets.StateInfra)}
 	checkSlugRE  = regexp.MustCompile(`^[-a-zA-Z0-9_]{1,255}$`)
-	testcaseRE   = regexp.MustCompile(`^[^\s,]+$`)
-	outcomeRE    = regexp.MustCompile(`^[A-Za-z_]+$`)
 )
+
+// reporterType is one reporter type: its name (the value of type, and the
+// key of its block) and the reader of its block into its field of
+// Reporter.
+type reporterType struct {
+	name string
+	read func(l *loader, block field, r *Reporter)
+}
+
+// reporterTypes are the reporter types, in the order messages list them. A
+// new type adds its row here (and its file, and its field in Reporter).
+var reporterTypes = []reporterType{
+	{ReporterResultsDB, func(l *loader, f field, r *Reporter) { r.ResultsDB = l.resultsDB(f) }},
+}
+
+// ReporterTypes returns the reporter types a configuration may name.
+func ReporterTypes() []string {
+	names := make([]string, len(reporterTypes))
+	for i, rt := range reporterTypes {
+		names[i] = rt.name
+	}
+	return names
+}
 
 // reporter reads one entry of the top-level reporters list.
 func (l *loader) reporter(f field, seen map[string]int) Reporter {
-	o := l.object(f, "name", "type", ReporterResultsDB)
+	types := ReporterTypes()
+	o := l.object(f, append([]string{"name", "type"}, types...)...)
 	r := Reporter{Name: l.name(o.get("name"), seen)}
 	var block field
-	r.Type, block = l.typeOf(o, "reporter", ReporterResultsDB)
-	if block.node != nil && r.Type == ReporterResultsDB {
-		b := l.object(block, "url", "testcase", "item_type", "outcomes", "token_file", "token_env", "auth", "username")
-		r.ResultsDB = &ResultsDB{
-			URL:      l.httpURL(b.get("url"), true),
-			Testcase: l.required(b.get("testcase")),
-			ItemType: l.optional(b.get("item_type"), ""),
-			Token:    l.secret(b, false),
-			Auth:     l.enum(b.get("auth"), "", "bearer", "basic"),
-			Username: l.optional(b.get("username"), ""),
-		}
-		switch rd := r.ResultsDB; {
-		case rd.Auth != "" && !rd.Token.IsSet():
-			l.errorf(b.get("auth"), "needs token_file or token_env (where the token or password is read from)")
-		case rd.Auth == "basic" && rd.Username == "":
-			l.errorf(b.get("auth"), "basic auth needs username")
-		case rd.Username != "" && rd.Auth != "basic":
-			l.errorf(b.get("username"), "a user name is sent only with auth: basic")
-		case strings.Contains(rd.Username, ":"):
-			l.errorf(b.get("username"), "must not contain ':'")
-		}
-		if tc := r.ResultsDB.Testcase; tc != "" && !testcaseRE.MatchString(tc) {
-			l.errorf(b.get("testcase"), "%s must not contain white space or commas", quote(tc))
-		}
-		if it := r.ResultsDB.ItemType; strings.ContainsAny(it, ", \t") {
-			l.errorf(b.get("item_type"), "%s must not contain white space or commas", quote(it))
-		}
-		r.ResultsDB.Outcomes = l.stateMap(b.get("outcomes"), func(f field, v string) bool {
-			if !outcomeRE.MatchString(v) {
-				l.errorf(f, "%s is not a ResultsDB outcome (PASSED, FAILED, NEEDS_INSPECTION, INFO, or one the instance adds)", quote(v))
-				return false
-			}
-			return true
-		})
-		if _, ok := r.ResultsDB.Outcomes[targets.StatePending]; ok {
-			l.errorf(b.get("outcomes"), "pending cannot be posted to ResultsDB: its results are final")
+	r.Type, block = l.typeOf(o, "reporter", types...)
+	for _, rt := range reporterTypes {
+		if rt.name == r.Type && block.node != nil {
+			rt.read(l, block, &r)
 		}
 	}
 	return r

@@ -3,17 +3,11 @@ package config
 import (
 	"regexp"
 
-	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/secret"
 )
 
-// Source types for pull and merge requests.
-const (
-	// SourceGitHub polls a repository's pull requests.
-	SourceGitHub = "github"
-	// SourceGitLab polls a project's merge requests.
-	SourceGitLab = "gitlab"
-)
+// SourceGitHub polls a repository's pull requests.
+const SourceGitHub = "github"
 
 // GitHub configures a GitHub source.
 type GitHub struct {
@@ -47,34 +41,13 @@ type GitHubApp struct {
 	PrivateKey     secret.Source `yaml:"private_key" json:"private_key"`
 }
 
-// GitLab configures a GitLab source.
-type GitLab struct {
-	// URL is the instance root, e.g. https://gitlab.com.
-	URL string `yaml:"url" json:"url"`
-	// Project is the project's full path, "group/sub/project".
-	Project string `yaml:"project" json:"project"`
-	// Branches keeps only merge requests into these target branches.
-	Branches []string `yaml:"branches,omitempty" json:"branches,omitempty"`
-	Drafts   bool     `yaml:"drafts" json:"drafts"`
-	Forks    bool     `yaml:"forks" json:"forks"`
-	// FullRelist is how often the whole list is read again; between, only
-	// what was updated is listed.
-	FullRelist Duration `yaml:"full_relist" json:"full_relist"`
-	// Token is a personal, project or group access token.
-	Token secret.Source `yaml:"token" json:"token"`
-}
+// DefaultRateReserve is the rate_reserve of a GitHub source that sets none.
+const DefaultRateReserve = 500
 
-// Defaults of the forge blocks.
-const (
-	DefaultRateReserve = 500
-	DefaultFullRelist  = Duration(3600 * 1e9)
-)
-
+// Forms of a GitHub repository and of an Enterprise server's host.
 var (
-	repoRE        = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
-	projectPathRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`)
-	branchRE      = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
-	hostRE        = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?$`)
+	repoRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	hostRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?$`)
 )
 
 // github reads a source's github block.
@@ -117,43 +90,4 @@ func (l *loader) github(f field) *GitHub {
 		g.Token = l.secret(o, true)
 	}
 	return g
-}
-
-// gitlab reads a source's gitlab block.
-func (l *loader) gitlab(f field) *GitLab {
-	o := l.object(f, "url", "project", "branches", "drafts", "forks", "full_relist", "token_file", "token_env")
-	g := &GitLab{
-		URL:        l.httpURL(o.get("url"), true),
-		Drafts:     l.enum(o.get("drafts"), "false", "true", "false") == "true",
-		Forks:      l.enum(o.get("forks"), "true", "true", "false") == "true",
-		FullRelist: l.duration(o.get("full_relist"), DefaultFullRelist),
-		Token:      l.secret(o, true),
-	}
-	pf := o.get("project")
-	if g.Project = l.required(pf); g.Project != "" && !projectPathRE.MatchString(g.Project) {
-		l.errorf(pf, "%s is not a project path \"group/project\" (numeric ids are not accepted: keys need the path)", quote(g.Project))
-	}
-	g.Branches, _ = l.list(o.get("branches"), branchRE, "a branch name")
-	return g
-}
-
-// prBase reads the base block of a pull or merge request source: every
-// key is optional, and the branch is each request's own target branch.
-func (l *loader) prBase(f field) change.Base {
-	if f.node == nil {
-		return change.Base{Policy: DefaultPolicy}
-	}
-	o := l.object(f, "tree", "url", "branch", "policy")
-	if bf := o.get("branch"); bf.node != nil {
-		l.errorf(bf, "each pull or merge request's own target branch is its base; filter with branches in the github or gitlab block")
-	}
-	b := change.Base{
-		Tree: l.optional(o.get("tree"), ""),
-		Policy: change.Policy(l.enum(o.get("policy"), string(DefaultPolicy),
-			string(change.PolicyPinned), string(change.PolicyFollow), string(change.PolicyTag))),
-	}
-	if o.get("url").node != nil {
-		b.URL = l.gitURL(o.get("url"))
-	}
-	return b
 }
