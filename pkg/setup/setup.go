@@ -1,8 +1,9 @@
 // Package setup turns a loaded configuration into a running trawl: one
 // cached, retrying HTTP client per forge instance and target, the sources,
-// the targets, the state store and the cycle runner. It is the only package
-// that knows every forge and target by name, so that neither the cycle nor
-// the command line has to.
+// the targets, the state store and the cycle runner. Its registry
+// (registry.go) is the only place that knows every source, target and
+// reporter type by name, so that neither the cycle nor the command line
+// has to; each type is built by a constructor in its own package.
 package setup
 
 import (
