@@ -186,8 +186,11 @@ func (l *loader) object(f field, known ...string) object {
 
 // secretHint tells where a secret goes in a block with the given keys.
 func secretHint(known []string) string {
-	if slices.Contains(known, "token_file") {
-		return "put it in a file and set token_file, or in an environment variable and set token_env"
+	for _, k := range known {
+		stem, ok := strings.CutSuffix(k, "_file")
+		if ok && slices.Contains(known, stem+"_env") {
+			return "put it in a file and set " + k + ", or in an environment variable and set " + stem + "_env"
+		}
 	}
 	return "this block takes no credentials"
 }

@@ -16,6 +16,8 @@ type Target struct {
 	Exec *Exec `yaml:"exec,omitempty" json:"exec,omitempty"`
 	// Webhook is set when Type is TargetWebhook.
 	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
+	// Buildbot is set when Type is TargetBuildbot.
+	Buildbot *Buildbot `yaml:"buildbot,omitempty" json:"buildbot,omitempty"`
 }
 
 // targetType is one target type: its name (the value of type, and the
@@ -34,6 +36,7 @@ var targetTypes = []targetType{
 	{TargetKernelCI, func(l *loader, f field, t *Target) { t.KernelCI = l.kernelCI(f) }, DefaultMaxRunningKernelCI},
 	{TargetExec, func(l *loader, f field, t *Target) { t.Exec = l.exec(f) }, DefaultMaxRunningExec},
 	{TargetWebhook, func(l *loader, f field, t *Target) { t.Webhook = l.webhook(f) }, 0},
+	{TargetBuildbot, func(l *loader, f field, t *Target) { t.Buildbot = l.buildbot(f) }, DefaultMaxRunningBuildbot},
 }
 
 // TargetTypes returns the target types a configuration may name.

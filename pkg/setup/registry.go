@@ -35,6 +35,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/driver"
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
+	"github.com/trawl-ci/trawl/pkg/targets/buildbot"
 	"github.com/trawl-ci/trawl/pkg/targets/exec"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
 	"github.com/trawl-ci/trawl/pkg/targets/webhook"
@@ -61,6 +62,7 @@ var targetTypes = map[string]targetFunc{
 	config.TargetKernelCI: kernelci.FromConfig,
 	config.TargetExec:     exec.FromConfig,
 	config.TargetWebhook:  webhook.FromConfig,
+	config.TargetBuildbot: buildbot.FromConfig,
 }
 
 // reporterTypes maps each reporter type to its constructor.
