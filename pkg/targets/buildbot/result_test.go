@@ -40,7 +40,9 @@ func TestSummarise(t *testing.T) {
 	since := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	code := func(c int) *int { return &c }
 	at := func(d time.Duration) *int64 { v := since.Add(d).Unix(); return &v }
-	done := func(n, c int) *build { return &build{BuildID: n, Number: n, Complete: true, Results: code(c), CompleteAt: at(time.Minute)} }
+	done := func(n, c int) *build {
+		return &build{BuildID: n, Number: n, Complete: true, Results: code(c), CompleteAt: at(time.Minute)}
+	}
 	running := &build{BuildID: 9, Number: 9}
 	for _, tc := range []struct {
 		name    string
