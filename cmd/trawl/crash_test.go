@@ -23,6 +23,7 @@ import (
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/state"
+	"github.com/trawl-ci/trawl/pkg/targets/buildbot/bbmaster"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
 )
 
@@ -62,6 +63,9 @@ type crashWorld struct {
 	units  int           // how many units the world makes buildable
 	kci    *kcifake.Fake // kernelci
 	runs   string        // exec: each run appends "<job id> <unit>"
+	// buildbot: the shared real master and this round's project on it
+	bb        *bbmaster.Master
+	bbProject string
 
 	mu         sync.Mutex
 	deliveries map[string][]string // webhook: delivery id -> units, one per POST
@@ -124,6 +128,9 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 		t.Cleanup(hook.Close)
 		write("hook.secret", "s3cret", 0o600)
 		target = fmt.Sprintf("webhook: {url: %s, secret_file: hook.secret}", hook.URL)
+	case "buildbot":
+		baseURL = bareRepo(t, w.dir)
+		target = w.buildbotTarget(t)
 	default:
 		t.Fatalf("no crash world for %s", kind)
 	}
@@ -167,6 +174,9 @@ sources:
 // some of the patchsets it holds (exec builds finish by themselves; a
 // webhook's builds are never followed).
 func (w *crashWorld) advance(t *testing.T, rng *rand.Rand) {
+	if w.bb != nil {
+		w.advanceBuildbot(t, rng)
+	}
 	if w.kci == nil {
 		return
 	}
@@ -255,6 +265,8 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 			}
 		}
 		w.mu.Unlock()
+	case "buildbot":
+		triggers = w.verifyBuildbot(t, bad)
 	}
 	if triggers != w.units {
 		bad("%s: %d distinct jobs, want exactly %d (one per unit)", w.kind, triggers, w.units)
@@ -441,7 +453,7 @@ func TestTortureKillAndRestart(t *testing.T) {
 	}
 	t.Logf("seed %d (TRAWL_TORTURE_SEED replays it)", seed)
 	bin := buildTrawl(t)
-	kinds := []string{"kernelci", "exec", "webhook"}
+	kinds := []string{"kernelci", "exec", "webhook", "buildbot"}
 	results := map[string]tally{}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {

@@ -53,20 +53,24 @@
 //
 // # Idempotency
 //
-// The change hook answers no id. The job is found through the REST API:
-// GET /api/v2/changes?order=-changeid&limit=100&offset=n, newest first,
-// reading up to LookupChanges changes (default 1000). The REST API can
-// filter changes by changeid alone in the database (data/changes.py
+// The change hook answers no id. The job is found through the REST API,
+// in the LookupChanges newest changes (default 1000). The API filters
+// changes in the database by changeid alone (data/changes.py
 // fieldMapping); any other filter makes the master read every change it
-// holds, so trawl filters the pages itself. A change is the job when its
-// trawl_job property and its project are the job key's, and it is not one
-// of Request.Exclude. Before posting, Trigger looks for it and adopts it
+// holds. So the target reads GET /api/v2/changes?order=-changeid in pages
+// of 100 once, keeps each change's trawl_job and project (a change never
+// changes), and later asks only for the changes made since
+// (changeid__gt=<newest read>). A change is the job when its trawl_job
+// property and its project are the job key's, and it is not one of
+// Request.Exclude. Before posting, Trigger looks for it and adopts it
 // (Job.Adopted): a crash between the POST and the state write, or a lost
 // state file, leads to adoption, not a second change. After posting, the
 // same lookup finds the change just made (the hook adds the change before
-// it answers). The job's ID is "<changeid>:<job key>": Result reads the
-// change by id and checks the key, so a master whose database was reset
-// and reuses the id is seen as the job gone.
+// it answers); when it does not, the master's ids started over (a reset
+// database) and the newest changes are read again. The job's ID is
+// "<changeid>:<job key>": Result reads the change by id and checks the
+// key, so a master whose database was reset and reuses the id is seen as
+// the job gone.
 //
 // What cannot be matched: a change older than the LookupChanges newest
 // ones (a lost state file on a busy master), which is posted again; and
@@ -192,6 +196,7 @@ type Target struct {
 
 	mu         sync.Mutex
 	builderIDs map[string]int
+	index      changeIndex
 }
 
 // New checks the options and returns a Target.
@@ -303,27 +308,34 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("buildbot %s: request needs a unit and a fingerprint", t.name)
 	}
 	key := JobKey(r.Unit, r.Fingerprint, r.Attempt)
-	c, err := t.findChange(ctx, key, r.Exclude)
+	id, err := t.findChange(ctx, key, r.Exclude)
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: look for its change: %w", t.name, r.Unit, err)
 	}
-	if c != nil {
-		t.log.Info("buildbot: adopted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", c.ChangeID))
-		return t.job(c.ChangeID, key, r, true), nil
+	if id > 0 {
+		t.log.Info("buildbot: adopted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", id))
+		return t.job(id, key, r, true), nil
 	}
 	if err := t.post(ctx, r, key); err != nil {
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: %w", t.name, r.Unit, err)
 	}
-	c, err = t.findChange(ctx, key, r.Exclude)
+	id, err = t.findChange(ctx, key, r.Exclude)
+	if err == nil && id == 0 {
+		// Not among the changes made since the index's newest: the
+		// master's database was reset, and its ids start over. Read the
+		// newest changes again.
+		t.forget(0)
+		id, err = t.findChange(ctx, key, r.Exclude)
+	}
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: find the change just posted: %w", t.name, r.Unit, err)
 	}
-	if c == nil {
+	if id == 0 {
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: POST %s answered, but no change with trawl_job %s is listed at %s/changes",
 			t.name, r.Unit, t.hook, key, t.api)
 	}
-	t.log.Info("buildbot: posted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", c.ChangeID))
-	return t.job(c.ChangeID, key, r, false), nil
+	t.log.Info("buildbot: posted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", id))
+	return t.job(id, key, r, false), nil
 }
 
 // job is the Job of a change.

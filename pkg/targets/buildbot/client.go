@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
@@ -57,33 +56,6 @@ type build struct {
 type builder struct {
 	BuilderID int    `json:"builderid"`
 	Name      string `json:"name"`
-}
-
-// findChange returns the newest change of the LookupChanges newest whose
-// trawl_job property and project are key's and whose job is not in
-// exclude, or nil.
-func (t *Target) findChange(ctx context.Context, key string, exclude []string) (*masterChange, error) {
-	for offset := 0; offset < t.lookup; offset += changesPage {
-		limit := min(changesPage, t.lookup-offset)
-		q := url.Values{"order": {"-changeid"}, "limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
-		var page struct {
-			Changes []masterChange `json:"changes"`
-		}
-		if err := t.getJSON(ctx, t.api+"/changes?"+q.Encode(), &page); err != nil {
-			return nil, err
-		}
-		for i := range page.Changes {
-			c := &page.Changes[i]
-			if c.property("trawl_job") == key && c.Project == t.changeProject(key) &&
-				!slices.Contains(exclude, jobID(c.ChangeID, key)) {
-				return c, nil
-			}
-		}
-		if len(page.Changes) < limit {
-			return nil, nil
-		}
-	}
-	return nil, nil
 }
 
 // errNotFound is what getChange returns for a change the master does not

@@ -11,36 +11,48 @@ import (
 	"testing"
 )
 
-// changesFake serves GET /api/v2/changes?order=-changeid&limit=&offset=
-// as Buildbot 3.7 does (data/changes.py: the newest first, limit and
-// offset applied in the database): total changes, change i (1-based)
-// carrying trawl_job jobs[i] and project projects[i] when set.
+// changesFake serves GET /api/v2/changes as Buildbot 3.7 does
+// (data/changes.py, data/resultspec.py): order=-changeid (newest first) or
+// order=changeid, an optional changeid__gt filter, limit and offset. It
+// holds changes 1..total; change i carries trawl_job jobs[i] and project
+// projects[i] when set.
 type changesFake struct {
+	mu       sync.Mutex
 	total    int
 	jobs     map[int]string
 	projects map[int]string
-
-	mu   sync.Mutex
-	asks []string
+	asks     []string
 }
 
 func (f *changesFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/api/v2/changes" || r.URL.Query().Get("order") != "-changeid" {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := r.URL.Query()
+	order := q.Get("order")
+	if r.URL.Path != "/api/v2/changes" || (order != "-changeid" && order != "changeid") {
 		http.Error(w, "unexpected "+r.URL.String(), http.StatusBadRequest)
 		return
 	}
-	f.mu.Lock()
-	f.asks = append(f.asks, r.URL.Query().Get("limit")+"@"+r.URL.Query().Get("offset"))
-	f.mu.Unlock()
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	f.asks = append(f.asks, fmt.Sprintf("%s>%s %s@%s", order, q.Get("changeid__gt"), q.Get("limit"), q.Get("offset")))
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	gt, _ := strconv.Atoi(q.Get("changeid__gt"))
+	var ids []int
+	for id := gt + 1; id <= f.total; id++ {
+		ids = append(ids, id)
+	}
+	if order == "-changeid" {
+		for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
+			ids[i], ids[j] = ids[j], ids[i]
+		}
+	}
 	type ch struct {
 		ChangeID   int            `json:"changeid"`
 		Project    string         `json:"project"`
 		Properties map[string]any `json:"properties"`
 	}
 	out := []ch{}
-	for id := f.total - offset; id > 0 && len(out) < limit; id-- {
+	for _, id := range ids[min(offset, len(ids)):min(offset+limit, len(ids))] {
 		c := ch{ChangeID: id, Project: "other", Properties: map[string]any{}}
 		if k, ok := f.jobs[id]; ok {
 			c.Properties["trawl_job"] = []any{k, "Change"}
@@ -52,9 +64,18 @@ func (f *changesFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"changes": out, "meta": map[string]any{}})
 }
 
-// TestFindChangeBounds: the lookup pages newest first, reads no more than
-// LookupChanges changes, matches the job key and the project together,
-// and skips excluded jobs.
+// add makes a change carrying key in project and returns its id.
+func (f *changesFake) add(key, project string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.total++
+	f.jobs[f.total], f.projects[f.total] = key, project
+	return f.total
+}
+
+// TestFindChangeBounds: the first lookup pages newest first and reads no
+// more than LookupChanges changes; it matches the job key and the project
+// together and skips excluded jobs.
 func TestFindChangeBounds(t *testing.T) {
 	const key = "k1"
 	for _, tc := range []struct {
@@ -65,10 +86,11 @@ func TestFindChangeBounds(t *testing.T) {
 		want     int
 		asks     []string
 	}{
-		{"second page", map[int]string{130: key}, map[int]string{130: "p/" + key}, nil, 130, []string{"100@0", "50@100"}},
-		{"beyond the bound", map[int]string{60: key}, map[int]string{60: "p/" + key}, nil, 0, []string{"100@0", "50@100"}},
-		{"another project", map[int]string{240: key}, map[int]string{240: "q/" + key}, nil, 0, []string{"100@0", "50@100"}},
-		{"excluded", map[int]string{240: key, 230: key}, map[int]string{240: "p/" + key, 230: "p/" + key}, []string{jobID(240, key)}, 230, []string{"100@0"}},
+		{"second page", map[int]string{130: key}, map[int]string{130: "p/" + key}, nil, 130, []string{"-changeid> 100@0", "-changeid> 50@100"}},
+		{"beyond the bound", map[int]string{60: key}, map[int]string{60: "p/" + key}, nil, 0, []string{"-changeid> 100@0", "-changeid> 50@100"}},
+		{"another project", map[int]string{240: key}, map[int]string{240: "q/" + key}, nil, 0, []string{"-changeid> 100@0", "-changeid> 50@100"}},
+		{"excluded", map[int]string{240: key, 230: key}, map[int]string{240: "p/" + key, 230: "p/" + key}, []string{jobID(240, key)}, 230,
+			[]string{"-changeid> 100@0", "-changeid> 50@100"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &changesFake{total: 250, jobs: tc.jobs, projects: tc.projects}
@@ -78,25 +100,60 @@ func TestFindChangeBounds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := tg.findChange(context.Background(), key, tc.exclude)
+			got, err := tg.findChange(context.Background(), key, tc.exclude)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := 0
-			if c != nil {
-				got = c.ChangeID
-			}
 			if got != tc.want || fmt.Sprint(f.asks) != fmt.Sprint(tc.asks) {
-				t.Errorf("found change %d after %v, want %d after %v", got, f.asks, tc.want, tc.asks)
+				t.Errorf("found change %d after %q, want %d after %q", got, f.asks, tc.want, tc.asks)
 			}
 		})
 	}
-	// A short master ends the lookup at its last change.
-	f := &changesFake{total: 30}
+}
+
+// TestFindChangeIncremental: after the first lookup, the target asks only
+// for the changes made since; more of them than LookupChanges, or a change
+// gone, make it read the newest again.
+func TestFindChangeIncremental(t *testing.T) {
+	f := &changesFake{total: 30, jobs: map[int]string{}, projects: map[int]string{}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	tg, _ := New(Opts{Name: "bb", URL: srv.URL, Builders: []string{"b"}, HTTP: srv.Client()})
-	if c, err := tg.findChange(context.Background(), key, nil); c != nil || err != nil || len(f.asks) != 1 {
-		t.Errorf("short master: %v %v after %v", c, err, f.asks)
+	tg, err := New(Opts{Name: "bb", URL: srv.URL, Builders: []string{"b"}, Project: "p", LookupChanges: 50, HTTP: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(key string) int {
+		t.Helper()
+		f.mu.Lock()
+		f.asks = nil
+		f.mu.Unlock()
+		id, err := tg.findChange(context.Background(), key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if id := find("a"); id != 0 || fmt.Sprint(f.asks) != "[-changeid> 50@0]" {
+		t.Fatalf("first lookup: %d after %q", id, f.asks)
+	}
+	want := f.add("a", "p/a")
+	if id := find("a"); id != want || fmt.Sprint(f.asks) != "[changeid>30 50@0]" {
+		t.Errorf("second lookup: %d after %q, want %d after one read of the changes since 30", id, f.asks, want)
+	}
+	// The index remembers what it read: a third lookup reads nothing old.
+	if id := find("a"); id != want || fmt.Sprint(f.asks) != "[changeid>31 50@0]" {
+		t.Errorf("third lookup: %d after %q", id, f.asks)
+	}
+	// More changes since than the bound: start over from the newest.
+	for range 60 {
+		f.add("x", "p/x")
+	}
+	if id := find("a"); id != 0 || fmt.Sprint(f.asks) != "[changeid>31 50@0 -changeid> 50@0]" {
+		t.Errorf("after 60 changes: %d after %q, want the newest 50 read again (change %d is beyond them)", id, f.asks, want)
+	}
+	// A change reported gone leaves the index.
+	tg.forget(91)
+	if id := find("x"); id != 90 {
+		t.Errorf("after forgetting 91: found %d, want 90", id)
 	}
 }

@@ -59,12 +59,14 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 	}
 	c, err := t.getChange(ctx, changeID)
 	if errors.Is(err, errNotFound) {
+		t.forget(changeID)
 		return targets.Result{}, fmt.Errorf("buildbot %s: %w: %w", t.name, targets.ErrJobGone, err)
 	}
 	if err != nil {
 		return targets.Result{}, fmt.Errorf("buildbot %s: job %s: %w", t.name, job.ID, err)
 	}
 	if got := c.property("trawl_job"); got != key {
+		t.forget(0)
 		return targets.Result{}, fmt.Errorf("buildbot %s: change %d carries trawl_job %q, not %s (the master's database was reset?): %w",
 			t.name, changeID, got, key, targets.ErrJobGone)
 	}

@@ -159,7 +159,7 @@ func (m *Master) logTail() string {
 
 // get reads the REST API's path into v.
 func (m *Master) get(ctx context.Context, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"api/v2/"+path, nil)
 	if err != nil {
@@ -230,20 +230,29 @@ func (m *Master) Builds(ctx context.Context, changeID int) ([]Build, error) {
 }
 
 // WaitBuilds waits until every change whose project starts with prefix
-// has a complete build, bounded by ctx.
+// has a complete build, bounded by ctx. It asks for the builds of each
+// change only until it has seen one complete: a loaded master answers
+// slowly, and the polling must not add to its load.
 func (m *Master) WaitBuilds(ctx context.Context, prefix string) error {
+	built := map[int]bool{}
 	for {
 		changes, err := m.Changes(ctx, prefix)
 		if err != nil {
 			return err
 		}
-		done := 0
 		for _, c := range changes {
+			if built[c.ChangeID] {
+				continue
+			}
 			bs, err := m.Builds(ctx, c.ChangeID)
 			if err != nil {
 				return err
 			}
-			if len(bs) > 0 && bs[len(bs)-1].Complete {
+			built[c.ChangeID] = len(bs) > 0 && bs[len(bs)-1].Complete
+		}
+		done := 0
+		for _, c := range changes {
+			if built[c.ChangeID] {
 				done++
 			}
 		}
@@ -253,7 +262,7 @@ func (m *Master) WaitBuilds(ctx context.Context, prefix string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d of %d changes of %s built: %w", done, len(changes), prefix, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
