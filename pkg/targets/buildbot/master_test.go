@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,51 @@ func TestRealMasterUnknownBuilder(t *testing.T) {
 	// Let the build end before the master is killed.
 	tg.builders = []string{bbmaster.Builder}
 	waitResult(t, tg, job)
+}
+
+// TestRealMasterOwnSourceStamp: two units on the same base get a source
+// stamp each, and each build runs with its own unit's properties.
+// Buildbot shares a source stamp among changes of the same branch,
+// revision, repository, project and codebase, and a build takes the
+// properties of its source stamp's newest change: the job key in the
+// project is what keeps them apart.
+func TestRealMasterOwnSourceStamp(t *testing.T) {
+	t.Parallel()
+	m := realMaster(t)
+	const project = "same-base"
+	tg := newTarget(t, m, project, bbmaster.Password)
+	a, b := request("net: a"), request("net: b")
+	b.Unit, b.Change = "netdev/5678", "pw:netdev/5678"
+	var jobs []targets.Job
+	for _, r := range []targets.Request{a, b} {
+		job, err := tg.Trigger(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job)
+	}
+	for _, job := range jobs {
+		waitResult(t, tg, job)
+	}
+	cs := projectChanges(t, m, project)
+	if len(cs) != 2 || cs[0].SourceStamp.SSID == cs[1].SourceStamp.SSID {
+		var got []string
+		for _, c := range cs {
+			got = append(got, fmt.Sprintf("change %d on source stamp %d", c.ChangeID, c.SourceStamp.SSID))
+		}
+		t.Fatalf("%s: want two changes on two source stamps", strings.Join(got, ", "))
+	}
+	for _, c := range cs {
+		builds, err := m.Builds(context.Background(), c.ChangeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(builds) != 1 {
+			t.Fatalf("change %d: %d builds, want 1", c.ChangeID, len(builds))
+		}
+		unit := builds[0].Properties["trawl_unit"]
+		if len(unit) == 0 || !sameJSON(t, unit[0], strconv.Quote(c.Property("trawl_unit"))) {
+			t.Errorf("change %d of unit %s: its build ran with trawl_unit %s", c.ChangeID, c.Property("trawl_unit"), unit)
+		}
+	}
 }

@@ -184,6 +184,9 @@ type Change struct {
 	Project    string                       `json:"project"`
 	Category   string                       `json:"category"`
 	Properties map[string][]json.RawMessage `json:"properties"`
+	SourceStamp struct {
+		SSID int `json:"ssid"`
+	} `json:"sourcestamp"`
 }
 
 // Property is a change's string property, or "".
@@ -195,12 +198,13 @@ func (c Change) Property(name string) string {
 	return s
 }
 
-// Build is a build on the master.
+// Build is a build on the master, with its properties.
 type Build struct {
-	BuildID  int  `json:"buildid"`
-	Number   int  `json:"number"`
-	Complete bool `json:"complete"`
-	Results  *int `json:"results"`
+	BuildID    int                          `json:"buildid"`
+	Number     int                          `json:"number"`
+	Complete   bool                         `json:"complete"`
+	Results    *int                         `json:"results"`
+	Properties map[string][]json.RawMessage `json:"properties"`
 }
 
 // Changes lists every change whose project starts with prefix.
@@ -225,7 +229,7 @@ func (m *Master) Builds(ctx context.Context, changeID int) ([]Build, error) {
 	var page struct {
 		Builds []Build `json:"builds"`
 	}
-	err := m.get(ctx, "changes/"+strconv.Itoa(changeID)+"/builds", &page)
+	err := m.get(ctx, "changes/"+strconv.Itoa(changeID)+"/builds?property=*", &page)
 	return page.Builds, err
 }
 
