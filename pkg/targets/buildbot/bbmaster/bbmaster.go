@@ -180,10 +180,10 @@ func (m *Master) get(ctx context.Context, path string, v any) error {
 
 // Change is a change on the master.
 type Change struct {
-	ChangeID   int                          `json:"changeid"`
-	Project    string                       `json:"project"`
-	Category   string                       `json:"category"`
-	Properties map[string][]json.RawMessage `json:"properties"`
+	ChangeID    int                          `json:"changeid"`
+	Project     string                       `json:"project"`
+	Category    string                       `json:"category"`
+	Properties  map[string][]json.RawMessage `json:"properties"`
 	SourceStamp struct {
 		SSID int `json:"ssid"`
 	} `json:"sourcestamp"`
