@@ -57,12 +57,14 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, tg := range c.Targets {
 			switch {
-			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil) != 1:
+			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil, tg.Buildbot != nil) != 1:
 				t.Fatalf("target %s of type %s without exactly its block", tg.Name, tg.Type)
 			case tg.KernelCI != nil && !tg.KernelCI.Token.IsSet(), tg.Webhook != nil && !tg.Webhook.Secret.IsSet():
 				t.Fatalf("target %s without its secret", tg.Name)
 			case tg.Exec != nil && len(tg.Exec.Command) == 0:
 				t.Fatalf("target %s without a command", tg.Name)
+			case tg.Buildbot != nil && (len(tg.Buildbot.Builders) == 0 || (tg.Buildbot.User != "") != tg.Buildbot.Password.IsSet()):
+				t.Fatalf("target %s without builders, or with half its change hook credentials", tg.Name)
 			}
 		}
 	})

@@ -121,6 +121,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -174,6 +175,12 @@ type Opts struct {
 	// Logger receives progress; nil means no logging.
 	Logger *zap.Logger
 }
+
+// What the cycle asks of a target.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
 
 // Target posts units to a Buildbot master. It is safe for concurrent use.
 type Target struct {
