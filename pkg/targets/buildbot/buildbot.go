@@ -82,8 +82,10 @@
 //
 // Result reads the change, then its builds (GET
 // /api/v2/changes/{id}/builds, which joins change, source stamp, buildset,
-// request and build) and, for each configured builder, the newest build.
-// A build's results code maps to a state:
+// request and build) and, for each configured builder, the newest build:
+// a build Buildbot retries, or one a person rebuilds from the UI, runs on
+// the same source stamp, and the newest one counts. A build's results code
+// maps to a state:
 //
 //	code  Buildbot   state
 //	0     SUCCESS    success
