@@ -226,7 +226,17 @@ func TestRealMasterAdoption(t *testing.T) {
 	if !again.Adopted || again.ID != first.ID {
 		t.Fatalf("second trigger: %+v, want the first job %s adopted", again, first.ID)
 	}
-	if res := waitResult(t, tg, again); res.State != targets.StateSuccess {
+	// The job as the state file keeps it is all a new process needs to
+	// follow it.
+	b, err := json.Marshal(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored targets.Job
+	if err := json.Unmarshal(b, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitResult(t, newTarget(t, m, project, bbmaster.Password), stored); res.State != targets.StateSuccess {
 		t.Errorf("adopted job: %s: %s", res.State, res.Summary)
 	}
 	cs := projectChanges(t, m, project)
