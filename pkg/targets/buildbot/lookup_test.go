@@ -7,8 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
 // changesFake serves GET /api/v2/changes as Buildbot 3.7 does
@@ -155,5 +159,42 @@ func TestFindChangeIncremental(t *testing.T) {
 	tg.forget(91)
 	if id := find("x"); id != 90 {
 		t.Errorf("after forgetting 91: found %d, want 90", id)
+	}
+}
+
+// TestTriggerServerError: a change hook that answers 5xx is an error
+// naming the URL and the status, and the POST is not sent again (a second
+// change could start a second build); the next trigger looks again first.
+func TestTriggerServerError(t *testing.T) {
+	var mu sync.Mutex
+	posts := 0
+	f := &changesFake{jobs: map[int]string{}, projects: map[int]string{}}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/changes", f)
+	mux.HandleFunc("/change_hook/base", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		mu.Unlock()
+		http.Error(w, "master overloaded", http.StatusBadGateway)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Options{Name: "buildbot test", UserAgent: httpx.UserAgent("test"), RetryMax: 3,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := New(Opts{Name: "bb", URL: srv.URL, Builders: []string{"b"}, HTTP: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tg.Trigger(context.Background(), request("net: x"))
+	if err == nil || !strings.Contains(err.Error(), "POST "+srv.URL+"/change_hook/base: 502") {
+		t.Errorf("Trigger: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 1 {
+		t.Errorf("%d POSTs, want 1", posts)
 	}
 }
