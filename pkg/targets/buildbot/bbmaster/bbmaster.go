@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -127,7 +128,10 @@ func (m *Master) waitReady(ctx context.Context) error {
 		select {
 		case err := <-m.done:
 			m.done <- err
-			return fmt.Errorf("the master ended while starting: %v", err)
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return fmt.Errorf("the master ended while starting: %w", err)
 		case <-ctx.Done():
 			return fmt.Errorf("not ready after %s: %w", startTimeout, ctx.Err())
 		case <-tick.C:
