@@ -64,8 +64,9 @@ type crashWorld struct {
 	kci    *kcifake.Fake // kernelci
 	runs   string        // exec: each run appends "<job id> <unit>"
 	// buildbot: the shared real master and this round's project on it
-	bb        *bbmaster.Master
-	bbProject string
+	bb         *bbmaster.Master
+	bbProject  string
+	bbAdvances int
 
 	mu         sync.Mutex
 	deliveries map[string][]string // webhook: delivery id -> units, one per POST

@@ -35,6 +35,9 @@ type Buildbot struct {
 	// StartTimeout bounds how long a builder may have no build for a
 	// change before the job is an infrastructure error.
 	StartTimeout Duration `yaml:"start_timeout" json:"start_timeout"`
+	// PostGrace is how long a trigger waits for the change of a POST an
+	// earlier, killed run may have had on the wire before posting again.
+	PostGrace Duration `yaml:"post_grace" json:"post_grace"`
 }
 
 // Defaults of a buildbot block (the target package's own).
@@ -45,6 +48,7 @@ const (
 	DefaultBuildbotLookupChanges = 1000
 	MaxBuildbotLookupChanges     = 100000
 	DefaultBuildbotStartTimeout  = Duration(6 * 60 * 60 * 1e9)
+	DefaultBuildbotPostGrace     = Duration(2 * 60 * 1e9)
 	// DefaultMaxRunningBuildbot bounds a Buildbot target's builds running
 	// at once: the master queues them on its own workers.
 	DefaultMaxRunningBuildbot = 20
@@ -61,7 +65,7 @@ var (
 // buildbot reads a target's buildbot block.
 func (l *loader) buildbot(f field) *Buildbot {
 	o := l.object(f, "url", "hook_path", "user", "password_file", "password_env", "builders", "project",
-		"category", "codebase", "lookup_changes", "start_timeout")
+		"category", "codebase", "lookup_changes", "start_timeout", "post_grace")
 	b := &Buildbot{
 		URL:           l.httpURL(o.get("url"), true),
 		HookPath:      strings.TrimLeft(l.optional(o.get("hook_path"), DefaultBuildbotHookPath), "/"),
@@ -72,6 +76,7 @@ func (l *loader) buildbot(f field) *Buildbot {
 		Codebase:      l.optional(o.get("codebase"), ""),
 		LookupChanges: l.integer(o.get("lookup_changes"), DefaultBuildbotLookupChanges, 1, MaxBuildbotLookupChanges),
 		StartTimeout:  l.duration(o.get("start_timeout"), DefaultBuildbotStartTimeout),
+		PostGrace:     l.duration(o.get("post_grace"), DefaultBuildbotPostGrace),
 	}
 	if b.HookPath == "" || strings.ContainsAny(b.HookPath, "?#") {
 		l.errorf(o.get("hook_path"), "must be a path under url, e.g. %s", DefaultBuildbotHookPath)

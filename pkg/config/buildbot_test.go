@@ -33,7 +33,7 @@ func TestBuildbotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Buildbot{URL: "https://buildbot.example.org", HookPath: "change_hook/base", Builders: []string{"unit"},
-		Project: "trawl", Category: "trawl", LookupChanges: 1000, StartTimeout: Duration(6 * time.Hour)}
+		Project: "trawl", Category: "trawl", LookupChanges: 1000, StartTimeout: Duration(6 * time.Hour), PostGrace: Duration(2 * time.Minute)}
 	if got := c.Targets[0].Buildbot; !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
 	}
@@ -50,13 +50,14 @@ func TestBuildbotBlock(t *testing.T) {
       category: patches
       codebase: linux
       lookup_changes: 5000
-      start_timeout: 2h`)), "/etc/trawl/trawl.yaml")
+      start_timeout: 2h
+      post_grace: 30s`)), "/etc/trawl/trawl.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want = &Buildbot{URL: "https://buildbot.example.org", HookPath: "hooks/base", User: "trawl", Password: secret.Source{Env: "BB_HOOK"},
 		Builders: []string{"unit", "docs"}, Project: "netdev", Category: "patches", Codebase: "linux", LookupChanges: 5000,
-		StartTimeout: Duration(2 * time.Hour)}
+		StartTimeout: Duration(2 * time.Hour), PostGrace: Duration(30 * time.Second)}
 	if got := c.Targets[0].Buildbot; !reflect.DeepEqual(got, want) {
 		t.Errorf("all keys:\n got %+v\nwant %+v", got, want)
 	}

@@ -72,6 +72,14 @@
 // key, so a master whose database was reset and reuses the id is seen as
 // the job gone.
 //
+// A trawl killed while its POST is on the wire cannot know whether the
+// master got it, and the master may still be adding the change when the
+// next trawl looks. With Opts.StateDir, each POST is recorded on disk
+// before it is sent and the record dropped once its change is found (or
+// the master refused it with a 4xx); a trigger that finds a record but no
+// change waits (targets.ErrWaiting) up to PostGrace (default 2m) from the
+// recorded POST for the change to appear, and only then posts again.
+//
 // What cannot be matched: a change older than the LookupChanges newest
 // ones (a lost state file on a busy master), which is posted again; and
 // the lookup and the POST are two requests, so two trawl processes
@@ -109,12 +117,14 @@
 package buildbot
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +146,7 @@ const (
 	DefaultProject       = "trawl"
 	DefaultLookupChanges = 1000
 	DefaultStartTimeout  = 6 * time.Hour
+	DefaultPostGrace     = 2 * time.Minute
 )
 
 // changesPage is how many changes one lookup request reads.
@@ -170,6 +181,15 @@ type Opts struct {
 	// StartTimeout bounds how long a builder may have no build for a
 	// change; 0 means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// StateDir, when set, holds a record of each POST under
+	// StateDir/buildbot/<Name> until its change is found (see
+	// posting.go); empty means no records, and a POST on the wire when
+	// trawl dies may be sent twice.
+	StateDir string
+	// PostGrace is how long a trigger waits for the change of an earlier
+	// run's POST to appear before it posts again; 0 means
+	// DefaultPostGrace.
+	PostGrace time.Duration
 	// HTTP makes the requests.
 	HTTP *http.Client
 	// Now is the clock; nil means time.Now.
@@ -198,6 +218,8 @@ type Target struct {
 	codebase     string
 	lookup       int
 	startTimeout time.Duration
+	dir          string
+	postGrace    time.Duration
 	http         *http.Client
 	now          func() time.Time
 	log          *zap.Logger
@@ -229,27 +251,31 @@ func New(o Opts) (*Target, error) {
 	if (o.User == "") != !o.Password.IsSet() {
 		return nil, fmt.Errorf("buildbot %s: the change hook user and password go together", o.Name)
 	}
-	if o.LookupChanges < 0 || o.StartTimeout < 0 {
-		return nil, fmt.Errorf("buildbot %s: negative lookup bound or start timeout", o.Name)
+	if o.LookupChanges < 0 || o.StartTimeout < 0 || o.PostGrace < 0 {
+		return nil, fmt.Errorf("buildbot %s: negative lookup bound, start timeout or post grace", o.Name)
 	}
 	root := strings.TrimRight(o.URL, "/") + "/"
 	t := &Target{
 		name:         o.Name,
 		root:         root,
 		api:          root + "api/v2",
-		hook:         root + strings.TrimLeft(cmpOr(o.HookPath, DefaultHookPath), "/"),
+		hook:         root + strings.TrimLeft(cmp.Or(o.HookPath, DefaultHookPath), "/"),
 		user:         o.User,
 		password:     o.Password,
 		builders:     slices.Clone(o.Builders),
-		project:      cmpOr(o.Project, DefaultProject),
-		category:     cmpOr(o.Category, DefaultCategory),
+		project:      cmp.Or(o.Project, DefaultProject),
+		category:     cmp.Or(o.Category, DefaultCategory),
 		codebase:     o.Codebase,
 		lookup:       o.LookupChanges,
 		startTimeout: o.StartTimeout,
+		postGrace:    cmp.Or(o.PostGrace, DefaultPostGrace),
 		http:         o.HTTP,
 		now:          o.Now,
 		log:          o.Logger,
 		builderIDs:   map[string]int{},
+	}
+	if o.StateDir != "" {
+		t.dir = filepath.Join(o.StateDir, "buildbot", o.Name)
 	}
 	if t.lookup == 0 {
 		t.lookup = DefaultLookupChanges
@@ -267,14 +293,6 @@ func New(o Opts) (*Target, error) {
 	t.configHash = targets.HashConfig(append([]string{"trawl buildbot config v1", t.root, t.hook,
 		t.project, t.category, t.codebase}, sorted...)...)
 	return t, nil
-}
-
-// cmpOr returns s, or def when s is empty.
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // Name is the configured target name.
@@ -322,10 +340,21 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: look for its change: %w", t.name, r.Unit, err)
 	}
 	if id > 0 {
+		t.unmark(key)
 		t.log.Info("buildbot: adopted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", id))
 		return t.job(id, key, r, true), nil
 	}
+	if at, ok := t.postedAt(key); ok && t.now().Before(at.Add(t.postGrace)) {
+		return targets.Job{}, t.inFlight(r.Unit, key, at)
+	}
+	if err := t.markPosting(key); err != nil {
+		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: record the POST before sending it: %w", t.name, r.Unit, err)
+	}
 	if err := t.post(ctx, r, key); err != nil {
+		if errors.Is(err, httpx.ErrBadRequest) || errors.Is(err, httpx.ErrForbidden) || errors.Is(err, httpx.ErrNotFound) {
+			// Refused: the master made no change.
+			t.unmark(key)
+		}
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: %w", t.name, r.Unit, err)
 	}
 	id, err = t.findChange(ctx, key, r.Exclude)
@@ -343,6 +372,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: POST %s answered, but no change with trawl_job %s is listed at %s/changes",
 			t.name, r.Unit, t.hook, key, t.api)
 	}
+	t.unmark(key)
 	t.log.Info("buildbot: posted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int("change", id))
 	return t.job(id, key, r, false), nil
 }
@@ -393,7 +423,7 @@ func (t *Target) post(ctx context.Context, r targets.Request, key string) error 
 // UI.
 func comments(r targets.Request, key string) string {
 	var b strings.Builder
-	b.WriteString(cmpOr(r.Title, r.Unit))
+	b.WriteString(cmp.Or(r.Title, r.Unit))
 	if r.WebURL != "" {
 		b.WriteString("\n\n" + r.WebURL)
 	}

@@ -19,6 +19,12 @@ func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
 		return nil, err
 	}
 	b := t.Buildbot
+	// The records of POSTs on the wire (posting.go) live in the state
+	// directory; plan and validate, which never trigger, write nothing.
+	stateDir := env.StateDir
+	if env.ReadOnly {
+		stateDir = ""
+	}
 	bt, err := New(Opts{
 		Name:          t.Name,
 		URL:           b.URL,
@@ -31,6 +37,8 @@ func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
 		Codebase:      b.Codebase,
 		LookupChanges: b.LookupChanges,
 		StartTimeout:  time.Duration(b.StartTimeout),
+		StateDir:      stateDir,
+		PostGrace:     time.Duration(b.PostGrace),
 		HTTP:          hc,
 		Logger:        env.Logger,
 	})

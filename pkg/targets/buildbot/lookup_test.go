@@ -3,9 +3,13 @@ package buildbot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // changesFake serves GET /api/v2/changes as Buildbot 3.7 does
@@ -196,5 +201,85 @@ func TestTriggerServerError(t *testing.T) {
 	defer mu.Unlock()
 	if posts != 1 {
 		t.Errorf("%d POSTs, want 1", posts)
+	}
+}
+
+// TestPostRecord: a POST an earlier run recorded, whose change the master
+// does not list, makes the trigger wait up to PostGrace instead of
+// posting a second change; past it, the trigger posts, and the record goes
+// once the change is found. A POST the master refuses leaves no record.
+func TestPostRecord(t *testing.T) {
+	f := &changesFake{jobs: map[int]string{}, projects: map[int]string{}}
+	var mu sync.Mutex
+	posts, status := 0, http.StatusOK
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/changes", f)
+	mux.HandleFunc("/change_hook/base", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		posts++
+		if status != http.StatusOK {
+			http.Error(w, "no", status)
+			return
+		}
+		var props map[string]any
+		if err := json.Unmarshal([]byte(r.FormValue("properties")), &props); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.add(props["trawl_job"].(string), r.FormValue("project"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	tg, err := New(Opts{Name: "bb", URL: srv.URL, Builders: []string{"b"}, StateDir: dir, PostGrace: time.Minute,
+		HTTP: srv.Client(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request("net: x")
+	key := JobKey(r.Unit, r.Fingerprint, 0)
+	record := filepath.Join(dir, "buildbot", "bb", key)
+
+	// An earlier run recorded its POST and died: the master lists nothing.
+	if err := tg.markPosting(key); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(50 * time.Second)
+	_, err = tg.Trigger(context.Background(), r)
+	if !errors.Is(err, targets.ErrWaiting) || posts != 0 {
+		t.Fatalf("within the grace: %v after %d POSTs, want a wait and none", err, posts)
+	}
+	now = now.Add(20 * time.Second)
+	job, err := tg.Trigger(context.Background(), r)
+	if err != nil || job.Adopted || posts != 1 {
+		t.Fatalf("past the grace: %+v %v after %d POSTs, want one POST", job, err, posts)
+	}
+	if _, err := os.Stat(record); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the record outlived the change's lookup: %v", err)
+	}
+
+	// Refused: no record, so the next trigger posts at once.
+	r.Fingerprint += "-2"
+	key = JobKey(r.Unit, r.Fingerprint, 0)
+	mu.Lock()
+	status = http.StatusUnauthorized
+	mu.Unlock()
+	if _, err := tg.Trigger(context.Background(), r); !errors.Is(err, httpx.ErrForbidden) {
+		t.Fatalf("refused POST: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "buildbot", "bb", key)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused POST left its record: %v", err)
+	}
+	mu.Lock()
+	status = http.StatusBadGateway
+	mu.Unlock()
+	if _, err := tg.Trigger(context.Background(), r); err == nil {
+		t.Fatal("a 502 POST succeeded")
+	}
+	// A 5xx may come from a proxy while the master still adds the change.
+	if _, err := tg.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+		t.Errorf("after a 502: %v, want a wait", err)
 	}
 }
