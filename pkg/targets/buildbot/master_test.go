@@ -1,16 +1,23 @@
 package buildbot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,4 +389,100 @@ func TestRealMasterOwnSourceStamp(t *testing.T) {
 			t.Errorf("change %d of unit %s: its build ran with trawl_unit %s", c.ChangeID, c.Property("trawl_unit"), unit)
 		}
 	}
+}
+
+// TestRealMasterKilledWithPostOnTheWire: trawl is killed after sending its
+// POST and before the master has added the change (a proxy holds the POST
+// back, then hands it on: the master gets it after all). The next trawl
+// finds no change and the record of the POST: it waits instead of posting
+// a second change, and adopts the change once the master lists it.
+func TestRealMasterKilledWithPostOnTheWire(t *testing.T) {
+	t.Parallel()
+	m := realMaster(t)
+	const project = "post-on-the-wire"
+	masterURL, err := url.Parse(m.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received, release, forwarded := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var posts atomic.Int32
+	rp := httputil.NewSingleHostReverseProxy(masterURL)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/change_hook/base" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if posts.Add(1) > 1 {
+			http.Error(w, "a second POST", http.StatusConflict)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			forwarded <- err
+			return
+		}
+		close(received)
+		<-release
+		// The master gets the POST after all, though nobody waits for
+		// its answer any more.
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, m.URL+"change_hook/base", bytes.NewReader(body))
+		if err != nil {
+			forwarded <- err
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("the master answered %s", resp.Status)
+			}
+		}
+		forwarded <- err
+	}))
+	defer proxy.Close()
+
+	stateDir := t.TempDir()
+	target := func() *Target {
+		tg := newTarget(t, m, project, bbmaster.Password)
+		tg.hook = proxy.URL + "/change_hook/base"
+		tg.api = proxy.URL + "/api/v2"
+		tg.dir = filepath.Join(stateDir, "buildbot", "bb")
+		return tg
+	}
+	r := request("net: on the wire")
+	ctx, kill := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := target().Trigger(ctx, r)
+		done <- err
+	}()
+	select {
+	case <-received:
+	case err := <-done:
+		t.Fatalf("the first trigger ended before its POST: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("no POST within a minute")
+	}
+	kill()
+	if err := <-done; err == nil {
+		t.Fatal("the killed trigger succeeded")
+	}
+
+	next := target()
+	if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+		t.Fatalf("trigger while the POST is on the wire: %v, want a wait", err)
+	}
+	close(release)
+	if err := <-forwarded; err != nil {
+		t.Fatal(err)
+	}
+	job, err := next.Trigger(context.Background(), r)
+	if err != nil || !job.Adopted {
+		t.Fatalf("trigger once the master has the change: %+v %v, want it adopted", job, err)
+	}
+	if n := len(projectChanges(t, m, project)); n != 1 || posts.Load() != 1 {
+		t.Errorf("%d changes on the master after %d POSTs, want 1 and 1", n, posts.Load())
+	}
+	waitResult(t, next, job)
 }
