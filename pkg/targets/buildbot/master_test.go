@@ -441,6 +441,11 @@ func TestRealMasterKilledWithPostOnTheWire(t *testing.T) {
 		forwarded <- err
 	}))
 	defer proxy.Close()
+	// On a failure below, let the held POST go, or closing the proxy
+	// would wait for it forever.
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	defer letGo()
 
 	stateDir := t.TempDir()
 	target := func() *Target {
@@ -473,7 +478,7 @@ func TestRealMasterKilledWithPostOnTheWire(t *testing.T) {
 	if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
 		t.Fatalf("trigger while the POST is on the wire: %v, want a wait", err)
 	}
-	close(release)
+	letGo()
 	if err := <-forwarded; err != nil {
 		t.Fatal(err)
 	}

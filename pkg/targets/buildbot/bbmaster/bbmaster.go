@@ -92,7 +92,9 @@ func Start(dir string) (*Master, error) {
 	m.cmd = exec.Command(bb, "start", "--nodaemon", m.Dir)
 	m.cmd.Env = env
 	m.cmd.Dir = m.Dir
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, for Stop; and killed with the test binary
+	// should that die first (a test timeout), not left running.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	log, err := os.Create(filepath.Join(m.Dir, "stdout.log"))
 	if err != nil {
 		return nil, err
