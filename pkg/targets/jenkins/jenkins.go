@@ -327,7 +327,9 @@ func (t *Target) queueJob(n int64, id string) targets.Job {
 	return targets.Job{Target: t.name, ID: t.queueURL(n) + "#" + id, URL: t.jobURL}
 }
 
-func (t *Target) queueURL(n int64) string { return t.root + "queue/item/" + strconv.FormatInt(n, 10) + "/" }
+func (t *Target) queueURL(n int64) string {
+	return t.root + "queue/item/" + strconv.FormatInt(n, 10) + "/"
+}
 
 func (t *Target) buildURL(n int) string { return t.jobURL + strconv.Itoa(n) + "/" }
 
