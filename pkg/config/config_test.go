@@ -220,6 +220,19 @@ func TestLoadFileErrors(t *testing.T) {
 			`:10: targets[1].max_running: 1001 is out of range 1..1000`,
 			`:17: targets[2].max_running: a webhook target's jobs cannot be followed`,
 		}, ""},
+		{"bad-jenkins", []string{
+			`:6: targets[0].jenkins.url: "https://ci.example.org/jenkins?x=1" has a query or fragment`,
+			`:7: targets[0].jenkins.job: "kernel//check" is not a job's full name such as folder/job`,
+			`:8: targets[0].jenkins.user: a user name cannot hold ':'`,
+			`:10: targets[0].jenkins.token_env: set only one of token_file and token_env`,
+			`:11: targets[0].jenkins.quiet_period: must not be negative`,
+			`:12: targets[0].jenkins.queue_wait: "1h" is longer than 5m0s`,
+			`:13: targets[0].jenkins.queue_poll: must be longer than zero`,
+			`:16: targets[1].max_running: 0 is out of range 1..1000`,
+			`:17: targets[1].jenkins.job: required`,
+			`:17: targets[1].jenkins.user: required`,
+			`:17: targets[1].jenkins: needs token_file or token_env (where the API token is read from)`,
+		}, ""},
 		{"bad-schedule", []string{`:12: sources[0].schedule: "every 5 minutes" is not a cron schedule`}, ""},
 		{"missing-required", []string{
 			`:5: targets[0].kernelci.pipeline_url: required`,
@@ -227,8 +240,8 @@ func TestLoadFileErrors(t *testing.T) {
 			`:15: sources[0].patchwork.project: required`,
 		}, ""},
 		{"kernelci-on-wrong-type", []string{
-			`:4: targets[0].type: unknown target type "jenkins"; known types: kernelci`,
-			`:5: targets[0].kernelci: this block configures type kernelci, but the target's type is "jenkins"`,
+			`:4: targets[0].type: unknown target type "travis"; known types: kernelci`,
+			`:5: targets[0].kernelci: this block configures type kernelci, but the target's type is "travis"`,
 		}, ""},
 		{"block-missing", []string{`:10: sources[0].patchwork: required for a source of type patchwork`}, ""},
 		{"bad-url", []string{

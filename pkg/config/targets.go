@@ -18,6 +18,8 @@ type Target struct {
 	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
 	// Buildbot is set when Type is TargetBuildbot.
 	Buildbot *Buildbot `yaml:"buildbot,omitempty" json:"buildbot,omitempty"`
+	// Jenkins is set when Type is TargetJenkins.
+	Jenkins *Jenkins `yaml:"jenkins,omitempty" json:"jenkins,omitempty"`
 }
 
 // targetType is one target type: its name (the value of type, and the
@@ -37,6 +39,7 @@ var targetTypes = []targetType{
 	{TargetExec, func(l *loader, f field, t *Target) { t.Exec = l.exec(f) }, DefaultMaxRunningExec},
 	{TargetWebhook, func(l *loader, f field, t *Target) { t.Webhook = l.webhook(f) }, 0},
 	{TargetBuildbot, func(l *loader, f field, t *Target) { t.Buildbot = l.buildbot(f) }, DefaultMaxRunningBuildbot},
+	{TargetJenkins, func(l *loader, f field, t *Target) { t.Jenkins = l.jenkins(f) }, DefaultMaxRunningJenkins},
 }
 
 // TargetTypes returns the target types a configuration may name.

@@ -37,6 +37,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot"
 	"github.com/trawl-ci/trawl/pkg/targets/exec"
+	"github.com/trawl-ci/trawl/pkg/targets/jenkins"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
 	"github.com/trawl-ci/trawl/pkg/targets/webhook"
 )
@@ -63,6 +64,7 @@ var targetTypes = map[string]targetFunc{
 	config.TargetExec:     exec.FromConfig,
 	config.TargetWebhook:  webhook.FromConfig,
 	config.TargetBuildbot: buildbot.FromConfig,
+	config.TargetJenkins:  jenkins.FromConfig,
 }
 
 // reporterTypes maps each reporter type to its constructor.
