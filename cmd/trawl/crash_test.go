@@ -24,6 +24,8 @@ import (
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot/bbmaster"
+	"github.com/trawl-ci/trawl/pkg/targets/jenkins"
+	"github.com/trawl-ci/trawl/pkg/targets/jenkins/jenkinsfake"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci/kcifake"
 )
 
@@ -67,6 +69,7 @@ type crashWorld struct {
 	bb         *bbmaster.Master
 	bbProject  string
 	bbAdvances int
+	jk         *jenkinsfake.Fake
 
 	mu         sync.Mutex
 	deliveries map[string][]string // webhook: delivery id -> units, one per POST
@@ -132,6 +135,18 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 	case "buildbot":
 		baseURL = bareRepo(t, w.dir)
 		target = w.buildbotTarget(t)
+	case "jenkins":
+		baseURL = bareRepo(t, w.dir)
+		// Builds start at once, so that Jenkins' merge of queued requests
+		// never hides a duplicate: only adoption prevents one.
+		w.jk = jenkinsfake.New(jenkinsfake.Options{Parameters: jenkins.Parameters(), CSRF: true, CrumbForToken: true, StartAtOnce: true})
+		jk := httptest.NewServer(w.jk)
+		t.Cleanup(jk.Close)
+		write("jenkins.token", jenkinsfake.DefaultToken, 0o600)
+		// queue_wait 0s: the job reference stays the queue item, which
+		// is read to find the build.
+		target = fmt.Sprintf("max_running: %d\n    jenkins: {url: %s, job: %s, user: %s, token_file: jenkins.token, queue_wait: 0s}",
+			units+prs, jk.URL, jenkinsfake.DefaultJob, jenkinsfake.DefaultUser)
 	default:
 		t.Fatalf("no crash world for %s", kind)
 	}
@@ -177,6 +192,22 @@ sources:
 func (w *crashWorld) advance(t *testing.T, rng *rand.Rand) {
 	if w.bb != nil {
 		w.advanceBuildbot(t, rng)
+	}
+	if w.jk != nil {
+		// Jenkins starts what is queued, and ends some running builds.
+		for _, id := range w.jk.Queued() {
+			if _, err := w.jk.Start(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, b := range w.jk.Builds() {
+			if b.Building && rng.IntN(2) == 0 {
+				if err := w.jk.Finish(b.Number, jenkinsfake.Success); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return
 	}
 	if w.kci == nil {
 		return
@@ -256,6 +287,17 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 			}
 		}
 		triggers = len(perJob)
+	case "jenkins":
+		triggers = w.jk.Items()
+		perUnit := map[string]int{}
+		for _, b := range w.jk.Builds() {
+			perUnit[b.Params[jenkins.ParamUnit]+" attempt "+b.Params[jenkins.ParamAttempt]]++
+		}
+		for u, n := range perUnit {
+			if n > 1 {
+				bad("jenkins: %d builds of %s", n, u)
+			}
+		}
 	case "webhook":
 		w.mu.Lock()
 		for id, us := range w.deliveries {
@@ -454,7 +496,7 @@ func TestTortureKillAndRestart(t *testing.T) {
 	}
 	t.Logf("seed %d (TRAWL_TORTURE_SEED replays it)", seed)
 	bin := buildTrawl(t)
-	kinds := []string{"kernelci", "exec", "webhook", "buildbot"}
+	kinds := []string{"kernelci", "exec", "webhook", "buildbot", "jenkins"}
 	results := map[string]tally{}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {

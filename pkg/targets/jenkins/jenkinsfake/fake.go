@@ -104,6 +104,10 @@ type Options struct {
 	// Legacy201 answers a request merged into a queued item with 201
 	// Created, as cores before JENKINS-66105 did, instead of 303.
 	Legacy201 bool
+	// StartAtOnce makes a new item leave the queue as a running build as
+	// soon as it is queued: an idle controller with a free executor and no
+	// quiet period. Requests are then never merged.
+	StartAtOnce bool
 }
 
 // Param is one parameter value of a queue item or a build.
@@ -200,11 +204,17 @@ func (f *Fake) Start(id int64) (int, error) {
 	if it == nil || !it.left.IsZero() {
 		return 0, fmt.Errorf("jenkinsfake: no queued item %d", id)
 	}
+	return f.start(it), nil
+}
+
+// start makes it leave the queue as a new running build. Callers hold
+// f.mu.
+func (f *Fake) start(it *item) int {
 	n := f.nextBuild
 	f.nextBuild++
 	it.left, it.build = f.now(), n
-	f.builds[n] = &build{number: n, queueID: id, params: slices.Clone(it.params), started: f.now(), building: true}
-	return n, nil
+	f.builds[n] = &build{number: n, queueID: it.id, params: slices.Clone(it.params), started: f.now(), building: true}
+	return n
 }
 
 // Cancel takes queued item id out of the queue without a build.
@@ -409,6 +419,9 @@ func (f *Fake) trigger(w http.ResponseWriter, r *http.Request, root string) {
 	id := f.nextItem
 	f.nextItem++
 	f.items[id] = &item{id: id, params: params, since: f.now()}
+	if f.o.StartAtOnce {
+		f.start(f.items[id])
+	}
 	w.Header().Set("Location", fmt.Sprintf("%squeue/item/%d/", root, id))
 	w.WriteHeader(http.StatusCreated)
 }
