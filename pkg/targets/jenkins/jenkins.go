@@ -91,6 +91,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -161,6 +162,12 @@ type Target struct {
 	mu    sync.Mutex
 	crumb crumb // the last crumb the issuer gave; zero: none
 }
+
+// What the cycle needs of a target that follows its jobs.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
 
 // crumb is a CSRF crumb and the header it goes in.
 type crumb struct {
