@@ -121,15 +121,15 @@ func (t *Target) post(ctx context.Context, form url.Values) (item int64, merged 
 func (t *Target) queueItemOf(loc string) (int64, error) {
 	u, err := url.Parse(loc)
 	if err != nil || loc == "" {
-		return 0, fmt.Errorf("Location %q is not a queue item's URL", loc)
+		return 0, fmt.Errorf("the Location %q is not a queue item's URL", loc)
 	}
 	parts := strings.Split(strings.TrimSuffix(u.Path, "/"), "/")
 	if len(parts) < 3 || parts[len(parts)-3] != "queue" || parts[len(parts)-2] != "item" {
-		return 0, fmt.Errorf("Location %q is not a queue item's URL", loc)
+		return 0, fmt.Errorf("the Location %q is not a queue item's URL", loc)
 	}
 	n, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("Location %q is not a queue item's URL", loc)
+		return 0, fmt.Errorf("the Location %q is not a queue item's URL", loc)
 	}
 	return n, nil
 }
