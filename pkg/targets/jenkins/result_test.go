@@ -60,3 +60,24 @@ func FuzzBuildResult(f *testing.F) {
 		}
 	})
 }
+
+func TestQueueItemOf(t *testing.T) {
+	var tg Target
+	for _, tc := range []struct {
+		loc  string
+		want int64
+	}{
+		{"https://ci.example.org/queue/item/42/", 42},
+		{"/jenkins/queue/item/7/", 7},
+		{"http://localhost:8080/queue/item/9", 9},
+		{"", 0},
+		{"https://ci.example.org/job/x/", 0},
+		{"https://ci.example.org/queue/item/0/", 0},
+		{"https://ci.example.org/queue/item/x/", 0},
+	} {
+		got, err := tg.queueItemOf(tc.loc)
+		if got != tc.want || (err != nil) != (tc.want == 0) {
+			t.Errorf("queueItemOf(%q) = %d, %v; want %d", tc.loc, got, err, tc.want)
+		}
+	}
+}
