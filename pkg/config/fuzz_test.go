@@ -57,9 +57,10 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, tg := range c.Targets {
 			switch {
-			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil, tg.Buildbot != nil) != 1:
+			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil, tg.Buildbot != nil, tg.Jenkins != nil) != 1:
 				t.Fatalf("target %s of type %s without exactly its block", tg.Name, tg.Type)
-			case tg.KernelCI != nil && !tg.KernelCI.Token.IsSet(), tg.Webhook != nil && !tg.Webhook.Secret.IsSet():
+			case tg.KernelCI != nil && !tg.KernelCI.Token.IsSet(), tg.Webhook != nil && !tg.Webhook.Secret.IsSet(),
+				tg.Jenkins != nil && !tg.Jenkins.Token.IsSet():
 				t.Fatalf("target %s without its secret", tg.Name)
 			case tg.Exec != nil && len(tg.Exec.Command) == 0:
 				t.Fatalf("target %s without a command", tg.Name)
