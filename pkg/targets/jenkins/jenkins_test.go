@@ -189,6 +189,23 @@ func TestCrumb(t *testing.T) {
 	}
 }
 
+// TestForbidden: a POST refused for want of permission is an error
+// naming the URL, the status and Jenkins' reason, after at most one crumb
+// and one second POST.
+func TestForbidden(t *testing.T) {
+	for _, csrf := range []bool{false, true} {
+		w := newWorld(t, jenkinsfake.Options{NoBuild: true, CSRF: csrf}, nil)
+		_, err := w.target.Trigger(context.Background(), request("u", 0))
+		if err == nil || !strings.Contains(err.Error(), w.srv.URL+"/job/ci/job/check/buildWithParameters: 403") ||
+			!strings.Contains(err.Error(), "missing the Job/Build permission") {
+			t.Fatalf("csrf %v: error %v, want the POST's URL, 403 and the reason", csrf, err)
+		}
+		if want := map[bool]int{false: 0, true: 1}[csrf]; w.fake.Crumbs() != want {
+			t.Fatalf("csrf %v: %d crumbs fetched, want %d", csrf, w.fake.Crumbs(), want)
+		}
+	}
+}
+
 // TestWrongToken: a refused token gives an error naming the URL and the
 // status, and never the token.
 func TestWrongToken(t *testing.T) {

@@ -108,6 +108,9 @@ type Options struct {
 	// soon as it is queued: an idle controller with a free executor and no
 	// quiet period. Requests are then never merged.
 	StartAtOnce bool
+	// NoBuild denies the user Job/Build: a POST that passes the CSRF check
+	// is refused with 403, as Jenkins' ACL refuses it.
+	NoBuild bool
 }
 
 // Param is one parameter value of a queue item or a build.
@@ -388,6 +391,10 @@ func (f *Fake) trigger(w http.ResponseWriter, r *http.Request, root string) {
 			text(w, http.StatusForbidden, "No valid crumb was included in the request")
 			return
 		}
+	}
+	if f.o.NoBuild {
+		text(w, http.StatusForbidden, f.o.User+" is missing the Job/Build permission")
+		return
 	}
 	if len(f.o.Parameters) == 0 {
 		text(w, http.StatusInternalServerError, f.o.Job+" is not parameterized")
