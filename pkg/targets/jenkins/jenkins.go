@@ -19,7 +19,7 @@
 //	                   branch and commit, the patches with their mbox URLs
 //	                   and the pull/merge request heads, in the order to apply
 //
-// plus delay=Ns, the quiet period (Opts.QuietPeriod, 0 by default: trawl
+// plus delay=<n>sec, the quiet period (Opts.QuietPeriod, 0 by default: trawl
 // has already decided). The job sees no secret. The answer is a redirect to
 // the queue item: 201 Created, or 303 See Other when Jenkins merged the
 // request into an identical queued item (older cores answer 201 to both).

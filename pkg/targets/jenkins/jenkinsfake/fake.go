@@ -35,6 +35,9 @@
 //     for user: NAME"; a request with no credentials, where anonymous may
 //     not read, gets 403.
 //
+// The quiet period (`delay`) is not modelled: an item stays queued until a
+// test starts it (or at once, with Options.StartAtOnce).
+//
 // The fake serves a superset of what a `tree` asks only where Jenkins
 // would too (`_class`); without a tree, the job's builds are shown at depth
 // 0 (`_class`, `number`, `url`), as Jenkins shows them.
