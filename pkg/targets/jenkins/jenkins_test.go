@@ -451,6 +451,19 @@ func TestMissingParameter(t *testing.T) {
 	}
 }
 
+// TestNoSuchJob: a job that does not exist (or that the user may not see)
+// is an error naming it, never a trigger.
+func TestNoSuchJob(t *testing.T) {
+	w := newWorld(t, jenkinsfake.Options{}, func(o *jenkins.Opts) { o.Job = "ci/nosuch" })
+	_, err := w.target.Trigger(context.Background(), request("u", 0))
+	if err == nil || !strings.Contains(err.Error(), w.srv.URL+"/job/ci/job/nosuch/ does not exist") {
+		t.Fatalf("error %v: want the job named", err)
+	}
+	if w.fake.Posts() != 0 {
+		t.Fatal("a build was asked for")
+	}
+}
+
 func TestJobPath(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"check", "job/check/"},
