@@ -62,6 +62,14 @@
 // error carries another TRAWL_ATTEMPT, so it is never merged into, nor
 // adopts, the build it retries.
 //
+// A trawl killed while its POST is on the wire does not know whether
+// Jenkins got it, and the next trawl may look before Jenkins queues it.
+// The next trigger then posts the same parameters again, and Jenkins
+// merges the two requests while the first is still queued; only a first
+// request that had already left the queue when the second arrived (a
+// free executor and no quiet period, within that instant) yields a second
+// build.
+//
 // What cannot be matched: a build older than the job's newest 100, or one
 // deleted by the job's build discarder, is not found; the unit is then
 // triggered again. A job that a person starts by hand with the same
