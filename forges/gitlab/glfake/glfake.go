@@ -155,6 +155,7 @@ type Fake struct {
 	nextID      int64
 	window      time.Time // start of the current rate limit minute
 	observed    int       // requests in the current minute
+	ci          ciState   // pipelines: pipelines.go
 }
 
 // New returns an empty fake.

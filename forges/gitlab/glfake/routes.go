@@ -108,6 +108,9 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request, acc access) {
 		}
 		segs[i] = u
 	}
+	if f.routeCI(w, r, segs, acc) {
+		return
+	}
 	p := f.project(segs[0])
 	if p == nil || (p.Private && (acc != authenticated || p.NoAccess)) {
 		writeJSON(w, r, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
