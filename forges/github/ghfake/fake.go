@@ -164,6 +164,7 @@ type Fake struct {
 	refusals     int                    // requests left to refuse with refusal
 	created      map[string][]time.Time // content creations of the last hour, by principal
 	limited      int                    // requests refused by a rate limit
+	ci           ciState                // Actions: workflows.go
 }
 
 // repo is one repository with its pull requests.

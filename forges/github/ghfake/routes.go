@@ -79,6 +79,7 @@ func (f *Fake) routes() *http.ServeMux {
 	mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.api(f.createStatus))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.api(f.combinedStatus))
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
+	f.workflowRoutes(mux)
 	mux.HandleFunc("/", f.api(func(*http.Request, caller) answer { return notFound() }))
 	return mux
 }
