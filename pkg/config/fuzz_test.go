@@ -57,10 +57,14 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, tg := range c.Targets {
 			switch {
-			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil, tg.Buildbot != nil, tg.Jenkins != nil) != 1:
+			case count(tg.KernelCI != nil, tg.Exec != nil, tg.Webhook != nil, tg.Buildbot != nil, tg.Jenkins != nil, tg.GitLabPipeline != nil, tg.GitHubWorkflow != nil) != 1:
 				t.Fatalf("target %s of type %s without exactly its block", tg.Name, tg.Type)
 			case tg.KernelCI != nil && !tg.KernelCI.Token.IsSet(), tg.Webhook != nil && !tg.Webhook.Secret.IsSet(),
 				tg.Jenkins != nil && !tg.Jenkins.Token.IsSet():
+				t.Fatalf("target %s without its secret", tg.Name)
+			case tg.GitLabPipeline != nil && (!tg.GitLabPipeline.Token.IsSet() ||
+				tg.GitLabPipeline.Mode == GitLabPipelineTrigger && !tg.GitLabPipeline.TriggerToken.IsSet()),
+				tg.GitHubWorkflow != nil && !tg.GitHubWorkflow.Token.IsSet():
 				t.Fatalf("target %s without its secret", tg.Name)
 			case tg.Exec != nil && len(tg.Exec.Command) == 0:
 				t.Fatalf("target %s without a command", tg.Name)

@@ -20,6 +20,10 @@ type Target struct {
 	Buildbot *Buildbot `yaml:"buildbot,omitempty" json:"buildbot,omitempty"`
 	// Jenkins is set when Type is TargetJenkins.
 	Jenkins *Jenkins `yaml:"jenkins,omitempty" json:"jenkins,omitempty"`
+	// GitLabPipeline is set when Type is TargetGitLabPipeline.
+	GitLabPipeline *GitLabPipeline `yaml:"gitlab-pipeline,omitempty" json:"gitlab-pipeline,omitempty"`
+	// GitHubWorkflow is set when Type is TargetGitHubWorkflow.
+	GitHubWorkflow *GitHubWorkflow `yaml:"github-workflow,omitempty" json:"github-workflow,omitempty"`
 }
 
 // targetType is one target type: its name (the value of type, and the
@@ -40,6 +44,8 @@ var targetTypes = []targetType{
 	{TargetWebhook, func(l *loader, f field, t *Target) { t.Webhook = l.webhook(f) }, 0},
 	{TargetBuildbot, func(l *loader, f field, t *Target) { t.Buildbot = l.buildbot(f) }, DefaultMaxRunningBuildbot},
 	{TargetJenkins, func(l *loader, f field, t *Target) { t.Jenkins = l.jenkins(f) }, DefaultMaxRunningJenkins},
+	{TargetGitLabPipeline, func(l *loader, f field, t *Target) { t.GitLabPipeline = l.gitlabPipeline(f) }, DefaultMaxRunningForgeCI},
+	{TargetGitHubWorkflow, func(l *loader, f field, t *Target) { t.GitHubWorkflow = l.githubWorkflow(f) }, DefaultMaxRunningForgeCI},
 }
 
 // TargetTypes returns the target types a configuration may name.

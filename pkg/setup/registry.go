@@ -37,6 +37,8 @@ import (
 	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot"
 	"github.com/trawl-ci/trawl/pkg/targets/exec"
+	"github.com/trawl-ci/trawl/pkg/targets/githubworkflow"
+	"github.com/trawl-ci/trawl/pkg/targets/gitlabpipeline"
 	"github.com/trawl-ci/trawl/pkg/targets/jenkins"
 	"github.com/trawl-ci/trawl/pkg/targets/kernelci"
 	"github.com/trawl-ci/trawl/pkg/targets/webhook"
@@ -60,11 +62,13 @@ var sourceTypes = map[string]sourceFunc{
 
 // targetTypes maps each target type to its constructor.
 var targetTypes = map[string]targetFunc{
-	config.TargetKernelCI: kernelci.FromConfig,
-	config.TargetExec:     exec.FromConfig,
-	config.TargetWebhook:  webhook.FromConfig,
-	config.TargetBuildbot: buildbot.FromConfig,
-	config.TargetJenkins:  jenkins.FromConfig,
+	config.TargetKernelCI:       kernelci.FromConfig,
+	config.TargetExec:           exec.FromConfig,
+	config.TargetWebhook:        webhook.FromConfig,
+	config.TargetBuildbot:       buildbot.FromConfig,
+	config.TargetJenkins:        jenkins.FromConfig,
+	config.TargetGitLabPipeline: gitlabpipeline.FromConfig,
+	config.TargetGitHubWorkflow: githubworkflow.FromConfig,
 }
 
 // reporterTypes maps each reporter type to its constructor.

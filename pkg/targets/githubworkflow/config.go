@@ -1,0 +1,37 @@
+package githubworkflow
+
+import (
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/driver"
+	"github.com/trawl-ci/trawl/pkg/httpx"
+)
+
+// FromConfig builds the github-workflow target t (of type
+// config.TargetGitHubWorkflow) configures.
+func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
+	g := t.GitHubWorkflow
+	// No cache: a run's status must be read fresh.
+	hc, err := env.Client("github-workflow "+t.Name, &httpx.Credential{Header: "Authorization", Prefix: "Bearer ", Secret: g.Token}, false)
+	if err != nil {
+		return nil, err
+	}
+	api := g.APIURL
+	if api != "" {
+		api += "/" // config gives it without the slash go-github needs
+	}
+	gt, err := New(Opts{
+		Name:     t.Name,
+		APIURL:   api,
+		Repo:     g.Repo,
+		Workflow: g.Workflow,
+		Ref:      g.Ref,
+		HTTP:     hc,
+		MaxPages: g.MaxPages,
+		Logger:   env.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gt, nil
+}
