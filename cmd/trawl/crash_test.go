@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
+	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot/bbmaster"
@@ -35,7 +36,8 @@ import (
 // beside exec and webhook, a GitHub with pull requests) and a fake of each
 // target type that counts what it is asked. Whatever the instant, no
 // trigger, check or commit status may be lost or duplicated. ResultsDB and
-// GitLab are not in it.
+// GitLab as a source are not in it; GitLab pipelines and GitHub workflow
+// runs are, as targets (crash_forgeci_test.go).
 //
 // In CI it kills a few dozen times per target; TRAWL_TORTURE=1 (make
 // torture) kills tortureKills times per target. TRAWL_TORTURE_SEED replays
@@ -70,6 +72,9 @@ type crashWorld struct {
 	bbProject  string
 	bbAdvances int
 	jk         *jenkinsfake.Fake
+	gl         *glfake.Fake // gitlab-pipeline: the CI project's pipelines
+	ghci       *ghfake.Fake // github-workflow: the workflow's runs
+	gate       triggerGate  // gitlab-pipeline, github-workflow: crash_forgeci_test.go
 
 	mu         sync.Mutex
 	deliveries map[string][]string // webhook: delivery id -> units, one per POST
@@ -147,6 +152,9 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 		// is read to find the build.
 		target = fmt.Sprintf("max_running: %d\n    jenkins: {url: %s, job: %s, user: %s, token_file: jenkins.token, queue_wait: 0s}",
 			units+prs, jk.URL, jenkinsfake.DefaultJob, jenkinsfake.DefaultUser)
+	case "gitlab-pipeline", "github-workflow":
+		baseURL = bareRepo(t, w.dir)
+		target = w.forgeCITarget(t, kind)
 	default:
 		t.Fatalf("no crash world for %s", kind)
 	}
@@ -209,6 +217,7 @@ func (w *crashWorld) advance(t *testing.T, rng *rand.Rand) {
 		}
 		return
 	}
+	w.advanceForgeCI(rng)
 	if w.kci == nil {
 		return
 	}
@@ -310,6 +319,8 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 		w.mu.Unlock()
 	case "buildbot":
 		triggers = w.verifyBuildbot(t, bad)
+	case "gitlab-pipeline", "github-workflow":
+		triggers = w.verifyForgeCI(t, bad)
 	}
 	if triggers != w.units {
 		bad("%s: %d distinct jobs, want exactly %d (one per unit)", w.kind, triggers, w.units)
@@ -496,7 +507,7 @@ func TestTortureKillAndRestart(t *testing.T) {
 	}
 	t.Logf("seed %d (TRAWL_TORTURE_SEED replays it)", seed)
 	bin := buildTrawl(t)
-	kinds := []string{"kernelci", "exec", "webhook", "buildbot", "jenkins"}
+	kinds := []string{"kernelci", "exec", "webhook", "buildbot", "jenkins", "gitlab-pipeline", "github-workflow"}
 	results := map[string]tally{}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
