@@ -210,6 +210,11 @@ func common(h http.Header) {
 
 // write sends a; body is its JSON when already encoded.
 func write(w http.ResponseWriter, a answer, body []byte) {
+	if a.status == http.StatusNoContent { // a dispatch: no body, no content type
+		common(w.Header())
+		w.WriteHeader(a.status)
+		return
+	}
 	if body == nil {
 		b, err := json.Marshal(a.body)
 		if err != nil {
