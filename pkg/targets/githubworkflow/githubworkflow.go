@@ -45,7 +45,9 @@
 // workflow, so trawl could never find a run again and would dispatch anew
 // after every crash or lost state. Trigger therefore first reads the
 // workflow (GET /repos/{o}/{r}/actions/workflows/{w}, then its file at the
-// ref, GET /repos/{o}/{r}/contents/{path}?ref=) and refuses to dispatch,
+// ref, GET /repos/{o}/{r}/contents/{path}?ref=; a file that passed is
+// read again after a minute, so one cycle's triggers share one read) and
+// refuses to dispatch,
 // with an error naming the missing line, when its run-name does not use
 // inputs.trawl_run or it does not declare both inputs under
 // workflow_dispatch. The unit is then tried again every tick and nothing is
@@ -92,6 +94,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v92/github"
@@ -163,7 +166,14 @@ type Target struct {
 	findInterval time.Duration
 	log          *zap.Logger
 	configHash   string
+
+	mu      sync.Mutex
+	checked time.Time // when the workflow file last passed checkWorkflow
 }
+
+// recheck is how long a workflow file that passed the check is trusted
+// before it is read again: the triggers of one cycle share one read.
+const recheck = time.Minute
 
 // New checks the options and returns a Target.
 func New(o Opts) (*Target, error) {
@@ -330,8 +340,26 @@ func (t *Target) find(ctx context.Context, marker string, exclude []string) (*gh
 
 // checkWorkflow refuses a workflow whose runs trawl could not find again:
 // one that is not active, or whose file at the ref does not set run-name
-// from inputs.trawl_run or does not declare both inputs.
+// from inputs.trawl_run or does not declare both inputs. A workflow that
+// passed is trusted for recheck; a failure is never remembered.
 func (t *Target) checkWorkflow(ctx context.Context) error {
+	t.mu.Lock()
+	fresh := !t.checked.IsZero() && time.Since(t.checked) < recheck
+	t.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	if err := t.readWorkflow(ctx); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.checked = time.Now()
+	t.mu.Unlock()
+	return nil
+}
+
+// readWorkflow reads the workflow and its file at the ref and checks them.
+func (t *Target) readWorkflow(ctx context.Context) error {
 	wf, _, err := t.api.Actions.GetWorkflowByFileName(ctx, t.owner, t.repo, t.workflow)
 	if err != nil {
 		return apiError(err)

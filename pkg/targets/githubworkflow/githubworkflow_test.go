@@ -446,3 +446,23 @@ func TestNewRejects(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestWorkflowReadOncePerCycle: the triggers of one cycle share one read
+// of the workflow and its file.
+func TestWorkflowReadOncePerCycle(t *testing.T) {
+	w := newWorld(t, workflowYAML)
+	for i := range 3 {
+		if _, err := w.tg.Trigger(context.Background(), request("fp"+strconv.Itoa(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := 0
+	for _, r := range w.fake.Requests() {
+		if strings.Contains(r.URI, "/contents/") || strings.HasSuffix(r.URI, "/actions/workflows/trawl.yml") {
+			reads++
+		}
+	}
+	if reads != 2 {
+		t.Errorf("%d reads of the workflow and its file for 3 triggers, want 2", reads)
+	}
+}
