@@ -280,7 +280,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return t.job(r, run.GetID(), run.GetHTMLURL(), true), nil
 	}
 	details, _, err := t.api.Actions.CreateWorkflowDispatchEventByFileName(ctx, t.owner, t.repo, t.workflow,
-		gh.CreateWorkflowDispatchEventRequest{Ref: t.ref, Inputs: inputs, ReturnRunDetails: gh.Ptr(true)})
+		gh.CreateWorkflowDispatchEventRequest{Ref: t.ref, Inputs: inputs, ReturnRunDetails: new(true)})
 	if err != nil {
 		return fail("dispatch", apiError(err))
 	}
