@@ -36,7 +36,10 @@
 //	TRAWL_DOCUMENT         all of the above as the webhook target's JSON body
 //
 // Values are variables of type env_var: a job reads them from its
-// environment. No credential is among them.
+// environment. No credential is among them. The project must let the
+// creator set pipeline variables (its "minimum role to use pipeline
+// variables"; GitLab 17.7 and later create projects with "no one
+// allowed" and answer such a creation with a 400, a failed trigger).
 //
 // # Idempotency
 //
