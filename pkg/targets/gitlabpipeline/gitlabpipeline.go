@@ -38,8 +38,10 @@
 // Values are variables of type env_var: a job reads them from its
 // environment. No credential is among them. The project must let the
 // creator set pipeline variables (its "minimum role to use pipeline
-// variables"; GitLab 17.7 and later create projects with "no one
-// allowed" and answer such a creation with a 400, a failed trigger).
+// variables"; GitLab.com sets "no one allowed" on new projects in new
+// groups and on projects that never used pipeline variables,
+// gitlab-org/gitlab#502382, and then answers such a creation with a 400:
+// a failed trigger).
 //
 // # Idempotency
 //
