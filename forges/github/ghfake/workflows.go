@@ -17,7 +17,8 @@ package ghfake
 //     trigger (422 "Workflow does not have 'workflow_dispatch' trigger"),
 //     inputs the workflow declares (422 "Unexpected inputs provided: [...]"),
 //     its required inputs (422 "Required input 'x' not provided"), at most 25
-//     inputs and 65,535 characters of them (422). It creates a queued run
+//     inputs (the REST description's bound) and 65,535 characters of them
+//     (422). It creates a queued run
 //     whose display_title is the workflow's run-name with ${{ inputs.X }}
 //     (or github.event.inputs.X) replaced, or the workflow's name without
 //     a run-name; it answers 200 {"workflow_run_id","run_url","html_url"}

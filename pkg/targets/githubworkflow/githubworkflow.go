@@ -14,8 +14,9 @@
 //	            unit, fingerprint, attempt, change, base, patches (mbox URLs),
 //	            heads, in one compact JSON string
 //
-// GitHub takes at most 25 inputs (10 before December 2025) of at most
-// 65,535 characters in all; the unit is packed into one input so that any
+// GitHub bounds a dispatch's inputs in number (10 in its Actions
+// documentation for years; its REST description now says 25) and in size
+// (65,535 characters in all); the unit is packed into one input so that any
 // number of patches and heads fits the first bound, and a unit whose inputs
 // exceed the second is refused before any request. The workflow must
 // declare both inputs and set its run name from the first:
