@@ -7,6 +7,12 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
+// What the cycle asks of a target: a trigger, and the result of a job.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
+
 // FromConfig builds the github-workflow target t (of type
 // config.TargetGitHubWorkflow) configures.
 func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
