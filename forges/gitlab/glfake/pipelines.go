@@ -47,8 +47,11 @@ type Pipeline struct {
 	Ref       string
 	SHA       string
 	Variables []Variable
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// YAMLErrors is the CI configuration's error, for a pipeline GitLab
+	// created failed because its .gitlab-ci.yml is invalid.
+	YAMLErrors string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Variable is one pipeline variable.
@@ -437,7 +440,16 @@ func (f *Fake) pipelineJSON(root string, p *Project, pl *Pipeline) pipelineJSONO
 			Ref: pl.Ref, SHA: pl.SHA, WebURL: root + "/" + p.Path + "/-/pipelines/" + strconv.FormatInt(pl.ID, 10),
 			CreatedAt: pl.CreatedAt.Format(timeFormat), UpdatedAt: pl.UpdatedAt.Format(timeFormat),
 		},
-		BeforeSHA: strings.Repeat("0", 40),
-		User:      user(root, "trawl-bot"),
+		BeforeSHA:  strings.Repeat("0", 40),
+		YamlErrors: nullableString(pl.YAMLErrors),
+		User:       user(root, "trawl-bot"),
 	}
+}
+
+// nullableString is nil for "", JSON null.
+func nullableString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

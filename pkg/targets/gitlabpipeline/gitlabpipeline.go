@@ -78,7 +78,9 @@
 //	pending, running, manual, scheduled,
 //	canceling                                  pending
 //
-// An unknown status is an error of the poll. The result URL is the
+// A pipeline GitLab created failed because the project's CI configuration
+// is invalid (yaml_errors set) is an infra-error: it says nothing about the
+// change. An unknown status is an error of the poll. The result URL is the
 // pipeline's web_url. A pipeline that no longer exists (404) wraps
 // targets.ErrJobGone: the cycle triggers the unit again.
 package gitlabpipeline
@@ -427,11 +429,24 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 		}
 		return targets.Result{}, fmt.Errorf("gitlab-pipeline %s: pipeline %d: %w", t.name, id, err)
 	}
+	if p.YamlErrors != "" {
+		return targets.Result{State: targets.StateInfra, URL: p.WebURL,
+			Summary: fmt.Sprintf("pipeline #%d: the CI configuration is invalid: %s", p.ID, clip(p.YamlErrors))}, nil
+	}
 	state, err := State(p.Status)
 	if err != nil {
 		return targets.Result{}, fmt.Errorf("gitlab-pipeline %s: pipeline %d: %w", t.name, id, err)
 	}
 	return targets.Result{State: state, Summary: fmt.Sprintf("pipeline #%d: %s", p.ID, p.Status), URL: p.WebURL}, nil
+}
+
+// clip shortens a server's message to one line of at most 120 bytes.
+func clip(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
 }
 
 // State maps a pipeline status to a result state (see the package

@@ -185,6 +185,13 @@ func TestResultStatuses(t *testing.T) {
 			t.Errorf("%s: result %+v, want state %s, url %s", c.status, res, c.want, job.URL)
 		}
 	}
+	// A pipeline that failed on the CI configuration, not on the change.
+	bad := w.fake.AddPipeline(glfake.Pipeline{ProjectID: 7, Source: "trigger", Ref: "main", Status: "failed",
+		YAMLErrors: "jobs:build config contains unknown keys: scirpt"})
+	res, err := w.tg.Result(context.Background(), targets.Job{ID: itoa(bad)})
+	if err != nil || res.State != targets.StateInfra || !strings.Contains(res.Summary, "unknown keys: scirpt") {
+		t.Errorf("yaml errors: %+v, %v; want infra-error naming them", res, err)
+	}
 	if _, err := gitlabpipeline.State("exploded"); err == nil {
 		t.Error("an unknown status maps to a state")
 	}
