@@ -431,7 +431,7 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 	}
 	if p.YamlErrors != "" {
 		return targets.Result{State: targets.StateInfra, URL: p.WebURL,
-			Summary: fmt.Sprintf("pipeline #%d: the CI configuration is invalid: %s", p.ID, clip(p.YamlErrors))}, nil
+			Summary: fmt.Sprintf("pipeline #%d: the CI configuration is invalid: %s", p.ID, clip(secret.Redact(p.YamlErrors)))}, nil
 	}
 	state, err := State(p.Status)
 	if err != nil {
