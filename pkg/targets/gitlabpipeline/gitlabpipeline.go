@@ -99,6 +99,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"go.uber.org/zap"
@@ -444,7 +445,11 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 func clip(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	if len(s) > 120 {
-		s = s[:117] + "..."
+		s = s[:117]
+		for !utf8.ValidString(s) { // not in the middle of a character
+			s = s[:len(s)-1]
+		}
+		s += "..."
 	}
 	return s
 }
