@@ -80,8 +80,10 @@
 //	  startup_failure, action_required, stale                 infra-error (nothing learned about the change)
 //
 // Anything else is an error of the poll. The result URL is the run's
-// html_url. A run that no longer exists (404) wraps targets.ErrJobGone:
-// the cycle triggers the unit again.
+// html_url. A run that no longer exists (404, while the workflow still
+// answers) wraps targets.ErrJobGone: the cycle triggers the unit again. A
+// 404 from a repository the token no longer sees (GitHub hides a private
+// repository so) is an error of the poll, never "gone".
 package githubworkflow
 
 import (
@@ -429,6 +431,10 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 	if err != nil {
 		err = apiError(err)
 		if errors.Is(err, httpx.ErrNotFound) {
+			// Gone only if the workflow itself still answers.
+			if _, _, werr := t.api.Actions.GetWorkflowByFileName(ctx, t.owner, t.repo, t.workflow); werr != nil {
+				return targets.Result{}, fmt.Errorf("github-workflow %s: run %d: %w; and the workflow: %w", t.name, id, err, apiError(werr))
+			}
 			return targets.Result{}, fmt.Errorf("github-workflow %s: run %d: %w: %w", t.name, id, targets.ErrJobGone, err)
 		}
 		return targets.Result{}, fmt.Errorf("github-workflow %s: run %d: %w", t.name, id, err)

@@ -281,7 +281,8 @@ func TestRetryAttemptIsNotAdopted(t *testing.T) {
 	}
 }
 
-// TestGone: a deleted run is ErrJobGone; a server error is not.
+// TestGone: a deleted run is ErrJobGone; a refusal is not, nor a 404 from
+// a repository the token does not see.
 func TestGone(t *testing.T) {
 	w := newWorld(t, workflowYAML)
 	job, err := w.tg.Trigger(context.Background(), request("fp1", 0))
@@ -291,6 +292,11 @@ func TestGone(t *testing.T) {
 	w.fake.Refuse(http.MethodGet, ghfake.NotAccessible, 1)
 	if _, err := w.tg.Result(context.Background(), job); err == nil || errors.Is(err, targets.ErrJobGone) {
 		t.Errorf("refused: %v, want an error that is not ErrJobGone", err)
+	}
+	// A repository the token does not see: GitHub answers 404 to all.
+	hidden := w.target(t, func(o *githubworkflow.Opts) { o.Repo = "ci-org/private" })
+	if _, err := hidden.Result(context.Background(), job); err == nil || errors.Is(err, targets.ErrJobGone) {
+		t.Errorf("hidden repository: %v, want an error that is not ErrJobGone", err)
 	}
 	w.fake.DeleteRun(id(t, job.ID))
 	if _, err := w.tg.Result(context.Background(), job); !errors.Is(err, targets.ErrJobGone) {

@@ -81,8 +81,10 @@
 // A pipeline GitLab created failed because the project's CI configuration
 // is invalid (yaml_errors set) is an infra-error: it says nothing about the
 // change. An unknown status is an error of the poll. The result URL is the
-// pipeline's web_url. A pipeline that no longer exists (404) wraps
-// targets.ErrJobGone: the cycle triggers the unit again.
+// pipeline's web_url. A pipeline that no longer exists (404, while the
+// project still answers) wraps targets.ErrJobGone: the cycle triggers the
+// unit again. A 404 from a project the token no longer sees (GitLab hides
+// a private project so) is an error of the poll, never "gone".
 package gitlabpipeline
 
 import (
@@ -426,6 +428,10 @@ func (t *Target) Result(ctx context.Context, job targets.Job) (targets.Result, e
 	if err != nil {
 		err = apiError(resp, err)
 		if errors.Is(err, httpx.ErrNotFound) {
+			// Gone only if the project itself still answers.
+			if _, resp, perr := t.api.Projects.GetProject(t.project, nil, gl.WithContext(ctx)); perr != nil {
+				return targets.Result{}, fmt.Errorf("gitlab-pipeline %s: pipeline %d: %w; and the project: %w", t.name, id, err, apiError(resp, perr))
+			}
 			return targets.Result{}, fmt.Errorf("gitlab-pipeline %s: pipeline %d: %w: %w", t.name, id, targets.ErrJobGone, err)
 		}
 		return targets.Result{}, fmt.Errorf("gitlab-pipeline %s: pipeline %d: %w", t.name, id, err)

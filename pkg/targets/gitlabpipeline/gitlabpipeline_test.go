@@ -345,7 +345,8 @@ func TestRetryAttemptIsNotAdopted(t *testing.T) {
 	}
 }
 
-// TestGone: a deleted pipeline is ErrJobGone; another failure is not.
+// TestGone: a deleted pipeline is ErrJobGone; another failure is not, nor
+// a 404 from a project the token no longer sees.
 func TestGone(t *testing.T) {
 	w := newWorld(t, gitlabpipeline.ModeTrigger)
 	job, err := w.tg.Trigger(context.Background(), request("fp1", 0))
@@ -357,6 +358,12 @@ func TestGone(t *testing.T) {
 		t.Errorf("500: %v, want an error that is not ErrJobGone", err)
 	}
 	w.fake.SetFault(nil)
+	// The token no longer sees the project: GitLab answers 404 to all.
+	w.fake.UpdateProject(7, func(p *glfake.Project) { p.NoAccess = true })
+	if _, err := w.tg.Result(context.Background(), job); err == nil || errors.Is(err, targets.ErrJobGone) {
+		t.Errorf("hidden project: %v, want an error that is not ErrJobGone", err)
+	}
+	w.fake.UpdateProject(7, func(p *glfake.Project) { p.NoAccess = false })
 	w.fake.DeletePipeline(mustID(t, job.ID))
 	if _, err := w.tg.Result(context.Background(), job); !errors.Is(err, targets.ErrJobGone) {
 		t.Errorf("deleted: %v, want ErrJobGone", err)
