@@ -61,7 +61,12 @@
 //
 // What cannot be matched: a pipeline older than the pages read (more than
 // MaxPages×100 newer pipelines of that source on that ref), on another ref,
-// or one whose variables were changed by hand. A variables read that fails
+// one whose variables were changed by hand, and one GitLab is still
+// creating when the next trawl looks: a trawl killed with its POST on the
+// wire and restarted within the seconds GitLab takes to answer it could
+// create a second pipeline (nothing is recorded before the POST; the
+// suite's kills never hit that window against the fake, which answers at
+// once). A variables read that fails
 // fails the trigger (nothing is created), so a token without the Developer
 // role is an error every tick, never a duplicate. The look-up and the
 // creation are two requests: run one trawl per target.
