@@ -3,6 +3,7 @@ package patchwork
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -280,15 +281,100 @@ func TestMissesForgetUnnamed(t *testing.T) {
 	}
 }
 
-func TestWaitingSeries(t *testing.T) {
-	sr := func(id int64, version int) *Series {
-		return &Series{ID: id, Version: version, Name: "A sample series", Submitter: Person{Email: "a@x"}}
+func TestOwnerMethods(t *testing.T) {
+	pw, err := pwfake.New(pwfake.Options{Phase: pwfake.P2DependsOn})
+	if err != nil {
+		t.Fatal(err)
 	}
-	v2, v3, v4 := sr(3, 2), sr(15, 3), sr(20, 4)
-	other := &Series{ID: 30, Version: 1, Name: "another", Submitter: Person{Email: "a@x"}}
-	_, newest := supersede([]*Series{v3})
-	got := waitingSeries([]*Series{v2, v4, other}, newest)
-	if want := []*Series{v4, other}; !slices.Equal(got, want) {
-		t.Errorf("waiting %v, want v4 and the other series (v2 is superseded by the complete v3)", got)
+	srv := httptest.NewServer(pw)
+	defer srv.Close()
+	s, err := New(Opts{Name: "netdev", URL: srv.URL, Project: "netdev", HTTP: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	host := srv.Listener.Addr().String()
+	for key, want := range map[change.Key]change.Claim{
+		change.PatchworkKey(host, "netdev", 15):               change.ClaimOwn,
+		change.PatchworkKey(host, "bpf", 9):                   change.ClaimHost,
+		change.PatchworkKey("patchwork.kernel.org", "bpf", 9): change.ClaimNone,
+		"gh:rock-core/base-types#1":                           change.ClaimNone,
+	} {
+		if got := s.Claim(key); got != want {
+			t.Errorf("Claim(%s) = %v, want %v", key, got, want)
+		}
+	}
+	ctx := context.Background()
+	// Series 15 is the v3 whose cover letter series 16 names.
+	got, err := s.ResolveMsgID(ctx, "<20261121050000.4242-0-stephenfinucane@example.org>")
+	if err != nil || got != change.PatchworkKey(host, "netdev", 15) {
+		t.Fatalf("ResolveMsgID(cover of series 15) = %q, %v", got, err)
+	}
+	if got, err := s.ResolveMsgID(ctx, "nobody@example.org"); err != nil || got != "" {
+		t.Fatalf("ResolveMsgID(unknown) = %q, %v; want none", got, err)
+	}
+	// Series 4 has an accepted patch and three new ones: still open.
+	st, err := s.ChangeState(ctx, change.PatchworkKey(host, "netdev", 4))
+	if err != nil || st != change.StateOpen {
+		t.Fatalf("ChangeState(series 4) = %q, %v; want open", st, err)
+	}
+	if _, err := s.ChangeState(ctx, "pw:elsewhere.org/netdev/series/4"); err == nil {
+		t.Fatal("ChangeState answered for another instance")
+	}
+}
+
+// TestParseRefs: a series' references are read with the parser every
+// source shares (pkg/deps), from the recorded cover letter and commit
+// messages of series 16, plus forms other forges use.
+func TestParseRefs(t *testing.T) {
+	var cover struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(recorded(t, "p2-04-cover-depends-on-detail.json"), &cover); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{cover.Content}
+	for _, msg := range SplitMbox(recorded(t, "p2-04-mbox-series-depends-on.mbox")) {
+		texts = append(texts, CommitMessage(msg))
+	}
+	texts = append(texts, "Depends-on: https://github.com/o/r/pull/1, o/r#2 https://gitlab.com/g/p/-/merge_requests/3\n"+
+		"> Depends-on: <quoted@x>\nDepends-on: <20261121050000.4242-0-stephenfinucane@example.org>\n")
+	got := parseRefs(texts, []string{"http://127.0.0.1:8000/api/1.4/series/15/"})
+	want := []struct {
+		raw  string
+		kind deps.Kind
+	}{
+		{"<20261121050000.4242-0-stephenfinucane@example.org>", deps.MessageID},
+		{"http://127.0.0.1:8000/project/netdev/list/?series=1", deps.PatchworkSeries},
+		{"https://github.com/o/r/pull/1", deps.GitHubPR},
+		{"o/r#2", deps.ShortPR},
+		{"https://gitlab.com/g/p/-/merge_requests/3", deps.GitLabMR},
+		{"http://127.0.0.1:8000/api/1.4/series/15/", deps.PatchworkSeries},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("refs %+v, want %+v", got, want)
+	}
+	for i, w := range want {
+		if got[i].Raw != w.raw || got[i].Kind != w.kind {
+			t.Errorf("ref %d = %s %s, want %s %s", i, got[i].Kind, got[i].Raw, w.kind, w.raw)
+		}
+	}
+}
+
+func FuzzParseRefs(f *testing.F) {
+	for _, s := range seedTexts(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		refs := parseRefs([]string{text, text}, nil)
+		seen := map[string]bool{}
+		for _, r := range refs {
+			if r.Raw == "" || !strings.Contains(text, r.Raw) {
+				t.Errorf("reference %q is not in the text", r.Raw)
+			}
+			if seen[r.Raw] {
+				t.Errorf("duplicate %q", r.Raw)
+			}
+			seen[r.Raw] = true
+		}
+	})
 }

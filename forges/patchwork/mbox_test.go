@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/trawl-ci/trawl/pkg/deps"
 )
 
 // recorded reads a capture the fake embeds.
@@ -56,44 +54,6 @@ func seedTexts(t testing.TB) []string {
 		}
 	}
 	return texts
-}
-
-// TestParseRefs: a series' references are read with the parser every
-// source shares (pkg/deps), from the recorded cover letter and commit
-// messages of series 16, plus forms other forges use.
-func TestParseRefs(t *testing.T) {
-	var cover struct {
-		Content string `json:"content"`
-	}
-	if err := json.Unmarshal(recorded(t, "p2-04-cover-depends-on-detail.json"), &cover); err != nil {
-		t.Fatal(err)
-	}
-	texts := []string{cover.Content}
-	for _, msg := range SplitMbox(recorded(t, "p2-04-mbox-series-depends-on.mbox")) {
-		texts = append(texts, CommitMessage(msg))
-	}
-	texts = append(texts, "Depends-on: https://github.com/o/r/pull/1, o/r#2 https://gitlab.com/g/p/-/merge_requests/3\n"+
-		"> Depends-on: <quoted@x>\nDepends-on: <20261121050000.4242-0-stephenfinucane@example.org>\n")
-	got := parseRefs(texts, []string{"http://127.0.0.1:8000/api/1.4/series/15/"})
-	want := []struct {
-		raw  string
-		kind deps.Kind
-	}{
-		{"<20261121050000.4242-0-stephenfinucane@example.org>", deps.MessageID},
-		{"http://127.0.0.1:8000/project/netdev/list/?series=1", deps.PatchworkSeries},
-		{"https://github.com/o/r/pull/1", deps.GitHubPR},
-		{"o/r#2", deps.ShortPR},
-		{"https://gitlab.com/g/p/-/merge_requests/3", deps.GitLabMR},
-		{"http://127.0.0.1:8000/api/1.4/series/15/", deps.PatchworkSeries},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("refs %+v, want %+v", got, want)
-	}
-	for i, w := range want {
-		if got[i].Raw != w.raw || got[i].Kind != w.kind {
-			t.Errorf("ref %d = %s %s, want %s %s", i, got[i].Kind, got[i].Raw, w.kind, w.raw)
-		}
-	}
 }
 
 func TestParseBaseCommit(t *testing.T) {
@@ -174,25 +134,6 @@ func TestCommitMessage(t *testing.T) {
 var (
 	hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
-
-func FuzzParseRefs(f *testing.F) {
-	for _, s := range seedTexts(f) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		refs := parseRefs([]string{text, text}, nil)
-		seen := map[string]bool{}
-		for _, r := range refs {
-			if r.Raw == "" || !strings.Contains(text, r.Raw) {
-				t.Errorf("reference %q is not in the text", r.Raw)
-			}
-			if seen[r.Raw] {
-				t.Errorf("duplicate %q", r.Raw)
-			}
-			seen[r.Raw] = true
-		}
-	})
-}
 
 func FuzzParseBaseCommit(f *testing.F) {
 	for _, s := range seedTexts(f) {

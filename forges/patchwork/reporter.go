@@ -44,18 +44,6 @@ var contextRe = regexp.MustCompile(`^[-a-zA-Z0-9_]{1,255}$`)
 // ValidContext reports whether ctx is a context Patchwork accepts.
 func ValidContext(ctx string) bool { return contextRe.MatchString(ctx) }
 
-// ListChecks returns the checks of patch id in one context, oldest first.
-// Checks are append-only: the latest one is the patch's current state for
-// that context and user.
-func (c *Client) ListChecks(ctx context.Context, patchID int64, checkContext string) ([]Check, error) {
-	q := url.Values{"per_page": {"250"}, "context": {checkContext}}
-	checks, err := getList(ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q), func(ch Check) int64 { return ch.ID })
-	if err != nil {
-		return nil, c.errorf(fmt.Sprintf("list checks of patch %d", patchID), err)
-	}
-	return checks, nil
-}
-
 // PostCheck creates a check on patch id. It needs a token of a maintainer
 // of the project, or of the patch's submitter or delegate.
 func (c *Client) PostCheck(ctx context.Context, patchID int64, chk Check) (*Check, error) {

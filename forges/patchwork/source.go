@@ -260,52 +260,6 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	return changes, nil
 }
 
-// waitingSeries returns the incomplete series that no complete revision
-// of a higher version supersedes: those are gone, not waiting.
-func waitingSeries(incomplete []*Series, newest map[revision]*Series) []*Series {
-	var out []*Series
-	for _, sr := range incomplete {
-		if n := newest[revisionOf(sr)]; n == nil || n.Version <= sr.Version {
-			out = append(out, sr)
-		}
-	}
-	return out
-}
-
-// waiting is the change of incomplete series sr: not buildable until its
-// last patch arrives. Its mails are not read yet (an incomplete series'
-// mbox must not be cached), so it names no dependency.
-func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
-	hashes := map[int64]string{}
-	for _, p := range sr.Patches {
-		hashes[p.ID] = actionable[p.ID].Hash
-	}
-	c := s.seriesChange(sr, hashes)
-	c.Waiting = fmt.Sprintf("%d of %d patches received", sr.ReceivedTotal, sr.Total)
-	return c
-}
-
-// seriesChange is what every change of series sr shares, buildable,
-// waiting or merged: its identity, its patches with hashes (by patch id)
-// in series order, their content, its base and targets.
-func (s *Source) seriesChange(sr *Series, hashes map[int64]string) change.Change {
-	c := change.Change{
-		Key:       s.key(sr.ID),
-		Source:    s.o.Name,
-		Title:     sr.Name,
-		WebURL:    sr.WebURL,
-		Submitter: sr.Submitter.Email,
-		Version:   sr.Version,
-		Patches:   changePatches(sr, hashes),
-		Base:      s.o.Base,
-		Targets:   slices.Clone(s.o.Targets),
-	}
-	for _, p := range c.Patches {
-		c.Content = append(c.Content, p.Hash)
-	}
-	return c
-}
-
 // checkSeries rejects a series detail trawl cannot use.
 func checkSeries(id int64, sr *Series) error {
 	bad := func(why string) error { return fmt.Errorf("series %d: %w: %s", id, errMalformed, why) }
@@ -323,48 +277,6 @@ func checkSeries(id int64, sr *Series) error {
 		}
 	}
 	return nil
-}
-
-// revision identifies the revisions of one series: same submitter, same
-// normalised name.
-type revision struct{ email, name string }
-
-func revisionOf(sr *Series) revision {
-	return revision{strings.ToLower(sr.Submitter.Email), normalName(sr.Name)}
-}
-
-// supersede drops every series a higher version of the same revision line
-// supersedes. Series of equal versions are all kept. newest maps each
-// revision line to its newest series (the highest id among equal versions).
-func supersede(series []*Series) (kept []*Series, newest map[revision]*Series) {
-	newest = map[revision]*Series{}
-	for _, sr := range series {
-		k := revisionOf(sr)
-		if cur, ok := newest[k]; !ok || sr.Version > cur.Version || (sr.Version == cur.Version && sr.ID > cur.ID) {
-			newest[k] = sr
-		}
-	}
-	for _, sr := range series {
-		if sr.Version >= newest[revisionOf(sr)].Version {
-			kept = append(kept, sr)
-		}
-	}
-	return kept, newest
-}
-
-// supersededBy lists, in id order, the series of the snapshot that the
-// newest series sr of its revision line supersedes (lower versions).
-func (s *Source) supersededBy(sr *Series, complete []*Series, newest map[revision]*Series) []change.Key {
-	var out []change.Key
-	if newest[revisionOf(sr)] != sr {
-		return nil
-	}
-	for _, o := range complete {
-		if o.Version < sr.Version && revisionOf(o) == revisionOf(sr) {
-			out = append(out, s.key(o.ID))
-		}
-	}
-	return out
 }
 
 // build turns complete series sr into a change, and returns the

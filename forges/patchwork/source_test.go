@@ -369,53 +369,6 @@ func TestFetchCancelled(t *testing.T) {
 	}
 }
 
-func TestNormalName(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"A sample series", "a sample series"},
-		{"[v2,0/2] A sample series", "a sample series"},
-		{"[PATCH net-next v3 0/4] net: dsa:  Multi-CPU ground work (v3)", "net: dsa: multi-cpu ground work"},
-		{"[net,v2,1/2] net: ieee802154: remove explicit set skb->sk", "net: ieee802154: remove explicit set skb->sk"},
-		{"[v2] test: Add some lorem ipsum", "test: add some lorem ipsum"},
-		{"[RFC][PATCH V4] foo v5 bar", "foo bar"},
-		{"[PATCH]", "[patch]"},
-		{"  ", ""},
-	}
-	for _, tt := range tests {
-		if got := normalName(tt.in); got != tt.want {
-			t.Errorf("normalName(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestSupersede(t *testing.T) {
-	sr := func(id int64, email, name string, version int) *Series {
-		return &Series{ID: id, Name: name, Version: version, Submitter: Person{Email: email}}
-	}
-	tests := []struct {
-		name   string
-		series []*Series
-		kept   []int64
-	}{
-		{"v1 v2 v3", []*Series{sr(2, "a@x", "A sample series", 1), sr(3, "a@x", "A sample series", 2),
-			sr(15, "A@X", "[v3] A sample series", 3)}, []int64{15}},
-		{"same name and version: both stay", []*Series{sr(5, "l@x", "[net,v2,1/2] fix", 2), sr(6, "l@x", "[net,v2,1/2] fix", 2)},
-			[]int64{5, 6}},
-		{"another submitter", []*Series{sr(1, "a@x", "foo", 1), sr(2, "b@x", "foo", 2)}, []int64{1, 2}},
-		{"another name", []*Series{sr(1, "a@x", "foo", 1), sr(2, "a@x", "foo bar", 2)}, []int64{1, 2}},
-		{"older id, higher version", []*Series{sr(9, "a@x", "foo", 3), sr(10, "a@x", "foo", 2)}, []int64{9}},
-	}
-	for _, tt := range tests {
-		kept, _ := supersede(tt.series)
-		var ids []int64
-		for _, s := range kept {
-			ids = append(ids, s.ID)
-		}
-		if !slices.Equal(ids, tt.kept) {
-			t.Errorf("%s: kept %v, want %v", tt.name, ids, tt.kept)
-		}
-	}
-}
-
 // TestPartlyAcceptedSeriesListedOnce: a series with a patch outside the
 // actionable states (series 4: patch 9 accepted; series 5: patch 14
 // archived) is listed by series once; later Fetches take the hashes they

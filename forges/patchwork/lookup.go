@@ -1,0 +1,20 @@
+package patchwork
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// ListChecks returns the checks of patch id in one context, oldest first.
+// Checks are append-only: the latest one is the patch's current state for
+// that context and user.
+func (c *Client) ListChecks(ctx context.Context, patchID int64, checkContext string) ([]Check, error) {
+	q := url.Values{"per_page": {"250"}, "context": {checkContext}}
+	checks, err := getList(ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q), func(ch Check) int64 { return ch.ID })
+	if err != nil {
+		return nil, c.errorf(fmt.Sprintf("list checks of patch %d", patchID), err)
+	}
+	return checks, nil
+}
