@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"time"
 
@@ -71,91 +71,38 @@ func statusError(resp *http.Response, msg string) error {
 	return e
 }
 
-// limitKind is why GitHub refused to serve a request for now.
-type limitKind int
-
-const (
-	notLimited limitKind = iota
-	// primaryLimit: the hourly budget is spent.
-	primaryLimit
-	// secondaryLimit: too many requests at once, too many points or
-	// content creations per minute or hour.
-	secondaryLimit
-)
-
-// limitOf says whether resp is a rate limit answer rather than a refusal,
-// and until when GitHub asks the client to wait. It follows GitHub's
-// documentation of the REST rate limits (API-NOTES.md §3.2), which
-// go-github's CheckResponse only partly covers (it knows a secondary limit
-// by its documentation_url only):
-//
-//   - 403 or 429 with x-ratelimit-remaining: 0 is the primary limit: wait
-//     until x-ratelimit-reset (a minute when the header is missing);
-//   - 403 or 429 with retry-after, or whose message speaks of a secondary
-//     (or "abuse") rate limit, is a secondary limit: wait retry-after, else
-//     a minute doubled for each secondary limit in a row (strikes before
-//     this one), up to an hour. x-ratelimit-reset is the primary limit's
-//     and says nothing here while x-ratelimit-remaining is above 0;
-//   - any other 429 waits retry-after or a minute;
-//   - any other 403 ("Resource not accessible by integration", "Must have
-//     admin rights to Repository") is a refusal: not a limit.
-func limitOf(resp *http.Response, msg string, now time.Time, strikes int) (limitKind, time.Time) {
-	if resp == nil || (resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests) {
-		return notLimited, time.Time{}
-	}
-	h := resp.Header
-	retryAfter, hasRetryAfter := seconds(h.Get("Retry-After"))
-	reset, hasReset := epoch(h.Get("X-RateLimit-Reset"))
-	lower := strings.ToLower(msg)
-	switch {
-	case h.Get("X-RateLimit-Remaining") == "0":
-		until := now.Add(time.Minute)
-		if hasReset && reset.After(now) {
-			until = reset
-		}
-		if hasRetryAfter && now.Add(retryAfter).After(until) {
-			until = now.Add(retryAfter)
-		}
-		return primaryLimit, until
-	case hasRetryAfter:
-		return secondaryLimit, now.Add(retryAfter)
-	case strings.Contains(lower, "secondary rate limit") || strings.Contains(lower, "secondary-rate-limit") ||
-		strings.Contains(lower, "abuse"):
-		return secondaryLimit, now.Add(min(time.Minute<<min(strikes, 6), time.Hour))
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return secondaryLimit, now.Add(time.Minute)
-	}
-	return notLimited, time.Time{}
+// newClient is a go-github client over hc at api. Its rate limit memory is
+// off: see the package comment.
+func newClient(hc *http.Client, api string, extra ...gh.ClientOptionsFunc) (*gh.Client, error) {
+	opts := append([]gh.ClientOptionsFunc{
+		gh.WithHTTPClient(hc),
+		gh.WithURLs(&api, &api),
+		gh.WithDisableRateLimitCheck(),
+	}, extra...)
+	return gh.NewClient(opts...)
 }
 
-// message is GitHub's message in a go-github error, "" for others.
-func message(err error) string {
-	if e, ok := errors.AsType[*gh.RateLimitError](err); ok {
-		return e.Message
+// apiURL checks an API root and gives it the trailing slash go-github
+// needs.
+func apiURL(raw string) (string, error) {
+	if raw == "" {
+		return defaultAPIURL, nil
 	}
-	if e, ok := errors.AsType[*gh.AbuseRateLimitError](err); ok {
-		return e.Message
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("API URL %q is not an http(s) URL", raw)
 	}
-	if e, ok := errors.AsType[*gh.ErrorResponse](err); ok {
-		return e.Message + " " + e.DocumentationURL
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
 	}
-	return ""
+	return u.String(), nil
 }
 
-// seconds parses a Retry-After in seconds (GitHub sends no HTTP date).
-func seconds(v string) (time.Duration, bool) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
+// splitRepo splits "owner/name".
+func splitRepo(repo string) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.ContainsAny(name, "/ ") || strings.Contains(owner, " ") {
+		return "", "", fmt.Errorf("repository %q is not owner/name", repo)
 	}
-	return time.Duration(min(n, 24*3600)) * time.Second, true
-}
-
-// epoch parses x-ratelimit-reset: Unix seconds.
-func epoch(v string) (time.Time, bool) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0), true
+	return owner, name, nil
 }

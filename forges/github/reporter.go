@@ -4,25 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
+	"strings"
 	"unicode/utf8"
 
 	gh "github.com/google/go-github/v92/github"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // maxDescription is the longest status description GitHub accepts, in
 // characters.
 const maxDescription = 140
-
-// State is the state of a pull request.
-type State string
-
-// The states Lookup reports.
-const (
-	StateOpen   State = "open"
-	StateMerged State = "merged"
-	StateClosed State = "closed" // closed without being merged
-)
 
 // StatusState is the state of a commit status.
 type StatusState string
@@ -45,35 +39,6 @@ type Status struct {
 	// characters.
 	Description string
 	TargetURL   string
-}
-
-// Lookup returns the state of pull request n of repo ("owner/name") on
-// this source's host. It is for dependencies that are not open pull
-// requests of this source. A pull request that does not exist gives an
-// error matching httpx.ErrNotFound.
-func (s *Source) Lookup(ctx context.Context, repo string, n int64) (State, error) {
-	owner, name, err := splitRepo(repo)
-	if err != nil {
-		return "", fmt.Errorf("github: look up pull request %d: %w", n, err)
-	}
-	if n <= 0 || n > math.MaxInt {
-		return "", fmt.Errorf("github %s: look up pull request %d: not a pull request number", repo, n)
-	}
-	var pr *gh.PullRequest
-	err = s.call(ctx, func() (resp *gh.Response, err error) {
-		pr, resp, err = s.client.PullRequests.Get(ctx, owner, name, int(n))
-		return resp, err
-	})
-	if err != nil {
-		return "", fmt.Errorf("github %s: get pull request %d: %w", repo, n, err)
-	}
-	switch {
-	case pr.GetMerged() || pr.MergedAt != nil:
-		return StateMerged, nil
-	case pr.GetState() == "closed":
-		return StateClosed, nil
-	}
-	return StateOpen, nil
 }
 
 // PostStatus sets a commit status on sha of repo ("owner/name"; for a pull
@@ -131,4 +96,87 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// ReporterOpts configures a commit status reporter.
+type ReporterOpts struct {
+	// Name is the reporter's name in the state.
+	Name string
+	// Context is the status context; "/<target>" is appended when
+	// PerTarget is set, so that each target has its own status.
+	Context   string
+	PerTarget bool
+	// States overrides DefaultStatusStates; an empty value means "not
+	// posted".
+	States map[targets.State]string
+}
+
+// DefaultStatusStates maps result states to commit status states: an
+// infrastructure error is "error" (the CI broke), not "failure" (the
+// change broke it).
+var DefaultStatusStates = report.States{
+	targets.StatePending: string(StatusPending),
+	targets.StateSuccess: string(StatusSuccess),
+	targets.StateWarning: string(StatusSuccess),
+	targets.StateFail:    string(StatusFailure),
+	targets.StateInfra:   string(StatusError),
+}
+
+// Reporter posts results as commit statuses on a pull request's head.
+type Reporter struct {
+	o      ReporterOpts
+	states report.States
+	s      *Source
+}
+
+// Reporter returns the status reporter of this source's repository.
+func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
+	if o.Context == "" {
+		return nil, fmt.Errorf("github reporter %s: no status context", o.Name)
+	}
+	states, err := DefaultStatusStates.WithOverrides(o.States, func(v string) bool { return (Status{State: StatusState(v), Context: "c"}).check("x") == nil })
+	if err != nil {
+		return nil, fmt.Errorf("github reporter %s: %w", o.Name, err)
+	}
+	return &Reporter{o: o, states: states, s: s}, nil
+}
+
+// Name is the reporter's name.
+func (r *Reporter) Name() string { return r.o.Name }
+
+// Map returns the status state of a result state.
+func (r *Reporter) Map(st targets.State) (string, bool) { return r.states.Map(st) }
+
+// Items is the pull request's head commit.
+func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA} }
+
+// Report posts the status on the head commit unless the commit already
+// carries it (same context, state and description): a crash between a
+// post and the state write then makes no duplicate, and the repository's
+// cap of 1,000 statuses per commit and context is not spent on repeats.
+func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) (report.Done, error) {
+	st := Status{State: StatusState(posted), Context: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
+	switch {
+	case m.Context != "":
+		st.Context = m.Context
+	case r.o.PerTarget:
+		st.Context += "/" + m.Target
+	}
+	owner, name, err := splitRepo(r.s.o.Repo)
+	if err != nil {
+		return 0, err
+	}
+	combined, err := r.s.combinedStatus(ctx, owner, name, sha)
+	if err != nil {
+		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
+	}
+	for _, cur := range combined.Statuses {
+		if strings.EqualFold(cur.GetContext(), st.Context) && report.Same(cur.GetState(), cur.GetDescription(), m, posted) {
+			return report.Found, nil
+		}
+	}
+	if err := r.s.PostStatus(ctx, r.s.o.Repo, sha, st); err != nil {
+		return 0, err
+	}
+	return report.Posted, nil
 }

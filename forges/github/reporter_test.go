@@ -9,6 +9,8 @@ import (
 
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 func TestPostStatus(t *testing.T) {
@@ -80,41 +82,6 @@ func TestPostStatusNeedsCredential(t *testing.T) {
 	}
 }
 
-func TestLookup(t *testing.T) {
-	e := newEnv(t, ghfake.Options{}, nil)
-	e.addPRs(3)
-	if err := e.fake.Merge(testRepo, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.fake.Close(testRepo, 3); err != nil {
-		t.Fatal(err)
-	}
-	s := e.source(t, nil)
-	tests := []struct {
-		repo string
-		n    int64
-		want State
-		err  error
-	}{
-		{testRepo, 1, StateOpen, nil},
-		{testRepo, 2, StateMerged, nil},
-		{testRepo, 3, StateClosed, nil},
-		{testRepo, 4, "", httpx.ErrNotFound},
-		{"rock-core/other", 1, "", httpx.ErrNotFound},
-	}
-	for _, tc := range tests {
-		got, err := s.Lookup(context.Background(), tc.repo, tc.n)
-		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
-			t.Errorf("Lookup(%s, %d) = %q, %v; want %q, %v", tc.repo, tc.n, got, err, tc.want, tc.err)
-		}
-	}
-	for _, n := range []int64{0, -1} {
-		if _, err := s.Lookup(context.Background(), testRepo, n); err == nil {
-			t.Errorf("Lookup(%d) gave no error", n)
-		}
-	}
-}
-
 func TestClip(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -154,4 +121,43 @@ func FuzzClip(f *testing.F) {
 			t.Fatalf("clip(%q) = %q is not a prefix and an ellipsis", s, got)
 		}
 	})
+}
+
+func TestReporterPostsEachStateOnce(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(1)
+	s := e.source(t, nil)
+	r, err := s.Reporter(ReporterOpts{Name: "github:base-types", Context: "trawl", PerTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fetch(t, s)[0]
+	items := r.Items(&c)
+	if len(items) != 1 || items[0] != c.HeadSHA {
+		t.Fatalf("Items = %v, want the head commit", items)
+	}
+	if got, _ := r.Map(targets.StateInfra); got != "error" {
+		t.Fatalf("infra-error maps to %q, want error (the CI broke, not the change)", got)
+	}
+	m := report.Message{Target: "buildbot", Fingerprint: "0123456789abcdef", State: targets.StateFail, Summary: "tests 3 failed", URL: "https://ci.example.org/b/1"}
+	posted, _ := r.Map(m.State)
+	for i, want := range []report.Done{report.Posted, report.Found} {
+		done, err := r.Report(context.Background(), items[0], m, posted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done != want {
+			t.Errorf("report %d ended %v, want %v", i, done, want)
+		}
+	}
+	st := e.fake.Statuses()
+	if len(st) != 1 {
+		t.Fatalf("%d statuses posted, want 1 (the repeat finds it already there)", len(st))
+	}
+	if st[0].Context != "trawl/buildbot" || st[0].State != "failure" || st[0].Description != "tests 3 failed [trawl 0123456789ab]" || st[0].SHA != c.HeadSHA {
+		t.Fatalf("status = %+v", st[0])
+	}
+	if _, err := s.Reporter(ReporterOpts{Name: "x", Context: "trawl", States: map[targets.State]string{targets.StateFail: "broken"}}); err == nil {
+		t.Fatal("an unknown status state was accepted")
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -157,54 +156,6 @@ func New(o Opts) (*Source, error) {
 		s.gauges = g
 	}
 	return s, nil
-}
-
-// newClient is a go-github client over hc at api. Its rate limit memory is
-// off: see the package comment.
-func newClient(hc *http.Client, api string, extra ...gh.ClientOptionsFunc) (*gh.Client, error) {
-	opts := append([]gh.ClientOptionsFunc{
-		gh.WithHTTPClient(hc),
-		gh.WithURLs(&api, &api),
-		gh.WithDisableRateLimitCheck(),
-	}, extra...)
-	return gh.NewClient(opts...)
-}
-
-// apiURL checks an API root and gives it the trailing slash go-github
-// needs.
-func apiURL(raw string) (string, error) {
-	if raw == "" {
-		return defaultAPIURL, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("API URL %q is not an http(s) URL", raw)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	return u.String(), nil
-}
-
-// splitRepo splits "owner/name".
-func splitRepo(repo string) (owner, name string, err error) {
-	owner, name, ok := strings.Cut(repo, "/")
-	if !ok || owner == "" || name == "" || strings.ContainsAny(name, "/ ") || strings.Contains(owner, " ") {
-		return "", "", fmt.Errorf("repository %q is not owner/name", repo)
-	}
-	return owner, name, nil
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Name returns the configured source name.
@@ -379,17 +330,6 @@ func flatten(pages [][]*gh.PullRequest) []*gh.PullRequest {
 	return out
 }
 
-// headRepo returns the head's "owner/name" ("" when the fork was deleted)
-// and whether the head lives outside the base repository.
-func (s *Source) headRepo(pr *gh.PullRequest) (string, bool) {
-	head := pr.GetHead().GetRepo().GetFullName()
-	base := pr.GetBase().GetRepo().GetFullName()
-	if base == "" {
-		base = s.o.Repo
-	}
-	return head, head == "" || !strings.EqualFold(head, base)
-}
-
 // skip says why the filters drop pr, or "" to keep it.
 func (s *Source) skip(pr *gh.PullRequest) string {
 	if pr.GetDraft() && !s.o.Drafts {
@@ -402,51 +342,4 @@ func (s *Source) skip(pr *gh.PullRequest) string {
 		return fmt.Sprintf("base branch %q is not configured", ref)
 	}
 	return ""
-}
-
-// convert turns pr into a change, resolving its dependency references.
-func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (change.Change, error) {
-	n := int64(pr.GetNumber())
-	key := change.GitHubKey(s.host, s.o.Repo, n)
-	headRepo, fork := s.headRepo(pr)
-	sha := pr.GetHead().GetSHA()
-	base := s.o.Base
-	if base.Tree == "" {
-		base.Tree = s.o.Repo
-	}
-	if base.URL == "" {
-		base.URL = pr.GetBase().GetRepo().GetCloneURL()
-	}
-	if base.URL == "" {
-		base.URL = "https://" + s.host + "/" + s.o.Repo + ".git"
-	}
-	base.Branch = pr.GetBase().GetRef()
-	deps, err := r.refs(ctx, key, pr.GetBody())
-	if err != nil {
-		return change.Change{}, err
-	}
-	relays := s.relays(key, pr.GetBody())
-	c := change.Change{
-		Key:       key,
-		Source:    s.o.Name,
-		Title:     pr.GetTitle(),
-		WebURL:    pr.GetHTMLURL(),
-		Submitter: pr.GetUser().GetLogin(),
-		Content:   []string{sha},
-		Deps:      deps,
-		Relays:    relays,
-		Base:      base,
-		Targets:   slices.Clone(s.o.Targets),
-		HeadSHA:   sha,
-		HeadRepo:  headRepo,
-		HeadRef:   pr.GetHead().GetRef(),
-		FetchRef:  fmt.Sprintf("refs/pull/%d/head", pr.GetNumber()),
-		BaseSHA:   pr.GetBase().GetSHA(),
-		Draft:     pr.GetDraft(),
-		Fork:      fork,
-	}
-	if sha == "" {
-		c.Unbuildable = "GitHub gave no head commit for this pull request"
-	}
-	return c, nil
 }

@@ -1,0 +1,70 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	gh "github.com/google/go-github/v92/github"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// headRepo returns the head's "owner/name" ("" when the fork was deleted)
+// and whether the head lives outside the base repository.
+func (s *Source) headRepo(pr *gh.PullRequest) (string, bool) {
+	head := pr.GetHead().GetRepo().GetFullName()
+	base := pr.GetBase().GetRepo().GetFullName()
+	if base == "" {
+		base = s.o.Repo
+	}
+	return head, head == "" || !strings.EqualFold(head, base)
+}
+
+// convert turns pr into a change, resolving its dependency references.
+func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (change.Change, error) {
+	n := int64(pr.GetNumber())
+	key := change.GitHubKey(s.host, s.o.Repo, n)
+	headRepo, fork := s.headRepo(pr)
+	sha := pr.GetHead().GetSHA()
+	base := s.o.Base
+	if base.Tree == "" {
+		base.Tree = s.o.Repo
+	}
+	if base.URL == "" {
+		base.URL = pr.GetBase().GetRepo().GetCloneURL()
+	}
+	if base.URL == "" {
+		base.URL = "https://" + s.host + "/" + s.o.Repo + ".git"
+	}
+	base.Branch = pr.GetBase().GetRef()
+	deps, err := r.refs(ctx, key, pr.GetBody())
+	if err != nil {
+		return change.Change{}, err
+	}
+	relays := s.relays(key, pr.GetBody())
+	c := change.Change{
+		Key:       key,
+		Source:    s.o.Name,
+		Title:     pr.GetTitle(),
+		WebURL:    pr.GetHTMLURL(),
+		Submitter: pr.GetUser().GetLogin(),
+		Content:   []string{sha},
+		Deps:      deps,
+		Relays:    relays,
+		Base:      base,
+		Targets:   slices.Clone(s.o.Targets),
+		HeadSHA:   sha,
+		HeadRepo:  headRepo,
+		HeadRef:   pr.GetHead().GetRef(),
+		FetchRef:  fmt.Sprintf("refs/pull/%d/head", pr.GetNumber()),
+		BaseSHA:   pr.GetBase().GetSHA(),
+		Draft:     pr.GetDraft(),
+		Fork:      fork,
+	}
+	if sha == "" {
+		c.Unbuildable = "GitHub gave no head commit for this pull request"
+	}
+	return c, nil
+}
