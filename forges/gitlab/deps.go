@@ -4,8 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
+	"strconv"
 	"strings"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -14,81 +13,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
 )
-
-// noHead is the reason given for a merge request without a head commit.
-const noHead = "merge request has no head commit"
-
-// build converts the snapshot's merge requests that the filters let
-// through into changes, in iid order.
-func (s *Source) build(ctx context.Context, project *gl.Project, snap map[int64]entry) ([]change.Change, error) {
-	iids := slices.Sorted(maps.Keys(snap))
-	r := &resolver{s: s, snap: snap, states: map[string]State{}}
-	var out []change.Change
-	for _, iid := range iids {
-		e := snap[iid]
-		if !s.include(e.mr) {
-			s.log.Debug("merge request filtered out", zap.Int64("iid", iid), zap.Bool("draft", e.mr.Draft),
-				zap.Bool("fork", e.mr.SourceProjectID != e.mr.TargetProjectID), zap.String("target_branch", e.mr.TargetBranch))
-			continue
-		}
-		c, err := s.convert(ctx, project, e)
-		if err != nil {
-			return nil, err
-		}
-		if c.Deps, err = r.refs(ctx, c.Key, e.mr.Description); err != nil {
-			return nil, fmt.Errorf("merge request %s!%d: dependencies: %w", s.o.Project, iid, err)
-		}
-		c.Relays = s.relays(c.Key, e.mr.Description)
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// convert builds the change of one merge request, without its
-// dependencies.
-func (s *Source) convert(ctx context.Context, project *gl.Project, e entry) (change.Change, error) {
-	mr := e.mr
-	fork := mr.SourceProjectID != mr.TargetProjectID
-	headRepo := project.PathWithNamespace
-	if fork {
-		var err error
-		if headRepo, err = s.projectPath(ctx, mr.SourceProjectID); err != nil {
-			return change.Change{}, fmt.Errorf("merge request %s!%d: %w", s.o.Project, mr.IID, err)
-		}
-	}
-	base := s.o.Base
-	if base.Tree == "" {
-		base.Tree = s.o.Project
-	}
-	if base.URL == "" {
-		base.URL = project.HTTPURLToRepo
-	}
-	base.Branch = mr.TargetBranch
-	c := change.Change{
-		Key:      s.key(mr.IID),
-		Source:   s.o.Name,
-		Title:    mr.Title,
-		WebURL:   mr.WebURL,
-		Base:     base,
-		Targets:  slices.Clone(s.o.Targets),
-		HeadSHA:  mr.SHA,
-		HeadRepo: headRepo,
-		HeadRef:  mr.SourceBranch,
-		FetchRef: fmt.Sprintf("refs/merge-requests/%d/head", mr.IID),
-		BaseSHA:  e.baseSHA,
-		Draft:    mr.Draft,
-		Fork:     fork,
-	}
-	if mr.Author != nil {
-		c.Submitter = mr.Author.Username
-	}
-	if mr.SHA == "" {
-		c.Unbuildable = noHead
-	} else {
-		c.Content = []string{mr.SHA}
-	}
-	return c, nil
-}
 
 // resolver turns the dependency references of one Fetch's merge requests
 // into change.Refs, remembering the states it looked up.
@@ -204,3 +128,92 @@ func (r *resolver) state(ctx context.Context, project string, iid int64) (State,
 	}
 	return st, nil
 }
+
+// splitKey splits a GitLab change key of this instance into the project
+// path and the merge request's iid.
+func (s *Source) splitKey(key change.Key) (project string, iid int64, ok bool) {
+	rest, found := strings.CutPrefix(string(key), "gl:"+s.host+"/")
+	if !found {
+		return "", 0, false
+	}
+	project, num, found := strings.Cut(rest, "!")
+	iid, err := strconv.ParseInt(num, 10, 64)
+	if !found || err != nil || iid <= 0 || project == "" {
+		return "", 0, false
+	}
+	return project, iid, true
+}
+
+// Claim says whether key is a merge request of this source's project, of
+// another project on the same instance, or elsewhere.
+func (s *Source) Claim(key change.Key) change.Claim {
+	project, _, ok := s.splitKey(key)
+	switch {
+	case !ok:
+		return change.ClaimNone
+	case strings.EqualFold(project, s.o.Project):
+		return change.ClaimOwn
+	}
+	return change.ClaimHost
+}
+
+// ChangeState looks up a merge request that is not among the open ones.
+func (s *Source) ChangeState(ctx context.Context, key change.Key) (change.State, error) {
+	project, iid, ok := s.splitKey(key)
+	if !ok {
+		return "", fmt.Errorf("gitlab %s: %s is not a merge request of this instance", s.o.URL, key)
+	}
+	st, err := s.Lookup(ctx, project, iid)
+	if err != nil {
+		return "", err
+	}
+	switch st {
+	case StateMerged:
+		return change.StateMerged, nil
+	case StateClosed:
+		return change.StateClosed, nil
+	}
+	return change.StateOpen, nil
+}
+
+// relays returns the changes named in the merge request's Relay-CI-from:
+// lines (see cycle.StatusReader), with their keys.
+func (s *Source) relays(self change.Key, text string) []change.Ref {
+	var out []change.Ref
+	for _, d := range deps.ParseRelays(text) {
+		var key change.Key
+		switch d.Kind {
+		case deps.GitLabMR, deps.ShortMR:
+			key, _ = d.GitLabKey(s.host, s.o.Project)
+		case deps.GitHubPR:
+			key, _ = d.GitHubKey("")
+		}
+		if key != "" && key != self {
+			out = append(out, change.Ref{Raw: d.Raw, Key: key})
+		}
+	}
+	return out
+}
+
+// Lookup returns the state of merge request iid of project (a full path
+// or a numeric id) on this source's instance, for dependencies. An unknown
+// merge request is an error matching httpx.ErrNotFound.
+func (s *Source) Lookup(ctx context.Context, project string, iid int64) (State, error) {
+	mr, resp, err := s.api.MergeRequests.GetMergeRequest(project, iid, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("gitlab %s: look up %s!%d: %w", s.o.URL, project, iid, apiError(resp, err))
+	}
+	return State(mr.State), nil
+}
+
+// Merge request states, as GitLab names them.
+const (
+	StateOpened State = "opened"
+	StateMerged State = "merged"
+	StateClosed State = "closed"
+	// StateLocked is a merge request being merged.
+	StateLocked State = "locked"
+)
+
+// State is the state of a merge request.
+type State string

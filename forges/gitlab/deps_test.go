@@ -2,12 +2,15 @@ package gitlab
 
 import (
 	"context"
+	"errors"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
 	"github.com/trawl-ci/trawl/pkg/change"
-	"github.com/trawl-ci/trawl/pkg/report"
-	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
 func TestClaimAndChangeState(t *testing.T) {
@@ -37,73 +40,96 @@ func TestClaimAndChangeState(t *testing.T) {
 	}
 }
 
-func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
+func TestDependencies(t *testing.T) {
 	w := newWorld(t, glfake.Options{})
-	w.addMR(7, func(m *glfake.MR) { m.SourceProjectID = forkID })
-	s := w.source(t, w.opts())
-	changes, err := s.Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := changes[0]
-	r, err := s.Reporter(ReporterOpts{Name: "gitlab:main", Context: "trawl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	items := r.Items(&c)
-	if len(items) != 1 || items[0] != "alice/project@"+c.HeadSHA {
-		t.Fatalf("Items = %v, want the fork's project and the head", items)
-	}
-	for i, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
-		posted, _ := r.Map(st)
-		m := report.Message{Change: string(c.Key), Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
-		done, err := r.Report(context.Background(), items[0], m, posted)
+	w.addMR(1, nil)
+	w.addMR(2, nil)
+	w.addMR(3, func(m *glfake.MR) { m.Draft = true })
+	w.addMR(9, nil)
+	w.fake.Merge(mainID, 9)
+	w.addMR(8, nil)
+	w.fake.Close(mainID, 8)
+	w.fake.AddMR(glfake.MR{ProjectID: libID, IID: 5, SHA: sha("e", 5), SourceBranch: "x", TargetBranch: "main"})
+	w.fake.Merge(libID, 5)
+	w.fake.AddMR(glfake.MR{ProjectID: libID, IID: 6, SHA: sha("e", 6), SourceBranch: "y", TargetBranch: "main"})
+	desc := strings.Join([]string{
+		"Depends-on: !1",
+		"Depends-on: " + testBase + "/group/sub/project/-/merge_requests/1",
+		"Depends-on: !2 !9 !8 !404",
+		"Depends-on: other/lib!5",
+		"Depends-on: " + testBase + "/other/lib/-/merge_requests/6",
+		"Depends-on: https://gitlab.com/else/where/-/merge_requests/7",
+		"Depends-on: https://github.com/o/r/pull/4",
+		"Depends-on: #12",
+		"Depends-on: !7",
+		"Depends-on: !3",
+	}, "\n")
+	w.addMR(7, func(m *glfake.MR) { m.Description = &desc })
+	o := w.opts()
+	o.Drafts = false
+	s := w.source(t, o)
+	for fetch := range 2 {
+		w.clock.Advance(time.Minute)
+		got, err := s.Fetch(t.Context())
 		if err != nil {
-			t.Fatalf("%s: %v", st, err)
+			t.Fatal(err)
 		}
-		if want := []report.Done{report.Posted, report.Posted, report.Found}[i]; done != want {
-			t.Errorf("report %d (%s) ended %v, want %v", i, st, done, want)
+		own := func(iid string) change.Key { return change.Key("gl:gitlab.test/group/sub/project!" + iid) }
+		want := []change.Ref{
+			{Raw: "!1", Key: own("1"), Source: "gl-main"},
+			{Raw: "!2", Key: own("2"), Source: "gl-main"},
+			{Raw: "!9", Key: own("9"), Source: "gl-main", Merged: true},
+			{Raw: "!8", Key: own("8"), Source: "gl-main", Closed: true},
+			{Raw: "!404", Key: own("404"), Source: "gl-main"},
+			{Raw: "other/lib!5", Key: "gl:gitlab.test/other/lib!5", Merged: true},
+			{Raw: testBase + "/other/lib/-/merge_requests/6", Key: "gl:gitlab.test/other/lib!6"},
+			{Raw: "https://gitlab.com/else/where/-/merge_requests/7", Key: "gl:gitlab.com/else/where!7"},
+			{Raw: "https://github.com/o/r/pull/4", Key: "gh:o/r#4"},
+			{Raw: "!3", Key: own("3"), Source: "gl-main"},
+		}
+		if c := byIID(t, got, 7); !reflect.DeepEqual(c.Deps, want) {
+			t.Errorf("fetch %d: deps\n got %+v\nwant %+v", fetch, c.Deps, want)
 		}
 	}
-	// GitLab moves a pending status to its next state; a repeated failed
-	// post would add a second status, which the look-before-post prevents.
-	got := w.fake.Statuses()
-	if len(got) != 1 || got[0].ProjectID != forkID || got[0].State != "failed" || got[0].Name != "trawl" {
-		t.Fatalf("statuses = %+v, want one on the fork, pending moved to failed, the repeat skipped", got)
+	if n := len(w.requests("/projects/other%2Flib/merge_requests/5")); n != 1 {
+		t.Errorf("merged other/lib!5 looked up %d times, want once (merged is final)", n)
+	}
+	if n := len(w.requests("/merge_requests/8")); n != 2 {
+		t.Errorf("closed !8 looked up %d times, want once per fetch", n)
+	}
+	if n := len(w.requests("/merge_requests/2")); n != 1 {
+		t.Errorf("open !2 read %d times, want once (for its base, not as a dependency)", n)
 	}
 }
 
-func TestRelayLinksAndStatuses(t *testing.T) {
+func TestLookup(t *testing.T) {
 	w := newWorld(t, glfake.Options{})
-	desc := "Source-git change.\nRelay-CI-from: !42\n"
-	w.addMR(7, func(m *glfake.MR) { m.Description = &desc })
-	w.addMR(42, nil)
+	w.addMR(1, nil)
+	w.addMR(2, nil)
+	w.fake.Merge(mainID, 2)
+	w.addMR(3, nil)
+	w.fake.Close(mainID, 3)
 	s := w.source(t, w.opts())
-	changes, err := s.Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		project string
+		iid     int64
+		want    State
+		wantErr error
+	}{
+		{mainPath, 1, StateOpened, nil},
+		{mainPath, 2, StateMerged, nil},
+		{"GROUP/sub/project", 3, StateClosed, nil},
+		{"10", 1, StateOpened, nil},
+		{mainPath, 4, "", httpx.ErrNotFound},
+		{"no/such", 1, "", httpx.ErrNotFound},
 	}
-	src := byIID(t, changes, 7)
-	dist := byIID(t, changes, 42)
-	if len(src.Relays) != 1 || src.Relays[0].Key != dist.Key {
-		t.Fatalf("relays = %+v, want MR 42", src.Relays)
-	}
-	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	item := r.Items(&dist)[0]
-	for _, st := range []targets.State{targets.StatePending, targets.StateFail} {
-		posted, _ := r.Map(st)
-		if _, err := r.Report(context.Background(), item, report.Message{Fingerprint: "f", State: st, Summary: "build", Context: "ci/build"}, posted); err != nil {
-			t.Fatal(err)
+	for _, tt := range tests {
+		got, err := s.Lookup(t.Context(), tt.project, tt.iid)
+		if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+			t.Errorf("Lookup(%s, %d) = %q, %v; want %q, %v", tt.project, tt.iid, got, err, tt.want, tt.wantErr)
 		}
-	}
-	head, statuses, err := s.Statuses(context.Background(), dist.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if head != dist.HeadSHA || len(statuses) != 1 || statuses[0].Context != "ci/build" || statuses[0].State != targets.StateFail {
-		t.Fatalf("Statuses = %s %+v, want the newest ci/build: failed", head, statuses)
+		if err != nil && !strings.Contains(err.Error(), "404") {
+			t.Errorf("Lookup(%s, %d): error %q does not name the status", tt.project, tt.iid, err)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -137,71 +136,6 @@ func (d dropHeader) WriteHeader(code int) {
 	d.ResponseWriter.WriteHeader(code)
 }
 
-// A merge request from a fork gets its status where trawl can write it:
-// in the fork when it can, else in the target project under
-// refs/merge-requests/<iid>/head.
-func TestForkStatusGoesWhereTheBotCanWrite(t *testing.T) {
-	tests := []struct {
-		name      string
-		fork      func(*glfake.Project)
-		item      string
-		project   int64
-		ref       string
-		forkPosts int // status posts sent to the fork
-	}{
-		{"fork writable", func(*glfake.Project) {}, "alice/project", forkID, "alice-fix", 1},
-		{"fork read-only", func(p *glfake.Project) { p.ReadOnly = true }, "alice/project", mainID, "refs/merge-requests/7/head", 1},
-		{"fork not visible", func(p *glfake.Project) { p.NoAccess = true }, fmt.Sprint(forkID), mainID, "refs/merge-requests/7/head", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newForkWorld(t, tt.fork)
-			w.addMR(7, func(m *glfake.MR) { m.SourceProjectID = forkID; m.SourceBranch = "alice-fix" })
-			s := w.source(t, w.opts())
-			c := fetchOne(t, s, 7)
-			r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if items := r.Items(&c); items[0] != tt.item+"@"+c.HeadSHA {
-				t.Fatalf("Items = %v, want %s@head", items, tt.item)
-			}
-			if done, err := reportState(r, c, targets.StateFail, "tests failed"); err != nil || done != report.Posted {
-				t.Fatalf("first report: %v, %v; want posted", done, err)
-			}
-			// Repeats find it, and a fork that refused once is not
-			// asked again.
-			for range 2 {
-				if done, err := reportState(r, c, targets.StateFail, "tests failed"); err != nil || done != report.Found {
-					t.Fatalf("repeat: %v, want found", err)
-				}
-			}
-			got := w.fake.Statuses()
-			if len(got) != 1 || got[0].ProjectID != tt.project || got[0].Ref != tt.ref || got[0].State != "failed" {
-				t.Fatalf("statuses %+v, want one failed in project %d on %s", got, tt.project, tt.ref)
-			}
-			forkPosts := 0
-			for _, rq := range w.fake.Requests() {
-				if rq.Method == http.MethodPost && strings.Contains(rq.Path, fmt.Sprintf("/projects/%d/", forkID)) ||
-					rq.Method == http.MethodPost && strings.Contains(rq.Path, "alice%2Fproject") {
-					forkPosts++
-				}
-			}
-			if forkPosts != tt.forkPosts {
-				t.Errorf("%d posts to the fork, want %d", forkPosts, tt.forkPosts)
-			}
-			// The relay read sees the status wherever it went.
-			_, statuses, err := s.Statuses(context.Background(), c.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(statuses) != 1 || statuses[0].Context != "trawl" || statuses[0].State != targets.StateFail {
-				t.Errorf("Statuses = %+v", statuses)
-			}
-		})
-	}
-}
-
 // newForkWorld is newWorld with the fork project changed by mod before
 // the fake serves it.
 func newForkWorld(t *testing.T, mod func(*glfake.Project)) *world {
@@ -213,104 +147,42 @@ func newForkWorld(t *testing.T, mod func(*glfake.Project)) *world {
 	})
 }
 
-// A 409 from an update in progress is retried, never dropped; a 409 that
-// says the status is already in that state is found.
-func TestStatusConflict(t *testing.T) {
+func (c *codeRecorder) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func TestRelayLinksAndStatuses(t *testing.T) {
 	w := newWorld(t, glfake.Options{})
-	w.addMR(1, nil)
+	desc := "Source-git change.\nRelay-CI-from: !42\n"
+	w.addMR(7, func(m *glfake.MR) { m.Description = &desc })
+	w.addMR(42, nil)
 	s := w.source(t, w.opts())
-	c := fetchOne(t, s, 1)
-	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl", States: map[targets.State]string{targets.StatePending: "running"}})
+	changes, err := s.Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.fake.Conflict(1, "")
-	_, err = reportState(r, c, targets.StatePending, "building")
-	if err == nil || report.Permanent(err) || !strings.Contains(err.Error(), "409") {
-		t.Fatalf("409 in progress: %v, want a retryable error naming it", err)
+	src := byIID(t, changes, 7)
+	dist := byIID(t, changes, 42)
+	if len(src.Relays) != 1 || src.Relays[0].Key != dist.Key {
+		t.Fatalf("relays = %+v, want MR 42", src.Relays)
 	}
-	if _, ok := errors.AsType[*report.WaitError](err); !ok {
-		t.Errorf("409 in progress: %T, want a *report.WaitError", err)
-	}
-	if _, err := reportState(r, c, targets.StatePending, "building"); err != nil {
-		t.Fatalf("retry: %v", err)
-	}
-	// A concurrent update posted the same running status, with another
-	// description: GitLab refuses the repeat with 409.
-	w.fake.Conflict(1, "Cannot transition status via :run from :running")
-	if done, err := reportState(r, c, targets.StatePending, "building, 2 of 3"); err != nil || done != report.Found {
-		t.Fatalf("409 repeat: %v, want found", err)
-	}
-	if got := w.fake.Statuses(); len(got) != 1 || got[0].State != "running" {
-		t.Errorf("statuses %+v", got)
-	}
-}
-
-// GitLab sends weak ETags on its GET answers; trawl's cache revalidates
-// with them, so an unchanged list page or status list comes back as a
-// bodiless 304.
-func TestWeakETagsRevalidate(t *testing.T) {
-	var mu sync.Mutex
-	var codes []string
-	w := newWrappedWorld(t, glfake.Options{}, func(_ *glfake.Fake, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			rec := &codeRecorder{ResponseWriter: rw}
-			h.ServeHTTP(rec, r)
-			mu.Lock()
-			defer mu.Unlock()
-			if r.Method == http.MethodGet {
-				codes = append(codes, fmt.Sprintf("%s %d %s", r.URL.Path, rec.code, r.Header.Get("If-None-Match")))
-			}
-		})
-	})
-	w.addMR(1, nil)
-	o := w.opts()
-	s := w.source(t, o)
-	c := fetchOne(t, s, 1)
 	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reportState(r, c, targets.StateSuccess, "ok"); err != nil {
+	item := r.Items(&dist)[0]
+	for _, st := range []targets.State{targets.StatePending, targets.StateFail} {
+		posted, _ := r.Map(st)
+		if _, err := r.Report(context.Background(), item, report.Message{Fingerprint: "f", State: st, Summary: "build", Context: "ci/build"}, posted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, statuses, err := s.Statuses(context.Background(), dist.Key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	codes = nil
-	mu.Unlock()
-	// A new source (a restart) relists in full; the cache on disk
-	// remains.
-	c = fetchOne(t, w.source(t, o), 1)
-	for range 2 { // the first read after the post sees it new
-		if done, err := reportState(r, c, targets.StateSuccess, "ok"); err != nil || done != report.Found {
-			t.Fatalf("repeat: %v", err)
-		}
+	if head != dist.HeadSHA || len(statuses) != 1 || statuses[0].Context != "ci/build" || statuses[0].State != targets.StateFail {
+		t.Fatalf("Statuses = %s %+v, want the newest ci/build: failed", head, statuses)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	revalidated := map[string]bool{}
-	for _, line := range codes {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[1] == "304" && strings.HasPrefix(f[2], `W/"`) {
-			switch {
-			case strings.HasSuffix(f[0], "/merge_requests"):
-				revalidated["list"] = true
-			case strings.HasSuffix(f[0], "/statuses"):
-				revalidated["statuses"] = true
-			}
-		}
-	}
-	if !revalidated["list"] || !revalidated["statuses"] {
-		t.Errorf("GET answers %q: want the list and the statuses revalidated with their weak ETag (304)", codes)
-	}
-}
-
-// codeRecorder notes the status a handler wrote.
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (c *codeRecorder) WriteHeader(code int) {
-	c.code = code
-	c.ResponseWriter.WriteHeader(code)
 }

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"go.uber.org/zap"
 
+	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 // maxTargetURL is the longest target_url GitLab accepts (gitlab issue
@@ -138,13 +142,165 @@ func (s *Source) postStatus(ctx context.Context, projectPath, sha string, st Sta
 	return false, err
 }
 
-// Lookup returns the state of merge request iid of project (a full path
-// or a numeric id) on this source's instance, for dependencies. An unknown
-// merge request is an error matching httpx.ErrNotFound.
-func (s *Source) Lookup(ctx context.Context, project string, iid int64) (State, error) {
-	mr, resp, err := s.api.MergeRequests.GetMergeRequest(project, iid, nil, gl.WithContext(ctx))
-	if err != nil {
-		return "", fmt.Errorf("gitlab %s: look up %s!%d: %w", s.o.URL, project, iid, apiError(resp, err))
-	}
-	return State(mr.State), nil
+// ReporterOpts configures a commit status reporter.
+type ReporterOpts struct {
+	// Name is the reporter's name in the state.
+	Name string
+	// Context is the status name; "/<target>" is appended when PerTarget
+	// is set.
+	Context   string
+	PerTarget bool
+	// States overrides DefaultStatusStates; an empty value means "not
+	// posted".
+	States map[targets.State]string
 }
+
+// DefaultStatusStates maps result states to GitLab commit status states.
+// GitLab has no "error": an infrastructure error is "failed", and its
+// description says so.
+var DefaultStatusStates = report.States{
+	targets.StatePending: string(StatusPending),
+	targets.StateSuccess: string(StatusSuccess),
+	targets.StateWarning: string(StatusSuccess),
+	targets.StateFail:    string(StatusFailed),
+	targets.StateInfra:   string(StatusFailed),
+}
+
+// Reporter posts results as commit statuses on a merge request's head,
+// where trawl's credential can write them: in the project the head lives
+// in (the source project of a fork) when it can, else in the target
+// project, which holds the head of every merge request, forks' included,
+// under refs/merge-requests/<iid>/head.
+type Reporter struct {
+	o      ReporterOpts
+	states report.States
+	s      *Source
+}
+
+// Reporter returns the status reporter of this source.
+func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
+	if o.Context == "" {
+		return nil, fmt.Errorf("gitlab reporter %s: no status name", o.Name)
+	}
+	states, err := DefaultStatusStates.WithOverrides(o.States, func(v string) bool { return StatusState(v).valid() })
+	if err != nil {
+		return nil, fmt.Errorf("gitlab reporter %s: %w", o.Name, err)
+	}
+	return &Reporter{o: o, states: states, s: s}, nil
+}
+
+// Name is the reporter's name.
+func (r *Reporter) Name() string { return r.o.Name }
+
+// Map returns the status state of a result state.
+func (r *Reporter) Map(st targets.State) (string, bool) { return r.states.Map(st) }
+
+// Items is "<project>@<sha>": the head commit in the project it lives in
+// (a fork the credential cannot see is named by its numeric id).
+func (r *Reporter) Items(c *change.Change) []string {
+	project := c.HeadRepo
+	if project == "" {
+		project = r.s.o.Project
+	}
+	return []string{project + "@" + c.HeadSHA}
+}
+
+// place is a project a status can go to, and the ref it is posted on
+// ("" lets GitLab pick the branch that holds the commit).
+type place struct {
+	project, ref string
+}
+
+// places lists where the status of item's commit can go, in order of
+// preference: the project the head lives in, then, for a merge request
+// from a fork, the target project under the merge request's ref. A fork
+// named by its id is one the credential cannot see: it is skipped.
+func (r *Reporter) places(project string, m report.Message) []place {
+	own := place{project: project}
+	targetProject, iid, ok := r.s.splitKey(change.Key(m.Change))
+	if !ok || strings.EqualFold(project, r.s.o.Project) || !strings.EqualFold(targetProject, r.s.o.Project) {
+		return []place{own}
+	}
+	target := place{project: r.s.o.Project, ref: fmt.Sprintf("refs/merge-requests/%d/head", iid)}
+	if _, err := strconv.ParseInt(project, 10, 64); err == nil || r.s.unwritable(project) {
+		return []place{target}
+	}
+	return []place{own, target}
+}
+
+// Report posts the status unless the commit's newest status of that name
+// already says the same thing: a crash between a post and the state write
+// then makes no duplicate, and the cycle is told it was found
+// (report.Found). A place the credential may not see or write (403, 404)
+// gives way to the next one.
+func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error) {
+	i := strings.LastIndexByte(item, '@')
+	if i <= 0 {
+		return 0, fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
+	}
+	project, sha := item[:i], item[i+1:]
+	st := Status{State: StatusState(posted), Name: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
+	switch {
+	case m.Context != "":
+		st.Name = m.Context
+	case r.o.PerTarget:
+		st.Name += "/" + m.Target
+	}
+	places := r.places(project, m)
+	var (
+		done report.Done
+		err  error
+	)
+	for n, pl := range places {
+		done, err = r.reportAt(ctx, pl, sha, st, m)
+		if n == len(places)-1 || !hidden(err) {
+			return done, err
+		}
+		r.s.setUnwritable(pl.project)
+		r.s.log.Info("cannot write the status in the fork: posting it in the target project",
+			zap.String("project", pl.project), zap.String("sha", sha), zap.String("change", m.Change), zap.Error(err))
+	}
+	return done, err
+}
+
+// unwritable reports whether a status post in project was refused (403,
+// 404) by this process already.
+func (s *Source) unwritable(project string) bool {
+	s.pathsMu.Lock()
+	defer s.pathsMu.Unlock()
+	return s.noWrite[strings.ToLower(project)]
+}
+
+// setUnwritable remembers that project refused a status post.
+func (s *Source) setUnwritable(project string) {
+	s.pathsMu.Lock()
+	defer s.pathsMu.Unlock()
+	if s.noWrite == nil {
+		s.noWrite = map[string]bool{}
+	}
+	s.noWrite[strings.ToLower(project)] = true
+}
+
+// reportAt looks for the status st of m on sha at pl, and posts it there
+// when it is not.
+func (r *Reporter) reportAt(ctx context.Context, pl place, sha string, st Status, m report.Message) (report.Done, error) {
+	cur, err := r.s.commitStatuses(ctx, pl.project, sha, st.Name)
+	if err != nil {
+		return 0, fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, pl.project, sha, err)
+	}
+	if n := newest(cur)[st.Name]; n != nil && report.Same(n.Status, n.Description, m, string(st.State)) {
+		return report.Found, nil
+	}
+	st.Ref = pl.ref
+	found, err := r.s.postStatus(ctx, pl.project, sha, st)
+	switch {
+	case err != nil:
+		return 0, err
+	case found:
+		return report.Found, nil
+	}
+	return report.Posted, nil
+}
+
+// maxDescription bounds a status description to one readable line.
+const maxDescription = 200

@@ -1,17 +1,17 @@
 package gitlab
 
 import (
+	"context"
 	"errors"
-	"io/fs"
+	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
+	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
 func TestPostStatus(t *testing.T) {
@@ -175,127 +175,136 @@ func FuzzRepeatedState(f *testing.F) {
 	})
 }
 
-// TestNoOwnRetries checks that client-go adds no retries of its own: a
-// failing GET is tried 1+retryMax times (httpx's retries), a failing POST
-// once (httpx retries no POST on a 5xx).
-func TestNoOwnRetries(t *testing.T) {
+func TestReporterPostsOnTheSourceProjectOnce(t *testing.T) {
+	w := newWorld(t, glfake.Options{})
+	w.addMR(7, func(m *glfake.MR) { m.SourceProjectID = forkID })
+	s := w.source(t, w.opts())
+	changes, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := changes[0]
+	r, err := s.Reporter(ReporterOpts{Name: "gitlab:main", Context: "trawl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := r.Items(&c)
+	if len(items) != 1 || items[0] != "alice/project@"+c.HeadSHA {
+		t.Fatalf("Items = %v, want the fork's project and the head", items)
+	}
+	for i, st := range []targets.State{targets.StatePending, targets.StateFail, targets.StateFail} {
+		posted, _ := r.Map(st)
+		m := report.Message{Change: string(c.Key), Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
+		done, err := r.Report(context.Background(), items[0], m, posted)
+		if err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+		if want := []report.Done{report.Posted, report.Posted, report.Found}[i]; done != want {
+			t.Errorf("report %d (%s) ended %v, want %v", i, st, done, want)
+		}
+	}
+	// GitLab moves a pending status to its next state; a repeated failed
+	// post would add a second status, which the look-before-post prevents.
+	got := w.fake.Statuses()
+	if len(got) != 1 || got[0].ProjectID != forkID || got[0].State != "failed" || got[0].Name != "trawl" {
+		t.Fatalf("statuses = %+v, want one on the fork, pending moved to failed, the repeat skipped", got)
+	}
+}
+
+// A merge request from a fork gets its status where trawl can write it:
+// in the fork when it can, else in the target project under
+// refs/merge-requests/<iid>/head.
+func TestForkStatusGoesWhereTheBotCanWrite(t *testing.T) {
 	tests := []struct {
-		name     string
-		call     func(s *Source) error
-		suffix   string
-		wantHits int
+		name      string
+		fork      func(*glfake.Project)
+		item      string
+		project   int64
+		ref       string
+		forkPosts int // status posts sent to the fork
 	}{
-		{
-			name:     "list",
-			call:     func(s *Source) error { _, err := s.Fetch(t.Context()); return err },
-			suffix:   "/merge_requests",
-			wantHits: 1 + retryMax,
-		},
-		{
-			name:     "lookup",
-			call:     func(s *Source) error { _, err := s.Lookup(t.Context(), mainPath, 1); return err },
-			suffix:   "/merge_requests/1",
-			wantHits: 1 + retryMax,
-		},
-		{
-			name: "status",
-			call: func(s *Source) error {
-				return s.PostStatus(t.Context(), mainPath, sha("a", 1), Status{State: StatusSuccess, Name: "ci"})
-			},
-			suffix:   "/statuses/" + sha("a", 1),
-			wantHits: 1,
-		},
+		{"fork writable", func(*glfake.Project) {}, "alice/project", forkID, "alice-fix", 1},
+		{"fork read-only", func(p *glfake.Project) { p.ReadOnly = true }, "alice/project", mainID, "refs/merge-requests/7/head", 1},
+		{"fork not visible", func(p *glfake.Project) { p.NoAccess = true }, fmt.Sprint(forkID), mainID, "refs/merge-requests/7/head", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, glfake.Options{})
-			w.addMR(1, nil)
-			w.fake.SetFault(func(r *http.Request) int {
-				if strings.HasSuffix(r.URL.Path, tt.suffix) {
-					return http.StatusBadGateway
-				}
-				return 0
-			})
-			err := tt.call(w.source(t, w.opts()))
-			if !errors.Is(err, httpx.ErrServer) || !strings.Contains(err.Error(), "502") {
-				t.Errorf("error %v, want a 502 server error", err)
+			w := newForkWorld(t, tt.fork)
+			w.addMR(7, func(m *glfake.MR) { m.SourceProjectID = forkID; m.SourceBranch = "alice-fix" })
+			s := w.source(t, w.opts())
+			c := fetchOne(t, s, 7)
+			r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if n := len(w.requests(tt.suffix)); n != tt.wantHits {
-				t.Errorf("%d requests, want %d", n, tt.wantHits)
+			if items := r.Items(&c); items[0] != tt.item+"@"+c.HeadSHA {
+				t.Fatalf("Items = %v, want %s@head", items, tt.item)
+			}
+			if done, err := reportState(r, c, targets.StateFail, "tests failed"); err != nil || done != report.Posted {
+				t.Fatalf("first report: %v, %v; want posted", done, err)
+			}
+			// Repeats find it, and a fork that refused once is not
+			// asked again.
+			for range 2 {
+				if done, err := reportState(r, c, targets.StateFail, "tests failed"); err != nil || done != report.Found {
+					t.Fatalf("repeat: %v, want found", err)
+				}
+			}
+			got := w.fake.Statuses()
+			if len(got) != 1 || got[0].ProjectID != tt.project || got[0].Ref != tt.ref || got[0].State != "failed" {
+				t.Fatalf("statuses %+v, want one failed in project %d on %s", got, tt.project, tt.ref)
+			}
+			forkPosts := 0
+			for _, rq := range w.fake.Requests() {
+				if rq.Method == http.MethodPost && strings.Contains(rq.Path, fmt.Sprintf("/projects/%d/", forkID)) ||
+					rq.Method == http.MethodPost && strings.Contains(rq.Path, "alice%2Fproject") {
+					forkPosts++
+				}
+			}
+			if forkPosts != tt.forkPosts {
+				t.Errorf("%d posts to the fork, want %d", forkPosts, tt.forkPosts)
+			}
+			// The relay read sees the status wherever it went.
+			_, statuses, err := s.Statuses(context.Background(), c.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(statuses) != 1 || statuses[0].Context != "trawl" || statuses[0].State != targets.StateFail {
+				t.Errorf("Statuses = %+v", statuses)
 			}
 		})
 	}
 }
 
-// TestTokenStaysBeneathTheCache checks that the token reaches the server
-// once per request, set by httpx, and never the cache files or an error;
-// and that client-go sends no auth header of its own.
-func TestTokenStaysBeneathTheCache(t *testing.T) {
+// A 409 from an update in progress is retried, never dropped; a 409 that
+// says the status is already in that state is found.
+func TestStatusConflict(t *testing.T) {
 	w := newWorld(t, glfake.Options{})
 	w.addMR(1, nil)
-	w.addMR(2, func(m *glfake.MR) { m.SourceProjectID = forkID })
 	s := w.source(t, w.opts())
-	for range 2 {
-		w.clock.Advance(2 * time.Minute)
-		if _, err := s.Fetch(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.PostStatus(t.Context(), mainPath, sha("a", 1), Status{State: StatusRunning, Name: "ci"}); err != nil {
-		t.Fatal(err)
-	}
-	// Failures whose errors must not carry the token.
-	var errs []error
-	errs = append(errs, s.PostStatus(t.Context(), mainPath, sha("a", 1), Status{State: StatusPending, Name: "ci"}))
-	_, err := s.Lookup(t.Context(), "no/such", 1)
-	errs = append(errs, err)
-	w.fake.SetFault(func(*http.Request) int { return http.StatusUnauthorized })
-	_, err = w.source(t, w.opts()).Fetch(t.Context())
-	errs = append(errs, err)
-	w.fake.SetFault(nil)
-	for _, err := range errs {
-		if err == nil {
-			t.Error("expected an error")
-		} else if strings.Contains(err.Error(), testToken) {
-			t.Errorf("error carries the token: %v", err)
-		}
-	}
-	for _, r := range w.fake.Requests() {
-		if got := r.Header.Values("PRIVATE-TOKEN"); len(got) != 1 || got[0] != testToken {
-			t.Errorf("%s %s: PRIVATE-TOKEN %q, want the token once", r.Method, r.Path, got)
-		}
-	}
-	files := 0
-	err = filepath.WalkDir(w.cacheDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if strings.Contains(string(b), testToken) {
-			t.Errorf("cache file %s holds the token", path)
-		}
-		return nil
-	})
+	c := fetchOne(t, s, 1)
+	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl", States: map[targets.State]string{targets.StatePending: "running"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files == 0 {
-		t.Error("nothing was cached: the check above proves nothing")
+	w.fake.Conflict(1, "")
+	_, err = reportState(r, c, targets.StatePending, "building")
+	if err == nil || report.Permanent(err) || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("409 in progress: %v, want a retryable error naming it", err)
 	}
-
-	anon := w.opts()
-	anon.HTTP = w.anon
-	before := len(w.fake.Requests())
-	if _, err := w.source(t, anon).Lookup(t.Context(), "other/lib", 1); !errors.Is(err, httpx.ErrNotFound) {
-		t.Fatalf("anonymous lookup: %v", err)
+	if _, ok := errors.AsType[*report.WaitError](err); !ok {
+		t.Errorf("409 in progress: %T, want a *report.WaitError", err)
 	}
-	for _, r := range w.fake.Requests()[before:] {
-		if _, ok := r.Header["Private-Token"]; ok {
-			t.Errorf("anonymous %s %s sent a PRIVATE-TOKEN header", r.Method, r.Path)
-		}
+	if _, err := reportState(r, c, targets.StatePending, "building"); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	// A concurrent update posted the same running status, with another
+	// description: GitLab refuses the repeat with 409.
+	w.fake.Conflict(1, "Cannot transition status via :run from :running")
+	if done, err := reportState(r, c, targets.StatePending, "building, 2 of 3"); err != nil || done != report.Found {
+		t.Fatalf("409 repeat: %v, want found", err)
+	}
+	if got := w.fake.Statuses(); len(got) != 1 || got[0].State != "running" {
+		t.Errorf("statuses %+v", got)
 	}
 }

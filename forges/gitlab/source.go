@@ -30,18 +30,6 @@ const (
 	defaultMaxPages = 1000
 )
 
-// Merge request states, as GitLab names them.
-const (
-	StateOpened State = "opened"
-	StateMerged State = "merged"
-	StateClosed State = "closed"
-	// StateLocked is a merge request being merged.
-	StateLocked State = "locked"
-)
-
-// State is the state of a merge request.
-type State string
-
 // Opts configures a Source.
 type Opts struct {
 	Name     string   // configured source name
@@ -201,15 +189,6 @@ func (s *Source) fetch(ctx context.Context, start time.Time) ([]change.Change, e
 		s.lastFull = start
 	}
 	return changes, nil
-}
-
-// getProject reads the source's project.
-func (s *Source) getProject(ctx context.Context) (*gl.Project, error) {
-	p, resp, err := s.api.Projects.GetProject(s.o.Project, nil, gl.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("read project %s: %w", s.o.Project, apiError(resp, err))
-	}
-	return p, nil
 }
 
 // relist lists every open merge request and returns the new snapshot.
@@ -403,4 +382,30 @@ func (s *Source) projectPath(ctx context.Context, id int64) (string, error) {
 	s.paths[id] = proj.PathWithNamespace
 	s.pathsMu.Unlock()
 	return proj.PathWithNamespace, nil
+}
+
+// build converts the snapshot's merge requests that the filters let
+// through into changes, in iid order.
+func (s *Source) build(ctx context.Context, project *gl.Project, snap map[int64]entry) ([]change.Change, error) {
+	iids := slices.Sorted(maps.Keys(snap))
+	r := &resolver{s: s, snap: snap, states: map[string]State{}}
+	var out []change.Change
+	for _, iid := range iids {
+		e := snap[iid]
+		if !s.include(e.mr) {
+			s.log.Debug("merge request filtered out", zap.Int64("iid", iid), zap.Bool("draft", e.mr.Draft),
+				zap.Bool("fork", e.mr.SourceProjectID != e.mr.TargetProjectID), zap.String("target_branch", e.mr.TargetBranch))
+			continue
+		}
+		c, err := s.convert(ctx, project, e)
+		if err != nil {
+			return nil, err
+		}
+		if c.Deps, err = r.refs(ctx, c.Key, e.mr.Description); err != nil {
+			return nil, fmt.Errorf("merge request %s!%d: dependencies: %w", s.o.Project, iid, err)
+		}
+		c.Relays = s.relays(c.Key, e.mr.Description)
+		out = append(out, c)
+	}
+	return out, nil
 }
