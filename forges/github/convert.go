@@ -1,7 +1,6 @@
 package github
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,8 +21,9 @@ func (s *Source) headRepo(pr *gh.PullRequest) (string, bool) {
 	return head, head == "" || !strings.EqualFold(head, base)
 }
 
-// convert turns pr into a change, resolving its dependency references.
-func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (change.Change, error) {
+// convert turns pr into a change, without its dependencies (deps.go
+// resolves them). It does no I/O.
+func (s *Source) convert(pr *gh.PullRequest) change.Change {
 	n := int64(pr.GetNumber())
 	key := change.GitHubKey(s.host, s.o.Repo, n)
 	headRepo, fork := s.headRepo(pr)
@@ -39,10 +39,6 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 		base.URL = "https://" + s.host + "/" + s.o.Repo + ".git"
 	}
 	base.Branch = pr.GetBase().GetRef()
-	deps, err := r.refs(ctx, key, pr.GetBody())
-	if err != nil {
-		return change.Change{}, err
-	}
 	relays := s.relays(key, pr.GetBody())
 	c := change.Change{
 		Key:       key,
@@ -51,7 +47,6 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 		WebURL:    pr.GetHTMLURL(),
 		Submitter: pr.GetUser().GetLogin(),
 		Content:   []string{sha},
-		Deps:      deps,
 		Relays:    relays,
 		Base:      base,
 		Targets:   slices.Clone(s.o.Targets),
@@ -66,5 +61,5 @@ func (s *Source) convert(ctx context.Context, r *resolver, pr *gh.PullRequest) (
 	if sha == "" {
 		c.Unbuildable = "GitHub gave no head commit for this pull request"
 	}
-	return c, nil
+	return c
 }

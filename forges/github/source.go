@@ -188,8 +188,8 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 			s.log.Debug("pull request skipped", zap.Int("number", pr.GetNumber()), zap.String("reason", why))
 			continue
 		}
-		c, err := s.convert(ctx, r, pr)
-		if err != nil {
+		c := s.convert(pr)
+		if c.Deps, err = r.refs(ctx, c.Key, pr.GetBody()); err != nil {
 			return nil, fmt.Errorf("github %s: pull request %d: %w", s.o.Repo, pr.GetNumber(), err)
 		}
 		out = append(out, c)

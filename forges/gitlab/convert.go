@@ -1,7 +1,6 @@
 package gitlab
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
@@ -14,17 +13,12 @@ import (
 const noHead = "merge request has no head commit"
 
 // convert builds the change of one merge request, without its
-// dependencies.
-func (s *Source) convert(ctx context.Context, project *gl.Project, e entry) (change.Change, error) {
+// dependencies (deps.go resolves them). headRepo is the path of the
+// project its head lives in (Source.projectPath for a fork). It does no
+// I/O.
+func (s *Source) convert(project *gl.Project, e entry, headRepo string) change.Change {
 	mr := e.mr
 	fork := mr.SourceProjectID != mr.TargetProjectID
-	headRepo := project.PathWithNamespace
-	if fork {
-		var err error
-		if headRepo, err = s.projectPath(ctx, mr.SourceProjectID); err != nil {
-			return change.Change{}, fmt.Errorf("merge request %s!%d: %w", s.o.Project, mr.IID, err)
-		}
-	}
 	base := s.o.Base
 	if base.Tree == "" {
 		base.Tree = s.o.Project
@@ -47,6 +41,7 @@ func (s *Source) convert(ctx context.Context, project *gl.Project, e entry) (cha
 		BaseSHA:  e.baseSHA,
 		Draft:    mr.Draft,
 		Fork:     fork,
+		Relays:   s.relays(s.key(mr.IID), mr.Description),
 	}
 	if mr.Author != nil {
 		c.Submitter = mr.Author.Username
@@ -56,5 +51,5 @@ func (s *Source) convert(ctx context.Context, project *gl.Project, e entry) (cha
 	} else {
 		c.Content = []string{mr.SHA}
 	}
-	return c, nil
+	return c
 }

@@ -397,14 +397,17 @@ func (s *Source) build(ctx context.Context, project *gl.Project, snap map[int64]
 				zap.Bool("fork", e.mr.SourceProjectID != e.mr.TargetProjectID), zap.String("target_branch", e.mr.TargetBranch))
 			continue
 		}
-		c, err := s.convert(ctx, project, e)
-		if err != nil {
-			return nil, err
+		headRepo := project.PathWithNamespace
+		var err error
+		if e.mr.SourceProjectID != e.mr.TargetProjectID {
+			if headRepo, err = s.projectPath(ctx, e.mr.SourceProjectID); err != nil {
+				return nil, fmt.Errorf("merge request %s!%d: %w", s.o.Project, e.mr.IID, err)
+			}
 		}
+		c := s.convert(project, e, headRepo)
 		if c.Deps, err = r.refs(ctx, c.Key, e.mr.Description); err != nil {
 			return nil, fmt.Errorf("merge request %s!%d: dependencies: %w", s.o.Project, iid, err)
 		}
-		c.Relays = s.relays(c.Key, e.mr.Description)
 		out = append(out, c)
 	}
 	return out, nil
