@@ -13,6 +13,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
@@ -117,21 +118,20 @@ func (m *misses) found(msgid string) {
 // dependencies the snapshot must carry.
 type resolver struct {
 	s       *Source
-	fetched []*Series            // every series the Fetch read
-	newest  map[revision]*Series // newest complete series of each revision line
-	msgids  map[string]int64     // bare message id -> series id (0: none)
+	fetched []*Series                    // every series the Fetch read
+	newest  map[revision]*Series         // newest complete series of each revision line
+	msgids  forgekit.Once[string, int64] // bare message id -> series id (0: none)
 	// local maps the message ids of the fetched series' patches and cover
 	// letters to their series: a message id never moves to another
 	// series, so these need no request. Built on first use.
 	local   map[string]int64
-	targets map[int64]target // series id -> target
+	targets forgekit.Once[int64, target] // series id -> target
 	// merged are the changes of merged dependencies, by series id.
 	merged map[int64]*change.Change
 }
 
 func newResolver(s *Source, fetched []*Series, newest map[revision]*Series) *resolver {
-	return &resolver{s: s, fetched: fetched, newest: newest, msgids: map[string]int64{},
-		targets: map[int64]target{}, merged: map[int64]*change.Change{}}
+	return &resolver{s: s, fetched: fetched, newest: newest, merged: map[int64]*change.Change{}}
 }
 
 // parseRefs reads the dependency references of texts (a cover letter, the
@@ -169,8 +169,7 @@ func (r *resolver) refs(ctx context.Context, self int64, ds []deps.Ref) ([]chang
 		r.s.log.Info("too many dependencies: none looked up", zap.Int64("series", self), zap.Int("named", len(ds)))
 		return nil, fmt.Sprintf("names %d dependencies, more than the %d allowed: none was looked up", len(ds), r.s.o.MaxDeps), nil
 	}
-	var out []change.Ref
-	seen := map[string]bool{}
+	var out forgekit.Refs
 	for _, d := range ds {
 		ref, keep, err := r.ref(ctx, d)
 		if err != nil {
@@ -182,17 +181,9 @@ func (r *resolver) refs(ctx context.Context, self int64, ds []deps.Ref) ([]chang
 		if ref.Key == "" && ref.Unknown == "" {
 			r.s.log.Debug("dependency not resolved", zap.Int64("series", self), zap.String("ref", d.Raw))
 		}
-		dedup := "raw:" + ref.Raw
-		if ref.Key != "" {
-			dedup = "key:" + string(ref.Key)
-		}
-		if seen[dedup] {
-			continue
-		}
-		seen[dedup] = true
-		out = append(out, ref)
+		out.Add(ref)
 	}
-	return out, "", nil
+	return out.List(), "", nil
 }
 
 // ref resolves one reference. A reference to another forge keeps the key
@@ -277,12 +268,14 @@ func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
 	if id, ok := r.local[msgid]; ok {
 		return id, nil
 	}
-	if id, ok := r.msgids[msgid]; ok {
-		return id, nil
-	}
+	return r.msgids.Do(ctx, msgid, func(ctx context.Context) (int64, error) { return r.askMsgID(ctx, msgid) })
+}
+
+// askMsgID looks bare message id msgid up in the listings misses lets the
+// source ask now: 0 when none holds it or none may be asked.
+func (r *resolver) askMsgID(ctx context.Context, msgid string) (int64, error) {
 	ok, askPatches, askCovers := r.s.misses.due(msgid)
 	if !ok {
-		r.msgids[msgid] = 0
 		return 0, nil
 	}
 	var id int64
@@ -309,7 +302,6 @@ func (r *resolver) byMsgID(ctx context.Context, msgid string) (int64, error) {
 	} else {
 		r.s.misses.found(msgid)
 	}
-	r.msgids[msgid] = id
 	return id, nil
 }
 
@@ -331,11 +323,10 @@ func localMsgIDs(series []*Series) map[string]int64 {
 // line when a newer one exists, to nothing when it is not a series of the
 // project, and marked merged or closed by the states of its patches.
 func (r *resolver) target(ctx context.Context, id int64) target {
-	if t, ok := r.targets[id]; ok {
-		return t
+	t, err := r.targets.Do(ctx, id, func(ctx context.Context) (target, error) { return r.lookup(ctx, id), nil })
+	if err != nil {
+		return target{err: err}
 	}
-	t := r.lookup(ctx, id)
-	r.targets[id] = t
 	return t
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -150,20 +151,14 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		return 0, fmt.Errorf("patchwork reporter %s: item %q is not a patch id", r.o.Name, item)
 	}
 	chk := r.check(m, posted)
-	existing, err := r.client.ListChecks(ctx, id, chk.Context)
-	if err != nil {
-		return 0, err
-	}
-	if n := len(existing); n > 0 {
-		last := existing[n-1]
-		if report.Same(last.State, last.Description, m, chk.State) {
-			return report.Found, nil
-		}
-	}
-	if _, err = r.client.PostCheck(ctx, id, chk); err != nil {
-		return 0, err
-	}
-	return report.Posted, nil
+	return forgekit.LookBeforePost(ctx, m, posted,
+		func(ctx context.Context) ([]forgekit.Existing, error) { return r.current(ctx, id, chk.Context) },
+		func(ctx context.Context) (report.Done, error) {
+			if _, err := r.client.PostCheck(ctx, id, chk); err != nil {
+				return 0, err
+			}
+			return report.Posted, nil
+		})
 }
 
 // Post posts the check on one patch without looking first: one request.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/graph"
 )
 
@@ -187,7 +188,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	slices.Sort(ids)
 
 	fetched := make([]*Series, len(ids))
-	err = forEach(ctx, len(ids), func(ctx context.Context, i int) error {
+	err = forgekit.ForEach(ctx, workers, len(ids), func(ctx context.Context, i int) error {
 		if sr, ok := s.memo.series(ids[i]); ok {
 			fetched[i] = sr
 			return nil
@@ -228,7 +229,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 
 	changes := make([]change.Change, len(kept))
 	raws := make([][]deps.Ref, len(kept))
-	err = forEach(ctx, len(kept), func(ctx context.Context, i int) error {
+	err = forgekit.ForEach(ctx, workers, len(kept), func(ctx context.Context, i int) error {
 		var err error
 		changes[i], raws[i], err = s.build(ctx, kept[i], actionable)
 		return err
@@ -372,42 +373,4 @@ func (s *Source) mail(ctx context.Context, sr *Series) (mailOf, error) {
 	m.refs = parseRefs(texts, sr.Dependencies)
 	s.memo.putMail(sr.ID, m)
 	return m, nil
-}
-
-// forEach runs fn for 0..n-1, at most workers at a time. On the first
-// error it cancels the others and returns that error.
-func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	sem := make(chan struct{}, workers)
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return first
 }
