@@ -14,6 +14,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
@@ -21,8 +22,8 @@ import (
 // into change.Refs, remembering the states it looked up.
 type resolver struct {
 	s      *Source
-	open   map[int64]bool       // open pull requests of the repository, filtered or not
-	states map[change.Key]State // "" when the credential cannot see the pull request
+	open   map[int64]bool                   // open pull requests of the repository, filtered or not
+	states forgekit.Once[change.Key, State] // "" when the credential cannot see the pull request
 }
 
 // refs returns the dependency references in the body of the pull request
@@ -34,8 +35,7 @@ type resolver struct {
 // that it blocks its change. GitLab's short !N names nothing on GitHub and
 // is skipped.
 func (r *resolver) refs(ctx context.Context, self change.Key, body string) ([]change.Ref, error) {
-	var out []change.Ref
-	seen := map[string]bool{}
+	var out forgekit.Refs
 	for _, d := range deps.Parse(body) {
 		ref := change.Ref{Raw: d.Raw}
 		switch d.Kind {
@@ -59,19 +59,12 @@ func (r *resolver) refs(ctx context.Context, self change.Key, body string) ([]ch
 		if ref.Key == self {
 			continue
 		}
-		dedup := "raw:" + ref.Raw
-		if ref.Key != "" {
-			dedup = "key:" + string(ref.Key)
-		} else {
+		if ref.Key == "" {
 			r.s.log.Debug("dependency not resolved", zap.String("change", string(self)), zap.String("ref", d.Raw))
 		}
-		if seen[dedup] {
-			continue
-		}
-		seen[dedup] = true
-		out = append(out, ref)
+		out.Add(ref)
 	}
-	return out, nil
+	return out.List(), nil
 }
 
 // local returns the repository a pull request reference names when it is
@@ -107,19 +100,17 @@ func (r *resolver) resolve(ctx context.Context, ref *change.Ref, repo string, n 
 // credential cannot see it (GitHub answers 404 for a private repository as
 // for a missing one). Lookups are remembered for the Fetch.
 func (r *resolver) state(ctx context.Context, key change.Key, repo string, n int64) (State, error) {
-	if st, ok := r.states[key]; ok {
+	return r.states.Do(ctx, key, func(ctx context.Context) (State, error) {
+		st, err := r.s.Lookup(ctx, repo, n)
+		switch {
+		case errors.Is(err, httpx.ErrNotFound):
+			r.s.log.Debug("dependency not visible", zap.String("repo", repo), zap.Int64("number", n), zap.Error(err))
+			st = ""
+		case err != nil:
+			return "", err
+		}
 		return st, nil
-	}
-	st, err := r.s.Lookup(ctx, repo, n)
-	switch {
-	case errors.Is(err, httpx.ErrNotFound):
-		r.s.log.Debug("dependency not visible", zap.String("repo", repo), zap.Int64("number", n), zap.Error(err))
-		st = ""
-	case err != nil:
-		return "", err
-	}
-	r.states[key] = st
-	return st, nil
+	})
 }
 
 // parseKey splits a GitHub change key into its host ("" for github.com),

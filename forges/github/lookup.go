@@ -3,10 +3,12 @@ package github
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	gh "github.com/google/go-github/v92/github"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -63,4 +65,25 @@ func (s *Source) combinedStatus(ctx context.Context, owner, name, sha string) (*
 		return resp, err
 	})
 	return combined, err
+}
+
+// current returns the statuses sha carries in the source's repository
+// under context name (GitHub compares contexts without case): the newest
+// of each context, as the combined status keeps them.
+func (r *Reporter) current(ctx context.Context, sha, name string) ([]forgekit.Existing, error) {
+	owner, repo, err := splitRepo(r.s.o.Repo)
+	if err != nil {
+		return nil, err
+	}
+	combined, err := r.s.combinedStatus(ctx, owner, repo, sha)
+	if err != nil {
+		return nil, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
+	}
+	var out []forgekit.Existing
+	for _, cur := range combined.Statuses {
+		if strings.EqualFold(cur.GetContext(), name) {
+			out = append(out, forgekit.Existing{State: cur.GetState(), Description: cur.GetDescription()})
+		}
+	}
+	return out, nil
 }

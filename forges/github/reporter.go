@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	gh "github.com/google/go-github/v92/github"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -155,28 +155,14 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA}
 // post and the state write then makes no duplicate, and the repository's
 // cap of 1,000 statuses per commit and context is not spent on repeats.
 func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) (report.Done, error) {
-	st := Status{State: StatusState(posted), Context: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
-	switch {
-	case m.Context != "":
-		st.Context = m.Context
-	case r.o.PerTarget:
-		st.Context += "/" + m.Target
-	}
-	owner, name, err := splitRepo(r.s.o.Repo)
-	if err != nil {
-		return 0, err
-	}
-	combined, err := r.s.combinedStatus(ctx, owner, name, sha)
-	if err != nil {
-		return 0, fmt.Errorf("github %s: read statuses of %s: %w", r.s.o.Repo, sha, err)
-	}
-	for _, cur := range combined.Statuses {
-		if strings.EqualFold(cur.GetContext(), st.Context) && report.Same(cur.GetState(), cur.GetDescription(), m, posted) {
-			return report.Found, nil
-		}
-	}
-	if err := r.s.PostStatus(ctx, r.s.o.Repo, sha, st); err != nil {
-		return 0, err
-	}
-	return report.Posted, nil
+	st := Status{State: StatusState(posted), Context: forgekit.Context(m, r.o.Context, "/", r.o.PerTarget),
+		Description: report.Description(m, maxDescription), TargetURL: m.URL}
+	return forgekit.LookBeforePost(ctx, m, posted,
+		func(ctx context.Context) ([]forgekit.Existing, error) { return r.current(ctx, sha, st.Context) },
+		func(ctx context.Context) (report.Done, error) {
+			if err := r.s.PostStatus(ctx, r.s.o.Repo, sha, st); err != nil {
+				return 0, err
+			}
+			return report.Posted, nil
+		})
 }

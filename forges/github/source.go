@@ -177,7 +177,7 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github %s: list pull requests: %w", s.o.Repo, err)
 	}
-	r := &resolver{s: s, open: map[int64]bool{}, states: map[change.Key]State{}}
+	r := &resolver{s: s, open: map[int64]bool{}}
 	for _, pr := range prs {
 		r.open[int64(pr.GetNumber())] = true
 	}
