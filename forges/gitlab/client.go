@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -65,51 +63,4 @@ func apiError(resp *gl.Response, err error) error {
 // credential may not see it.
 func hidden(err error) bool {
 	return errors.Is(err, httpx.ErrNotFound) || errors.Is(err, httpx.ErrForbidden)
-}
-
-// forEach calls fn for 0 <= i < n on at most workers goroutines. The first
-// error cancels the calls not yet started and is returned.
-func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() {
-						first = err
-						cancel()
-					})
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
-	}
-	return nil
 }

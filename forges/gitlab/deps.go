@@ -12,6 +12,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/deps"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 )
 
 // resolver turns the dependency references of one Fetch's merge requests
@@ -19,7 +20,7 @@ import (
 type resolver struct {
 	s      *Source
 	snap   map[int64]entry
-	states map[string]State // lower-cased "project!iid" -> state; "" when not visible
+	states forgekit.Once[string, State] // lower-cased "project!iid" -> state; "" when not visible
 }
 
 // refs returns the dependency references of the merge request with key
@@ -27,8 +28,7 @@ type resolver struct {
 // self-references. GitLab's #N names an issue, not a change, and is
 // skipped.
 func (r *resolver) refs(ctx context.Context, self change.Key, text string) ([]change.Ref, error) {
-	var out []change.Ref
-	seen := map[string]bool{}
+	var out forgekit.Refs
 	for _, d := range deps.Parse(text) {
 		ref := change.Ref{Raw: d.Raw}
 		switch d.Kind {
@@ -52,19 +52,12 @@ func (r *resolver) refs(ctx context.Context, self change.Key, text string) ([]ch
 		if ref.Key == self {
 			continue
 		}
-		dedup := "raw:" + ref.Raw
-		if ref.Key != "" {
-			dedup = "key:" + string(ref.Key)
-		} else {
+		if ref.Key == "" {
 			r.s.log.Debug("dependency not resolved", zap.String("change", string(self)), zap.String("ref", d.Raw))
 		}
-		if seen[dedup] {
-			continue
-		}
-		seen[dedup] = true
-		out = append(out, ref)
+		out.Add(ref)
 	}
-	return out, nil
+	return out.List(), nil
 }
 
 // local returns the project (full path) and iid a merge request reference
@@ -111,22 +104,20 @@ func (r *resolver) state(ctx context.Context, project string, iid int64) (State,
 	if r.s.merged[id] {
 		return StateMerged, nil
 	}
-	if st, ok := r.states[id]; ok {
+	return r.states.Do(ctx, id, func(ctx context.Context) (State, error) {
+		st, err := r.s.Lookup(ctx, project, iid)
+		switch {
+		case err != nil && hidden(err):
+			r.s.log.Debug("dependency not visible", zap.String("project", project), zap.Int64("iid", iid), zap.Error(err))
+			st = ""
+		case err != nil:
+			return "", err
+		}
+		if st == StateMerged {
+			r.s.merged[id] = true
+		}
 		return st, nil
-	}
-	st, err := r.s.Lookup(ctx, project, iid)
-	switch {
-	case err != nil && hidden(err):
-		r.s.log.Debug("dependency not visible", zap.String("project", project), zap.Int64("iid", iid), zap.Error(err))
-		st = ""
-	case err != nil:
-		return "", err
-	}
-	r.states[id] = st
-	if st == StateMerged {
-		r.s.merged[id] = true
-	}
-	return st, nil
+	})
 }
 
 // splitKey splits a GitLab change key of this instance into the project

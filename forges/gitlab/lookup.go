@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -116,4 +117,17 @@ func fromStatus(s string) targets.State {
 		return targets.StateInfra
 	}
 	return targets.StatePending
+}
+
+// current returns the newest status named name on sha in project (the
+// highest id, whatever order GitLab lists them in); none when it has none.
+func (r *Reporter) current(ctx context.Context, project, sha, name string) ([]forgekit.Existing, error) {
+	cur, err := r.s.commitStatuses(ctx, project, sha, name)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, project, sha, err)
+	}
+	if n := newest(cur)[name]; n != nil {
+		return []forgekit.Existing{{State: n.Status, Description: n.Description}}, nil
+	}
+	return nil, nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -239,13 +240,8 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		return 0, fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
 	}
 	project, sha := item[:i], item[i+1:]
-	st := Status{State: StatusState(posted), Name: r.o.Context, Description: report.Description(m, maxDescription), TargetURL: m.URL}
-	switch {
-	case m.Context != "":
-		st.Name = m.Context
-	case r.o.PerTarget:
-		st.Name += "/" + m.Target
-	}
+	st := Status{State: StatusState(posted), Name: forgekit.Context(m, r.o.Context, "/", r.o.PerTarget),
+		Description: report.Description(m, maxDescription), TargetURL: m.URL}
 	places := r.places(project, m)
 	var (
 		done report.Done
@@ -284,22 +280,21 @@ func (s *Source) setUnwritable(project string) {
 // reportAt looks for the status st of m on sha at pl, and posts it there
 // when it is not.
 func (r *Reporter) reportAt(ctx context.Context, pl place, sha string, st Status, m report.Message) (report.Done, error) {
-	cur, err := r.s.commitStatuses(ctx, pl.project, sha, st.Name)
-	if err != nil {
-		return 0, fmt.Errorf("gitlab %s: read statuses of %s@%s: %w", r.s.o.URL, pl.project, sha, err)
-	}
-	if n := newest(cur)[st.Name]; n != nil && report.Same(n.Status, n.Description, m, string(st.State)) {
-		return report.Found, nil
-	}
-	st.Ref = pl.ref
-	found, err := r.s.postStatus(ctx, pl.project, sha, st)
-	switch {
-	case err != nil:
-		return 0, err
-	case found:
-		return report.Found, nil
-	}
-	return report.Posted, nil
+	return forgekit.LookBeforePost(ctx, m, string(st.State),
+		func(ctx context.Context) ([]forgekit.Existing, error) {
+			return r.current(ctx, pl.project, sha, st.Name)
+		},
+		func(ctx context.Context) (report.Done, error) {
+			st.Ref = pl.ref
+			found, err := r.s.postStatus(ctx, pl.project, sha, st)
+			switch {
+			case err != nil:
+				return 0, err
+			case found:
+				return report.Found, nil
+			}
+			return report.Posted, nil
+		})
 }
 
 // maxDescription bounds a status description to one readable line.

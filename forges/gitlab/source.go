@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 )
 
 // Defaults and fixed parameters of the listing.
@@ -286,7 +287,7 @@ func (s *Source) list(ctx context.Context, pid int64, opt gl.ListProjectMergeReq
 // request that no longer exists is nil.
 func (s *Source) getMRs(ctx context.Context, pid int64, iids []int64) ([]*gl.MergeRequest, error) {
 	out := make([]*gl.MergeRequest, len(iids))
-	err := forEach(ctx, len(iids), func(ctx context.Context, i int) error {
+	err := forgekit.ForEach(ctx, workers, len(iids), func(ctx context.Context, i int) error {
 		mr, resp, err := s.api.MergeRequests.GetMergeRequest(pid, iids[i], nil, gl.WithContext(ctx))
 		if err != nil {
 			err = apiError(resp, err)
@@ -388,7 +389,7 @@ func (s *Source) projectPath(ctx context.Context, id int64) (string, error) {
 // through into changes, in iid order.
 func (s *Source) build(ctx context.Context, project *gl.Project, snap map[int64]entry) ([]change.Change, error) {
 	iids := slices.Sorted(maps.Keys(snap))
-	r := &resolver{s: s, snap: snap, states: map[string]State{}}
+	r := &resolver{s: s, snap: snap}
 	var out []change.Change
 	for _, iid := range iids {
 		e := snap[iid]
