@@ -23,8 +23,9 @@
 // A job only one forge has keeps a file named for it: GitHub's App
 // tokens (app.go) and rate limits (ratelimit.go); Patchwork's own API
 // types (api.go: GitHub and GitLab take theirs from their client
-// libraries), mbox parsing (mbox.go), revision lines of a series
-// (revision.go) and what a Source keeps across Fetches (memo.go). Tests
+// libraries), mbox parsing (mbox.go), the name the revisions of a series
+// share (revision.go) and what a Source keeps across Fetches (memo.go).
+// Tests
 // follow the file they test: source_test.go, deps_test.go,
 // reporter_test.go, lookup_test.go, and so on.
 //

@@ -369,6 +369,48 @@ func TestFetchCancelled(t *testing.T) {
 	}
 }
 
+func TestSupersede(t *testing.T) {
+	sr := func(id int64, email, name string, version int) *Series {
+		return &Series{ID: id, Name: name, Version: version, Submitter: Person{Email: email}}
+	}
+	tests := []struct {
+		name   string
+		series []*Series
+		kept   []int64
+	}{
+		{"v1 v2 v3", []*Series{sr(2, "a@x", "A sample series", 1), sr(3, "a@x", "A sample series", 2),
+			sr(15, "A@X", "[v3] A sample series", 3)}, []int64{15}},
+		{"same name and version: both stay", []*Series{sr(5, "l@x", "[net,v2,1/2] fix", 2), sr(6, "l@x", "[net,v2,1/2] fix", 2)},
+			[]int64{5, 6}},
+		{"another submitter", []*Series{sr(1, "a@x", "foo", 1), sr(2, "b@x", "foo", 2)}, []int64{1, 2}},
+		{"another name", []*Series{sr(1, "a@x", "foo", 1), sr(2, "a@x", "foo bar", 2)}, []int64{1, 2}},
+		{"older id, higher version", []*Series{sr(9, "a@x", "foo", 3), sr(10, "a@x", "foo", 2)}, []int64{9}},
+	}
+	for _, tt := range tests {
+		kept, _ := supersede(tt.series)
+		var ids []int64
+		for _, s := range kept {
+			ids = append(ids, s.ID)
+		}
+		if !slices.Equal(ids, tt.kept) {
+			t.Errorf("%s: kept %v, want %v", tt.name, ids, tt.kept)
+		}
+	}
+}
+
+func TestWaitingSeries(t *testing.T) {
+	sr := func(id int64, version int) *Series {
+		return &Series{ID: id, Version: version, Name: "A sample series", Submitter: Person{Email: "a@x"}}
+	}
+	v2, v3, v4 := sr(3, 2), sr(15, 3), sr(20, 4)
+	other := &Series{ID: 30, Version: 1, Name: "another", Submitter: Person{Email: "a@x"}}
+	_, newest := supersede([]*Series{v3})
+	got := waitingSeries([]*Series{v2, v4, other}, newest)
+	if want := []*Series{v4, other}; !slices.Equal(got, want) {
+		t.Errorf("waiting %v, want v4 and the other series (v2 is superseded by the complete v3)", got)
+	}
+}
+
 // TestPartlyAcceptedSeriesListedOnce: a series with a patch outside the
 // actionable states (series 4: patch 9 accepted; series 5: patch 14
 // archived) is listed by series once; later Fetches take the hashes they
