@@ -25,8 +25,7 @@
 // types (api.go: GitHub and GitLab take theirs from their client
 // libraries), mbox parsing (mbox.go), the name the revisions of a series
 // share (revision.go) and what a Source keeps across Fetches (memo.go).
-// Tests
-// follow the file they test: source_test.go, deps_test.go,
+// Tests follow the file they test: source_test.go, deps_test.go,
 // reporter_test.go, lookup_test.go, and so on.
 //
 // What every driver does the same way lives once in pkg/forgekit, outside
