@@ -156,3 +156,37 @@ func TestFetchDependencies(t *testing.T) {
 		t.Errorf("second fetch paid for %v, want %v", charged, wantCharged)
 	}
 }
+
+// TestDependencyLookedUpOncePerFetch: a pull request that several pull
+// requests name, in any form, is looked up once per Fetch, and every one
+// of them carries its state.
+func TestDependencyLookedUpOncePerFetch(t *testing.T) {
+	e := newEnv(t, ghfake.Options{}, nil)
+	both := "Depends-On: rock-core/tools-logger#9\r\nDepends-On: https://github.com/rock-core/tools-logger/pull/9\r\n"
+	one := "Depends-On: https://github.com/rock-core/tools-logger/pull/9\r\n"
+	e.fake.AddPR(testRepo, ghfake.PR{Body: &both, HeadSHA: sha("1")})
+	e.fake.AddPR(testRepo, ghfake.PR{Body: &one, HeadSHA: sha("2")})
+	e.fake.AddPR("rock-core/tools-logger", ghfake.PR{Number: 9, HeadSHA: sha("9")})
+	if err := e.fake.Merge("rock-core/tools-logger", 9); err != nil {
+		t.Fatal(err)
+	}
+	s := e.source(t, nil)
+	for tick := 1; tick <= 2; tick++ {
+		n := len(e.fake.Requests())
+		got := fetch(t, s)
+		asked := 0
+		for _, r := range e.requestsSince(n) {
+			if r.URI == "/repos/rock-core/tools-logger/pulls/9" {
+				asked++
+			}
+		}
+		if asked != 1 {
+			t.Errorf("tick %d: rock-core/tools-logger#9 looked up %d times, want once", tick, asked)
+		}
+		for _, c := range got {
+			if len(c.Deps) != 1 || c.Deps[0].Key != "gh:rock-core/tools-logger#9" || !c.Deps[0].Merged {
+				t.Errorf("tick %d: %s deps %+v, want the merged rock-core/tools-logger#9 once", tick, c.Key, c.Deps)
+			}
+		}
+	}
+}

@@ -133,3 +133,34 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+// TestDependencyLookedUpOncePerFetch: a merge request that several merge
+// requests name, in any form, is looked up once per Fetch (an open or
+// closed one on every Fetch, a merged one never again), and every one of
+// them carries its state.
+func TestDependencyLookedUpOncePerFetch(t *testing.T) {
+	w := newWorld(t, glfake.Options{})
+	w.fake.AddMR(glfake.MR{ProjectID: libID, IID: 6, SHA: sha("e", 6), SourceBranch: "y", TargetBranch: "main"})
+	w.fake.Close(libID, 6)
+	both := "Depends-on: other/lib!6\nDepends-on: " + testBase + "/other/lib/-/merge_requests/6\n"
+	one := "Depends-on: " + testBase + "/other/lib/-/merge_requests/6\n"
+	w.addMR(1, func(m *glfake.MR) { m.Description = &both })
+	w.addMR(2, func(m *glfake.MR) { m.Description = &one })
+	s := w.source(t, w.opts())
+	for fetch := 1; fetch <= 2; fetch++ {
+		before := len(w.requests("/merge_requests/6"))
+		w.clock.Advance(time.Minute)
+		got, err := s.Fetch(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if asked := len(w.requests("/merge_requests/6")) - before; asked != 1 {
+			t.Errorf("fetch %d: other/lib!6 looked up %d times, want once", fetch, asked)
+		}
+		for _, c := range got {
+			if len(c.Deps) != 1 || c.Deps[0].Key != "gl:gitlab.test/other/lib!6" || !c.Deps[0].Closed {
+				t.Errorf("fetch %d: %s deps %+v, want the closed other/lib!6 once", fetch, c.Key, c.Deps)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
@@ -377,4 +378,37 @@ func FuzzParseRefs(f *testing.F) {
 			seen[r.Raw] = true
 		}
 	})
+}
+
+// TestDependencyLookedUpOncePerFetch: a series outside the snapshot that
+// several series name is looked up once per Fetch (one resolver), and
+// every one of them carries its state.
+func TestDependencyLookedUpOncePerFetch(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Get("series") == "4" {
+				mu.Lock()
+				asked++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	raw := testBase + "/project/netdev/list/?series=4"
+	r := testResolver(t, srv, 1)
+	for _, self := range []int64{1, 2, 3} {
+		refs, _, err := r.refs(t.Context(), self, depends(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []change.Ref{{Raw: raw, Key: seriesKeys("netdev", 4)[0], Source: "pw-netdev", Checked: true}}
+		if !slices.EqualFunc(refs, want, refEqual) {
+			t.Errorf("series %d: refs %+v, want %+v", self, refs, want)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the patches of series 4 were listed %d times, want once", asked)
+	}
 }
