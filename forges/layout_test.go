@@ -40,7 +40,7 @@ func TestLayout(t *testing.T) {
 	}
 	for forge, d := range drivers {
 		t.Run(forge, func(t *testing.T) {
-			for _, f := range []string{"doc.go", "client.go", "source.go", "convert.go", "deps.go", "reporter.go", "lookup.go", "project.go"} {
+			for _, f := range []string{"doc.go", "client.go", "source.go", "convert.go", "deps.go", "reporter.go", "lookup.go", "project.go", "config.go"} {
 				if _, err := os.Stat(filepath.Join(forge, f)); err != nil {
 					t.Errorf("no %s: %v", f, err)
 				}
