@@ -127,11 +127,18 @@ func (r *Runner) refreshRunning(ctx context.Context, st *state.State, busy []str
 	}
 }
 
-// queue admits the pending triggers against each target's max_running and
+// queue is the stage between decide and trigger: it admits the pending
+// triggers against each target's max_running and
 // returns those that start; the others are marked queued in the report and
 // the state. Their fingerprint is not stored, so they stay candidates next
 // cycle, and they are seen, so they are not forgotten.
-func (r *Runner) queue(ctx context.Context, st *state.State, pending []*pendingTrigger, rep *Report) []*pendingTrigger {
+func (r *Runner) queue(ctx context.Context, p *pass) {
+	p.pending = r.admitPending(ctx, p.st, p.pending, p.rep)
+	r.logStage("decisions", p.rep.Units)
+}
+
+// admitPending returns the pending triggers that start now.
+func (r *Runner) admitPending(ctx context.Context, st *state.State, pending []*pendingTrigger, rep *Report) []*pendingTrigger {
 	if len(r.o.MaxRunning) == 0 || len(pending) == 0 {
 		return pending
 	}

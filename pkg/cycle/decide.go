@@ -2,8 +2,12 @@ package cycle
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 
 	"github.com/trawl-ci/trawl/fingerprint"
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/graph"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -43,12 +47,152 @@ func (r Reason) String() string {
 	return "unchanged"
 }
 
-// decide compares a unit's current fingerprint with the one stored for its
-// last trigger. It is the only place that says whether CI runs: a unit
-// triggers when, and only when, it has no fingerprint yet or a different one.
-// For a changed unit it explains which inputs moved, from the inputs stored
-// with the old fingerprint.
-func decide(stored *state.Unit, fp string, in fingerprint.Input) (Reason, []string) {
+// decideInput is everything decide looks at, as plain data. decide reads
+// it and modifies none of it.
+type decideInput struct {
+	// changes indexes the snapshot, references resolved, by key.
+	changes map[change.Key]*change.Change
+	graph   graph.Result
+	// scope is the set of sources the cycle runs for.
+	scope map[string]struct{}
+	// targets describes each configured target by name.
+	targets map[string]targetInfo
+	// bases are the base branches resolved this cycle (bases.go).
+	bases map[baseKey]baseAnswer
+	// stored are the units of the state as it was loaded.
+	stored map[string]*state.Unit
+	// retryInfra is, by source name, how many times an infrastructure
+	// error is retried for the same fingerprint.
+	retryInfra map[string]int
+}
+
+// targetInfo is what decide needs to know of a target.
+type targetInfo struct {
+	configHash string
+	// resolver names what resolves the target's bases (baseKey.resolver).
+	resolver string
+}
+
+// decision is what decide says about one unit: its line in the report,
+// with the outcome and the reason, and what the later stages act on.
+type decision struct {
+	report UnitReport
+	// eval is the unit's fingerprint, or why it has none; nil for a
+	// blocked or unknown unit.
+	eval *evaluation
+	// req is what to trigger, when report.Outcome is OutcomeTrigger.
+	req targets.Request
+	// supersedes are the older revisions the change replaces, for the
+	// trigger's log line.
+	supersedes []change.Key
+}
+
+// ready reports whether the unit has a fingerprint this cycle: it is
+// neither blocked, unknown nor waiting.
+func (d *decision) ready() bool {
+	return d.eval != nil && d.eval.err == nil && d.eval.wait == ""
+}
+
+// decideInput gathers decide's input from the pass.
+func (r *Runner) decideInput(p *pass) decideInput {
+	in := decideInput{changes: p.changes, graph: p.graph, scope: p.scope, targets: map[string]targetInfo{},
+		bases: p.bases, stored: p.st.Units, retryInfra: r.o.RetryInfra}
+	for name, t := range r.targets {
+		in.targets[name] = targetInfo{configHash: t.ConfigHash(), resolver: r.resolverID(t)}
+	}
+	return in
+}
+
+// decide is the pure heart of the cycle: for every unit of the scope (each
+// change that is not merged, on each of its configured targets), in
+// dependency order, it says what the cycle does and why. A unit is
+// blocked or unknown as the graph says; it waits when it cannot be
+// fingerprinted (its base, a dependency); otherwise it triggers when, and
+// only when, its fingerprint is new or differs from the stored one, or
+// an operator or the retry policy asks for a new build. It touches no
+// network and changes nothing: record applies its decisions.
+func decide(in decideInput) []decision {
+	ev := newEvaluator(in)
+	var out []decision
+	for _, key := range in.graph.Order {
+		c := in.changes[key]
+		if _, ok := in.scope[c.Source]; !ok || c.Merged {
+			// A merged change is no unit: only its dependents carry it.
+			continue
+		}
+		for _, t := range c.Targets {
+			if _, ok := in.targets[t]; ok {
+				out = append(out, ev.decideUnit(c, t))
+			}
+		}
+	}
+	return out
+}
+
+// decideUnit decides one unit: change c on target t.
+func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
+	uk := change.UnitKey(c.Key, t)
+	node := ev.in.graph.Nodes[c.Key]
+	d := decision{report: UnitReport{Unit: uk, Change: c.Key, Source: c.Source, Target: t, Title: c.Title, Deps: node.Closure}}
+	ur := &d.report
+	switch node.Status {
+	case graph.Blocked:
+		ur.Outcome, ur.Detail = OutcomeBlocked, node.Reason
+		return d
+	case graph.Unknown:
+		ur.Outcome, ur.Detail = OutcomeUnknown, node.Reason
+		return d
+	}
+	e := ev.unit(c.Key, t)
+	d.eval = e
+	ur.Fingerprint = e.fp
+	if e.fp != "" {
+		ur.Deps = e.closure
+		ur.Inputs = &e.in
+	}
+	switch {
+	case e.err != nil:
+		// A base that cannot be resolved makes the unit wait; the
+		// failure is still an error of this cycle (record counts it).
+		ur.Outcome, ur.Detail = OutcomeWaiting, e.wait+": "+e.err.Error()
+		return d
+	case e.wait != "":
+		ur.Outcome, ur.Detail = OutcomeWaiting, e.wait
+		return d
+	}
+	stored := ev.in.stored[uk]
+	reason, why := compare(stored, e.fp, e.in)
+	limit := ev.in.retryInfra[c.Source]
+	switch {
+	case reason == ReasonUnchanged && stored.RetriggerRequested != nil:
+		reason, why = ReasonRetrigger, []string{WhyRetrigger}
+	case reason == ReasonUnchanged && retryInfra(stored, limit):
+		reason = ReasonRetry
+		why = []string{fmt.Sprintf("infrastructure error in job %s: retry %d of %d", stored.Job.ID, stored.Attempt+1, limit)}
+	}
+	ur.Reason, ur.Why = reason, why
+	if reason == ReasonUnchanged {
+		ur.Outcome = OutcomeUnchanged
+		return d
+	}
+	ur.Outcome = OutcomeTrigger
+	d.req = ev.request(uk, c, e)
+	if reason == ReasonRetry || (reason == ReasonRetrigger && stored.Job != nil) {
+		// A new attempt: the target must not adopt the jobs of the
+		// earlier ones.
+		d.req.Attempt = stored.Attempt + 1
+		d.req.Exclude = append(slices.Clone(stored.PreviousJobs), stored.Job.ID)
+	}
+	d.supersedes = c.Supersedes
+	return d
+}
+
+// compare compares a unit's current fingerprint with the one stored for
+// its last trigger. It is the only place that says whether a fingerprint
+// moved: a unit is new when it has no fingerprint yet, changed when it has
+// a different one. For a changed unit it explains which inputs moved, from
+// the inputs stored with the old fingerprint.
+func compare(stored *state.Unit, fp string, in fingerprint.Input) (Reason, []string) {
 	if stored == nil || stored.Fingerprint == "" {
 		return ReasonNew, nil
 	}

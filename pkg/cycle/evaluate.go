@@ -1,7 +1,6 @@
 package cycle
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/change"
-	"github.com/trawl-ci/trawl/pkg/graph"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -31,52 +29,34 @@ type evaluation struct {
 	closure []change.Key
 }
 
-type resolved struct {
-	commit string
-	err    error
-}
-
-// evaluator fingerprints units, memoised along the graph, and resolves each
-// (resolver, tree, branch) once per cycle, shared by every unit on it.
+// evaluator fingerprints units for decide, memoised along the graph. It
+// is pure: the bases it needs were resolved before (bases.go).
 type evaluator struct {
-	ctx     context.Context
-	r       *Runner
-	st      *state.State
-	g       graph.Result
-	changes map[change.Key]*change.Change
-	memo    map[string]*evaluation
-	bases   map[string]resolved
+	in   decideInput
+	memo map[string]*evaluation
 }
 
-func newEvaluator(ctx context.Context, r *Runner, st *state.State, all []change.Change, g graph.Result) *evaluator {
-	return &evaluator{
-		ctx:     ctx,
-		r:       r,
-		st:      st,
-		g:       g,
-		changes: changeIndex(all),
-		memo:    map[string]*evaluation{},
-		bases:   map[string]resolved{},
-	}
+func newEvaluator(in decideInput) *evaluator {
+	return &evaluator{in: in, memo: map[string]*evaluation{}}
 }
 
 // unit fingerprints change key on target t. The graph guarantees that a
 // ready change's dependencies are ready too.
-func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
-	uk := change.UnitKey(key, t.Name())
+func (ev *evaluator) unit(key change.Key, t string) *evaluation {
+	uk := change.UnitKey(key, t)
 	if e, ok := ev.memo[uk]; ok {
 		return e
 	}
-	c := ev.changes[key]
-	node := ev.g.Nodes[key]
-	e := &evaluation{target: t.Name()}
+	c := ev.in.changes[key]
+	node := ev.in.graph.Nodes[key]
+	e := &evaluation{target: t}
 	ev.memo[uk] = e
 	if c.Waiting != "" {
 		e.wait = c.Waiting
 		return e
 	}
 
-	stored := ev.st.Units[uk]
+	stored := ev.in.stored[uk]
 	base, wait, err := ev.base(c, t, stored)
 	if err != nil || wait != "" {
 		e.wait, e.err = wait, err
@@ -84,19 +64,19 @@ func (ev *evaluator) unit(key change.Key, t Target) *evaluation {
 	}
 	e.base = base
 	in := fingerprint.Input{
-		Target:       t.Name(),
-		TargetConfig: t.ConfigHash(),
+		Target:       t,
+		TargetConfig: ev.in.targets[t].configHash,
 		BaseURL:      c.Base.URL,
 		BaseBranch:   c.Base.Branch,
 	}
 	if base.Exact {
 		in.BaseCommit = base.Commit
 	}
-	held := inBase(ev.changes, stored, base, in.BaseCommit)
+	held := inBase(ev.in.changes, stored, base, in.BaseCommit)
 	for _, k := range node.Closure {
 		if !held(k) {
 			e.closure = append(e.closure, k)
-			in.Items = append(in.Items, fingerprint.ItemOf(ev.changes[k]))
+			in.Items = append(in.Items, fingerprint.ItemOf(ev.in.changes[k]))
 		}
 	}
 	in.Items = append(in.Items, fingerprint.ItemOf(c))
@@ -154,62 +134,59 @@ func inBase(changes map[change.Key]*change.Change, stored *state.Unit, base targ
 	}
 }
 
-// base decides the unit's base commit under the change's policy:
+// basePlan says where the unit's base commit comes from under the
+// change's policy:
 //   - follow: the branch's current commit, part of the fingerprint;
 //   - tag: the change's own base-commit when it has one (part of the
 //     fingerprint), else as pinned;
 //   - pinned: the commit recorded when the unit was first seen, else the
 //     forge's own view of a pull request's base, else the branch's current
 //     commit; not part of the fingerprint.
-func (ev *evaluator) base(c *change.Change, t Target, stored *state.Unit) (targets.Base, string, error) {
-	b := targets.Base{Tree: c.Base.Tree, URL: c.Base.URL, Branch: c.Base.Branch}
+//
+// It returns the base, with its commit when no look-up is needed, and
+// whether the branch is to be resolved. The bases stage and decide both
+// ask it, so that decide finds every base it needs resolved.
+func basePlan(c *change.Change, stored *state.Unit) (b targets.Base, resolve bool) {
+	b = targets.Base{Tree: c.Base.Tree, URL: c.Base.URL, Branch: c.Base.Branch}
 	switch {
 	case c.Base.Policy == change.PolicyTag && c.BaseCommit != "":
 		b.Commit, b.Exact = c.BaseCommit, true
-		return b, "", nil
+		return b, false
 	case c.Base.Policy == change.PolicyFollow:
 		b.Exact = true
 	case stored != nil && stored.BaseCommit != "":
 		b.Commit = stored.BaseCommit
-		return b, "", nil
+		return b, false
 	case c.BaseSHA != "":
 		// A pull or merge request comes with the forge's view of its
 		// base: pinned when first seen, no git call needed. (Under follow
 		// the branch tip is resolved instead: that view can lag.)
 		b.Commit = c.BaseSHA
-		return b, "", nil
+		return b, false
 	}
-	commit, err := ev.resolve(t, c.Base.URL, c.Base.Branch)
-	switch {
-	case errors.Is(err, targets.ErrWaiting):
-		return b, fmt.Sprintf("base %s %s: %v", c.Base.URL, c.Base.Branch, err), nil
-	case err != nil:
-		return b, fmt.Sprintf("base %s %s unresolved this cycle", c.Base.URL, c.Base.Branch), err
-	}
-	b.Commit = commit
-	return b, "", nil
+	return b, true
 }
 
-func (ev *evaluator) resolve(t Target, url, branch string) (string, error) {
-	var res BaseResolver
-	id := "default"
-	if br, ok := t.(BaseResolver); ok {
-		res, id = br, "target:"+t.Name()
-	} else if ev.r.o.Resolver != nil {
-		res = ev.r.o.Resolver
+// base decides the unit's base commit (basePlan), taking a branch's
+// commit from the bases resolved this cycle. A branch whose resolution
+// waits makes the unit wait; one that failed makes it wait with an error.
+func (ev *evaluator) base(c *change.Change, t string, stored *state.Unit) (targets.Base, string, error) {
+	b, resolve := basePlan(c, stored)
+	if !resolve {
+		return b, "", nil
 	}
-	key := id + "\x00" + url + "\x00" + branch
-	if got, ok := ev.bases[key]; ok {
-		return got.commit, got.err
+	a, ok := ev.in.bases[baseKey{resolver: ev.in.targets[t].resolver, url: c.Base.URL, branch: c.Base.Branch}]
+	if !ok {
+		a.err = fmt.Errorf("base %s %s was not resolved before the decision", c.Base.URL, c.Base.Branch)
 	}
-	var got resolved
-	if res == nil {
-		got.err = fmt.Errorf("no base resolver for target %s", t.Name())
-	} else {
-		got.commit, got.err = res.ResolveBase(ev.ctx, url, branch)
+	switch {
+	case errors.Is(a.err, targets.ErrWaiting):
+		return b, fmt.Sprintf("base %s %s: %v", c.Base.URL, c.Base.Branch, a.err), nil
+	case a.err != nil:
+		return b, fmt.Sprintf("base %s %s unresolved this cycle", c.Base.URL, c.Base.Branch), a.err
 	}
-	ev.bases[key] = got
-	return got.commit, got.err
+	b.Commit = a.commit
+	return b, "", nil
 }
 
 // request describes a ready unit to its target: the patches and the heads
@@ -224,7 +201,7 @@ func (ev *evaluator) request(unit string, c *change.Change, e *evaluation) targe
 		Base:        e.base,
 	}
 	for _, k := range append(slices.Clone(e.closure), c.Key) {
-		d := ev.changes[k]
+		d := ev.in.changes[k]
 		r.Patches = append(r.Patches, d.Patches...)
 		if d.HeadSHA != "" {
 			r.Heads = append(r.Heads, targets.Head{Key: d.Key, Repo: d.Base.URL, Ref: d.FetchRef, SHA: d.HeadSHA})

@@ -88,6 +88,7 @@ func (u outcomeCounts) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 // the observers.
 func (r *Runner) finish(rep *Report, st *state.State, start time.Time, before httpx.Counts, err error) {
 	if rep != nil {
+		rep.count()
 		rep.Requests = r.requests().Sub(before)
 		rep.Duration = r.now().Sub(start)
 		r.logSummary(rep, err)

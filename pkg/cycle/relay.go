@@ -29,13 +29,15 @@ const RelayPrefix = "relay/"
 // relayTarget is the Target of a relay record in the state.
 const relayTarget = "relay"
 
-// relay copies the statuses of every linked change onto the change that
+// relay is the stage after the first persist (Act only): it copies the
+// statuses of every linked change onto the change that
 // names it, through the change's own status reporter. Each relayed context
 // is a record in the state (so it shows in `trawl status` and is forgotten
-// like a unit when the link goes), and its reports go through the outbox
+// like a unit when the link goes, by the sweep that follows), and its reports go through the outbox
 // with the same exactness rules as results: the fingerprint is both heads,
 // so a push on either side starts over.
-func (r *Runner) relay(ctx context.Context, st *state.State, all []change.Change, scope map[string]struct{}, unknown map[string]bool, seen map[string]bool, rep *Report) {
+func (r *Runner) relay(ctx context.Context, p *pass) {
+	st, all, scope, unknown, seen, rep := p.st, p.all, p.scope, p.unknown, p.seen, p.rep
 	now := r.now()
 	type read struct {
 		head     string

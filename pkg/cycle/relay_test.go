@@ -79,3 +79,47 @@ func TestRelayCopiesLinkedStatusesOnce(t *testing.T) {
 		t.Fatalf("gone %d, want the relay record gone with its link", rep.Count.Gone)
 	}
 }
+
+// savedFirst is a dist-git source that, when its statuses are read, checks
+// that the triggers of the cycle are persisted already.
+type savedFirst struct {
+	*distGit
+	store *memStore
+	unit  string
+	reads int
+	early []string
+}
+
+func (s *savedFirst) Statuses(ctx context.Context, key change.Key) (string, []report.Status, error) {
+	s.reads++
+	if u := s.store.st; u == nil || u.Units[s.unit] == nil || u.Units[s.unit].Job == nil {
+		s.early = append(s.early, string(key))
+	}
+	return s.distGit.Statuses(ctx, key)
+}
+
+// TestRelayReadsAfterTheFirstSave checks rule 2 across the relays: reading
+// the statuses to relay is network I/O, and it happens only once the
+// cycle's triggers are on disk.
+func TestRelayReadsAfterTheFirstSave(t *testing.T) {
+	const distKey = "gl:gitlab.com/redhat/rpms/kernel!42"
+	h := newHarness(t)
+	dist := &savedFirst{distGit: &distGit{ownerSource: &ownerSource{fakeSource: &fakeSource{name: "dist-git"}, own: "gl:gitlab.com/redhat/rpms/kernel!"}, head: "d1",
+		statuses: []report.Status{{Context: "ci/build", State: targets.StatePending}}}, store: h.store}
+	srcGit := &ownerSource{fakeSource: &fakeSource{name: "source-git"}, own: "gl:gitlab.com/redhat/src/kernel!"}
+	mr := pr("source-git", "gl:gitlab.com/redhat/src/kernel!7")
+	mr.Relays = []change.Ref{{Raw: "!42", Key: distKey}}
+	srcGit.changes = []change.Change{mr}
+	dist.unit = change.UnitKey(mr.Key, h.tgt.name)
+	rp := &prReporter{fakeReporter{fail: map[string]error{}}}
+	h.r = New(Options{Sources: []Source{srcGit, dist}, Targets: []Target{h.tgt}, Store: h.store, GoneGrace: time.Hour,
+		Relays: map[string]Reporter{"source-git": rp}, Reporters: map[string][]Reporter{"source-git": {rp}},
+		Now: func() time.Time { return h.now }})
+	h.run(t, Act)
+	if h.tgt.triggers() != 1 || dist.reads != 1 {
+		t.Fatalf("%d triggers, %d status reads; want one of each", h.tgt.triggers(), dist.reads)
+	}
+	if len(dist.early) > 0 {
+		t.Fatalf("statuses of %v read before the trigger of %s was saved", dist.early, dist.unit)
+	}
+}

@@ -79,7 +79,8 @@ type msgidAnswer struct {
 	err    error
 }
 
-// resolveRefs rewrites the references of every change in place:
+// resolveRefs is the second stage: it rewrites the references of every
+// change of the snapshot in place:
 //   - a reference its own source could not place (another repository,
 //     another forge) is given to the source that owns its key; one on a
 //     host no source is configured for is dropped, never fetched;
@@ -92,11 +93,13 @@ type msgidAnswer struct {
 //   - a change naming more dependencies than a unit may hold is blocked
 //     before any of them is looked up.
 //
-// It returns the changes with the merged dependencies whose content their
-// owner gave added, and how many distinct look-ups failed, the sources' own
-// included.
-func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown map[string]bool) ([]change.Change, int) {
-	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: unknown,
+// The merged dependencies whose content their owner gave join the
+// snapshot; each distinct failed look-up (the sources' own included) is an
+// error of the cycle, like a failed source: its dependents are unknown.
+// The stage ends with the dependency graph of the completed snapshot.
+func (r *Runner) resolveRefs(ctx context.Context, p *pass) {
+	all := p.all
+	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: p.unknown,
 		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}, follows: map[change.Key]followAnswer{}}
 	for _, c := range all {
 		rs.present[c.Key] = true
@@ -141,7 +144,11 @@ func (r *Runner) resolveRefs(ctx context.Context, all []change.Change, unknown m
 		}
 		c.Relays = relays
 	}
-	return append(all, rs.merged...), len(failed)
+	p.all = append(all, rs.merged...)
+	p.rep.Errors += len(failed)
+	p.changes = changeIndex(p.all)
+	p.graph = graph.Build(p.all, p.unknown, r.o.Limits)
+	r.logGraph(p.graph)
 }
 
 // resolve completes one reference; false drops it.
@@ -305,4 +312,15 @@ func (rs *resolver) msgid(raw string) msgidAnswer {
 	}
 	rs.msgids[id] = a
 	return a
+}
+
+// changeIndex maps every change of a cycle by key.
+func changeIndex(all []change.Change) map[change.Key]*change.Change {
+	m := make(map[change.Key]*change.Change, len(all))
+	for i := range all {
+		if _, dup := m[all[i].Key]; !dup {
+			m[all[i].Key] = &all[i]
+		}
+	}
+	return m
 }

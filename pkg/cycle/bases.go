@@ -1,0 +1,90 @@
+package cycle
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/graph"
+)
+
+// baseKey names one base look-up of a cycle: a branch of a tree, as one
+// resolver sees it (a target's own view, or the default git resolver).
+type baseKey struct {
+	resolver string
+	url      string
+	branch   string
+}
+
+// baseAnswer is one base look-up's answer: the commit, or why there is
+// none (an error wrapping targets.ErrWaiting when the unit must wait).
+type baseAnswer struct {
+	commit string
+	err    error
+}
+
+// resolverID names what resolves t's bases: t itself when it is a
+// BaseResolver, else the default resolver shared by every other target.
+func (r *Runner) resolverID(t Target) string {
+	if _, ok := t.(BaseResolver); ok {
+		return "target:" + t.Name()
+	}
+	return "default"
+}
+
+// resolveBases is the stage before decide: it resolves every base branch
+// decide may need (basePlan says which), once per resolver, tree and
+// branch, shared by every unit on it. It walks the units decide will
+// fingerprint, and their dependencies, in dependency order. The look-ups
+// are all the network I/O of deciding; decide only reads their answers.
+func (r *Runner) resolveBases(ctx context.Context, p *pass) {
+	p.bases = map[baseKey]baseAnswer{}
+	walked := map[string]bool{}
+	var walk func(key change.Key, t Target)
+	walk = func(key change.Key, t Target) {
+		uk := change.UnitKey(key, t.Name())
+		c := p.changes[key]
+		if walked[uk] || c == nil || c.Waiting != "" {
+			return
+		}
+		walked[uk] = true
+		if b, resolve := basePlan(c, p.st.Units[uk]); resolve {
+			k := baseKey{resolver: r.resolverID(t), url: b.URL, branch: b.Branch}
+			if _, done := p.bases[k]; !done {
+				p.bases[k] = r.resolveBase(ctx, t, b.URL, b.Branch)
+			}
+		}
+		if n := p.graph.Nodes[key]; n != nil {
+			for _, d := range n.Deps {
+				walk(d, t)
+			}
+		}
+	}
+	for _, key := range p.graph.Order {
+		c := p.changes[key]
+		if _, ok := p.scope[c.Source]; !ok || c.Merged || p.graph.Nodes[key].Status != graph.Ready {
+			continue
+		}
+		for _, name := range c.Targets {
+			if t, ok := r.targets[name]; ok {
+				walk(key, t)
+			}
+		}
+	}
+}
+
+// resolveBase asks t (when it is a BaseResolver) or the default resolver
+// for the commit a branch is at.
+func (r *Runner) resolveBase(ctx context.Context, t Target, url, branch string) baseAnswer {
+	var res BaseResolver
+	if br, ok := t.(BaseResolver); ok {
+		res = br
+	} else if r.o.Resolver != nil {
+		res = r.o.Resolver
+	}
+	if res == nil {
+		return baseAnswer{err: fmt.Errorf("no base resolver for target %s", t.Name())}
+	}
+	commit, err := res.ResolveBase(ctx, url, branch)
+	return baseAnswer{commit: commit, err: err}
+}
