@@ -129,6 +129,8 @@ type Reporter struct {
 	s      *Source
 }
 
+var _ report.Reporter = (*Reporter)(nil)
+
 // Reporter returns the status reporter of this source's repository.
 func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
 	if o.Context == "" {

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/cycle"
+	"github.com/trawl-ci/trawl/pkg/report"
 )
 
 // Defaults for the zero values of Opts.
@@ -92,6 +94,13 @@ type Source struct {
 	gauges      *gauges
 	waited      atomic.Int64 // nanoseconds spent spacing requests
 }
+
+// What the cycle finds on a GitHub source.
+var (
+	_ cycle.Source        = (*Source)(nil)
+	_ cycle.Owner         = (*Source)(nil)
+	_ report.StatusReader = (*Source)(nil)
+)
 
 // New checks o, fills in its defaults and returns the source.
 func New(o Opts) (*Source, error) {

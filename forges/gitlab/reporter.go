@@ -178,6 +178,8 @@ type Reporter struct {
 	s      *Source
 }
 
+var _ report.Reporter = (*Reporter)(nil)
+
 // Reporter returns the status reporter of this source.
 func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
 	if o.Context == "" {

@@ -16,7 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/forgekit"
+	"github.com/trawl-ci/trawl/pkg/report"
 )
 
 // Defaults and fixed parameters of the listing.
@@ -79,6 +81,13 @@ type Source struct {
 	project  *gl.Project
 	merged   map[string]bool // lower-cased "project!iid" known merged
 }
+
+// What the cycle finds on a GitLab source.
+var (
+	_ cycle.Source        = (*Source)(nil)
+	_ cycle.Owner         = (*Source)(nil)
+	_ report.StatusReader = (*Source)(nil)
+)
 
 // entry is one open merge request of the snapshot.
 type entry struct {

@@ -112,6 +112,13 @@ type Reporter struct {
 	client *Client
 }
 
+// What the cycle finds on a Patchwork reporter: a check costs one request
+// (Poster) where no crash can have left it posted unrecorded.
+var (
+	_ report.Reporter = (*Reporter)(nil)
+	_ report.Poster   = (*Reporter)(nil)
+)
+
 // Reporter returns the reporter that posts checks on this source's
 // instance. The source's HTTP client must carry a token allowed to post.
 func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {

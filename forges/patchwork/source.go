@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/deps"
 	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/graph"
@@ -81,6 +82,15 @@ type Source struct {
 	lastFetched []*Series
 	lastNewest  map[revision]*Series
 }
+
+// What the cycle finds on a Patchwork source.
+var (
+	_ cycle.Source        = (*Source)(nil)
+	_ cycle.Owner         = (*Source)(nil)
+	_ cycle.MergedLoader  = (*Source)(nil)
+	_ cycle.Follower      = (*Source)(nil)
+	_ cycle.MsgIDResolver = (*Source)(nil)
+)
 
 // remember keeps what a Fetch read, for the look-ups the cycle makes after
 // it.

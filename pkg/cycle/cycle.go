@@ -24,46 +24,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/graph"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/state"
-	"github.com/trawl-ci/trawl/pkg/targets"
 )
-
-// Source is what the cycle needs from a forge: every open, buildable change
-// of one configured place, or an error if any request failed.
-type Source interface {
-	Name() string
-	Fetch(ctx context.Context) ([]change.Change, error)
-}
-
-// Target is what the cycle needs from a CI backend. Trigger must be
-// idempotent: it adopts a job that already exists for the same request
-// rather than creating a second one, and returns an error wrapping
-// targets.ErrWaiting when the unit cannot be built yet.
-type Target interface {
-	Name() string
-	ConfigHash() string
-	Trigger(ctx context.Context, r targets.Request) (targets.Job, error)
-}
-
-// BaseResolver resolves a branch of a tree to its current commit. A target
-// that has its own view of the tree (KernelCI's checkout nodes) implements it
-// and is asked first; the others use Options.Resolver.
-type BaseResolver interface {
-	ResolveBase(ctx context.Context, url, branch string) (string, error)
-}
-
-// WaitLimit is implemented by targets that bound how long a unit may wait
-// on them (KernelCI: for a checkout of its base). A unit that has waited
-// longer is an error of the cycle, logged and shown by status, naming why
-// it waits.
-type WaitLimit interface {
-	MaxWait() time.Duration
-}
-
-// Store loads and saves the whole state.
-type Store interface {
-	Load() (*state.State, error)
-	Save(*state.State) error
-}
 
 // Options configures a Runner.
 type Options struct {

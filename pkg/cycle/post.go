@@ -15,24 +15,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
-// Reporter writes results back where a change lives (a Patchwork check on
-// every patch, a commit status on the head) or into a results store.
-type Reporter interface {
-	Name() string
-	// Map turns a result state into the reporter's own word for it; false
-	// means the state is not reported at all by this reporter.
-	Map(s targets.State) (posted string, ok bool)
-	// Items lists what a report on c is posted on: each patch of a series,
-	// the head commit, the change itself.
-	Items(c *change.Change) []string
-	// Report writes one report on one item. It must make a repeated call
-	// after a crash harmless (look before posting where the server cannot
-	// deduplicate) and say which happened: report.Posted or report.Found.
-	// Errors for which report.Permanent is true are not retried; a retry
-	// is not tried before the time report.RetryAt gives.
-	Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error)
-}
-
 // Outbox backoff: the first retry after a minute, doubling up to an hour.
 const (
 	retryFirst = time.Minute
@@ -211,15 +193,6 @@ func setReported(m map[string]*state.Reported, p *state.Post, now time.Time, fai
 // postWorkers bounds the posts one reporter (one forge instance, one
 // credential) has in flight.
 const postWorkers = 8
-
-// Poster is a Reporter that can also post without looking first. The
-// cycle records the items whose posting starts (persisted before the
-// first post), and looks before posting (Report) only on an item a
-// crash or a failure may have left posted but not recorded; every other
-// item costs one request (Post).
-type Poster interface {
-	Post(ctx context.Context, item string, m report.Message, posted string) error
-}
 
 // postAll posts the due reports, concurrently within postWorkers per
 // reporter, and returns how each ended. Before the first post it records,

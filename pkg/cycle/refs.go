@@ -11,38 +11,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/graph"
 )
 
-// Owner is implemented by sources that can say which keys are theirs and
-// look up a change that is not among their open changes (merged, closed,
-// filtered out). It resolves references across sources and forges.
-type Owner interface {
-	Claim(key change.Key) change.Claim
-	ChangeState(ctx context.Context, key change.Key) (change.State, error)
-}
-
-// MergedLoader is implemented by owners that can give a merged change's
-// content with its state, in one look-up (Patchwork: the patches of an
-// accepted series). A unit that was built with that change keeps it until
-// its base is known to hold it, instead of being rebuilt without it.
-type MergedLoader interface {
-	// ChangeStateContent is ChangeState, plus the change when it is merged
-	// (nil when its content cannot be given).
-	ChangeStateContent(ctx context.Context, key change.Key) (change.State, *change.Change, error)
-}
-
-// Follower is implemented by sources whose forge does not link the
-// revisions of a change (Patchwork: v1, v2 and v3 of a series are unrelated
-// series). Follow returns the newest revision of key, or key itself.
-type Follower interface {
-	Follow(ctx context.Context, key change.Key) (change.Key, error)
-}
-
-// MsgIDResolver is implemented by sources that can resolve a mail
-// message-id to the change holding it (Patchwork). It returns "" when the
-// message is unknown there.
-type MsgIDResolver interface {
-	ResolveMsgID(ctx context.Context, msgid string) (change.Key, error)
-}
-
 // resolver completes the dependency references of a cycle's changes across
 // sources, with each lookup made once per cycle.
 type resolver struct {

@@ -13,14 +13,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
-// StatusReader is implemented by sources whose changes carry CI statuses
-// that can be relayed onto another change.
-type StatusReader interface {
-	// Statuses returns the head commit of change key and its current
-	// statuses (the newest of each context).
-	Statuses(ctx context.Context, key change.Key) (head string, statuses []report.Status, error error)
-}
-
 // RelayPrefix starts the context of every relayed status; statuses under
 // it are never relayed again, so two changes relaying each other do not
 // loop.

@@ -11,12 +11,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
-// ResultPoller is implemented by targets that can follow the jobs they
-// started.
-type ResultPoller interface {
-	Result(ctx context.Context, job targets.Job) (targets.Result, error)
-}
-
 // results is the stage after the relays (Act only): it follows the job of every unit whose job belongs to its current
 // fingerprint, and queues what is to be reported.
 func (r *Runner) results(ctx context.Context, p *pass) {

@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/trawl-ci/trawl/forges/patchwork"
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/daemon"
@@ -32,10 +31,6 @@ import (
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/state"
 )
-
-// A Patchwork check costs one request where no crash can have left it
-// posted unrecorded.
-var _ cycle.Poster = (*patchwork.Reporter)(nil)
 
 // Options are what the configuration does not say.
 type Options struct {

@@ -96,6 +96,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
+	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -165,6 +166,8 @@ type Reporter struct {
 	http     *http.Client
 	log      *zap.Logger
 }
+
+var _ report.Reporter = (*Reporter)(nil)
 
 // conclusiveStates are the states a result is posted for.
 var conclusiveStates = []targets.State{targets.StateSuccess, targets.StateFail, targets.StateWarning, targets.StateInfra}

@@ -117,6 +117,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
@@ -189,6 +190,12 @@ type Target struct {
 	mu     sync.Mutex
 	closed bool
 }
+
+// What the cycle finds on an exec target.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
 
 // New checks the options, creates the record directory and returns a
 // Target.

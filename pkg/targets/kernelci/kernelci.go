@@ -154,6 +154,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -253,6 +254,14 @@ type Target struct {
 	log            *zap.Logger
 	configHash     string
 }
+
+// What the cycle finds on a KernelCI target.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.BaseResolver = (*Target)(nil)
+	_ cycle.WaitLimit    = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
 
 // New checks the options and returns a Target.
 func New(o Opts) (*Target, error) {

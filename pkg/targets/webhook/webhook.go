@@ -70,6 +70,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -112,6 +113,8 @@ type Target struct {
 	log        *zap.Logger
 	configHash string
 }
+
+var _ cycle.Target = (*Target)(nil)
 
 // New checks the options and returns a Target.
 func New(o Opts) (*Target, error) {
