@@ -15,27 +15,13 @@ import (
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
 
-// Outbox backoff: the first retry after a minute, doubling up to an hour.
-const (
-	retryFirst = time.Minute
-	retryMax   = time.Hour
-)
-
-// shouldReport decides whether a result is to be reported, given what the
-// reporter last wrote for the unit. It is the exactness rule of reporting:
-// never the same state twice for a fingerprint, and never pending after a
-// conclusive state of the same fingerprint. A new fingerprint starts over.
+// shouldReport applies the exactness rule of reporting
+// (report.ShouldReport) to what the state records a reporter last wrote.
 func shouldReport(last *state.Reported, fp string, s targets.State, posted string) bool {
-	if last == nil || last.Fingerprint != fp {
-		return true
+	if last == nil {
+		return report.ShouldReport(nil, fp, s, posted)
 	}
-	if last.Posted == posted {
-		return false
-	}
-	if !s.Conclusive() && last.State.Conclusive() {
-		return false
-	}
-	return true
+	return report.ShouldReport(&report.Last{Fingerprint: last.Fingerprint, State: last.State, Posted: last.Posted}, fp, s, posted)
 }
 
 // enqueue queues a report of unit u's result unless the exactness rule
@@ -55,31 +41,30 @@ func (r *Runner) enqueueAs(st *state.State, unit string, u *state.Unit, c *chang
 	if !shouldReport(u.Reports[rp.Name()], u.Fingerprint, res.State, posted) {
 		return
 	}
+	m := report.Message{
+		Unit:        unit,
+		Change:      string(c.Key),
+		ChangeURL:   c.WebURL,
+		Title:       c.Title,
+		Submitter:   c.Submitter,
+		Target:      u.Target,
+		Fingerprint: u.Fingerprint,
+		State:       res.State,
+		Summary:     res.Summary,
+		URL:         res.URL,
+		Context:     reportCtx,
+	}
 	for _, p := range st.Outbox {
-		if p.Reporter == rp.Name() && p.Message.Unit == unit && p.Message.Fingerprint == u.Fingerprint {
-			if p.Posted == posted || (!res.State.Conclusive() && p.Message.State.Conclusive()) {
-				return
-			}
+		if p.Reporter == rp.Name() && p.Message.Unit == unit && report.Covered(p.Message, p.Posted, m, posted) {
+			return
 		}
 	}
 	st.Outbox = slices.DeleteFunc(st.Outbox, func(p *state.Post) bool {
 		return p.Reporter == rp.Name() && p.Message.Unit == unit
 	})
 	st.Outbox = append(st.Outbox, &state.Post{
-		Reporter: rp.Name(),
-		Message: report.Message{
-			Unit:        unit,
-			Change:      string(c.Key),
-			ChangeURL:   c.WebURL,
-			Title:       c.Title,
-			Submitter:   c.Submitter,
-			Target:      u.Target,
-			Fingerprint: u.Fingerprint,
-			State:       res.State,
-			Summary:     res.Summary,
-			URL:         res.URL,
-			Context:     reportCtx,
-		},
+		Reporter:    rp.Name(),
+		Message:     m,
 		Posted:      posted,
 		Items:       rp.Items(c),
 		NextAttempt: now,
@@ -107,16 +92,23 @@ func (r *Runner) drain(ctx context.Context, p *pass) {
 	for _, p := range st.Outbox {
 		u := st.Units[p.Message.Unit]
 		rp := byName[p.Reporter]
+		var ru report.Unit
+		var maxAge time.Duration
+		if u != nil {
+			ru = report.Unit{Exists: true, Fingerprint: u.Fingerprint}
+			maxAge = r.o.ReportMaxAge[u.Source]
+		}
+		fate := report.FateOf(report.Queued{Fingerprint: p.Message.Fingerprint, Created: p.Created, NextAttempt: p.NextAttempt}, ru, rp != nil, maxAge, now)
 		switch {
-		case u == nil || u.Fingerprint != p.Message.Fingerprint:
+		case fate == report.Stale:
 			r.log.Debug("report dropped: unit gone or fingerprint changed", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter))
 			rep.Reports.Dropped++
 			continue
-		case rp == nil:
+		case fate == report.Orphaned:
 			r.log.Warn("report dropped: reporter no longer configured", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter))
 			rep.Reports.Dropped++
 			continue
-		case r.o.ReportMaxAge[u.Source] > 0 && now.Sub(p.Created) > r.o.ReportMaxAge[u.Source]:
+		case fate == report.Expired:
 			r.log.Warn("report dropped: older than report.max_age; not retried", zap.String("unit", p.Message.Unit),
 				zap.String("reporter", p.Reporter), zap.String("state", p.Posted), zap.Time("created", p.Created),
 				zap.Duration("max_age", r.o.ReportMaxAge[u.Source]), zap.Int("attempts", p.Attempts), zap.String("last_error", p.LastError))
@@ -126,7 +118,7 @@ func (r *Runner) drain(ctx context.Context, p *pass) {
 			rep.Reports.Dropped++
 			r.expired.Add(1)
 			continue
-		case p.NextAttempt.After(now) || ctx.Err() != nil:
+		case fate == report.Later || ctx.Err() != nil:
 			keep = append(keep, p)
 			continue
 		}
@@ -138,6 +130,16 @@ func (r *Runner) drain(ctx context.Context, p *pass) {
 		o, ok := outcomes[p]
 		return ok && o != postRetry
 	})
+	r.settlePosts(st, due, outcomes, rep, now)
+	st.Outbox = keep
+	rep.Reports.Queued = len(keep)
+	r.log.Info("reports done", zap.Int("posted", rep.Reports.Posted), zap.Int("already_there", rep.Reports.Found),
+		zap.Int("retrying", rep.Reports.Retrying), zap.Int("refused", rep.Reports.Failed), zap.Int("outbox", len(st.Outbox)))
+}
+
+// settlePosts records how each due report's posting ended, on its unit
+// and in the report's counts.
+func (r *Runner) settlePosts(st *state.State, due []*state.Post, outcomes map[*state.Post]postOutcome, rep *Report, now time.Time) {
 	for _, p := range due {
 		u := st.Units[p.Message.Unit]
 		o, ok := outcomes[p]
@@ -164,10 +166,6 @@ func (r *Runner) drain(ctx context.Context, p *pass) {
 			rep.Reports.Retrying++
 		}
 	}
-	st.Outbox = keep
-	rep.Reports.Queued = len(keep)
-	r.log.Info("reports done", zap.Int("posted", rep.Reports.Posted), zap.Int("already_there", rep.Reports.Found),
-		zap.Int("retrying", rep.Reports.Retrying), zap.Int("refused", rep.Reports.Failed), zap.Int("outbox", len(st.Outbox)))
 }
 
 // postOutcome is how posting one queued report ended.
@@ -201,27 +199,22 @@ const postWorkers = 8
 // that record cannot be written, every item is looked up first; so are
 // the items of a unit whose job was adopted (after a lost state).
 func (r *Runner) postAll(ctx context.Context, st *state.State, due []*state.Post, byName map[string]Reporter, now time.Time) map[*state.Post]postOutcome {
-	look := map[*state.Post][]string{} // items to look up before posting
+	started := make(map[*state.Post][]string, len(due)) // as an earlier attempt left them
 	for _, p := range due {
-		look[p] = slices.Clone(p.Started)
-		if u := st.Units[p.Message.Unit]; u == nil || u.Job == nil || u.Job.Adopted {
-			// An adopted job was triggered by a run whose state was lost:
-			// its reports may be on the server already.
-			look[p] = slices.Clone(p.Items)
-		}
-		for _, item := range p.Items {
-			if !slices.Contains(p.Done, item) && !slices.Contains(p.Started, item) {
-				p.Started = append(p.Started, item)
-			}
-		}
+		started[p] = slices.Clone(p.Started)
+		p.Started = report.Starting(p.Items, p.Done, p.Started)
 	}
+	var unsaved bool
 	if len(due) > 0 {
 		if err := r.o.Store.Save(st); err != nil {
 			r.log.Warn("could not record the reports about to be posted: every item is looked up before it is posted", zap.Error(err))
-			for _, p := range due {
-				look[p] = slices.Clone(p.Items)
-			}
+			unsaved = true
 		}
+	}
+	look := make(map[*state.Post][]string, len(due)) // items to look up before posting
+	for _, p := range due {
+		u := st.Units[p.Message.Unit]
+		look[p] = report.LookFirst(p.Items, started[p], u == nil || u.Job == nil || u.Job.Adopted, unsaved)
 	}
 	var (
 		mu  sync.Mutex
@@ -286,14 +279,7 @@ func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, look []st
 			return postRefused
 		}
 		p.Attempts++
-		wait := retryFirst << min(p.Attempts-1, 6)
-		if wait > retryMax {
-			wait = retryMax
-		}
-		p.NextAttempt = now.Add(wait)
-		if at, ok := report.RetryAt(err); ok && at.After(p.NextAttempt) {
-			p.NextAttempt = at
-		}
+		p.NextAttempt = report.NextAttempt(now, p.Attempts, err)
 		r.log.Warn("report failed; will retry", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
 			zap.String("item", item), zap.Int("attempt", p.Attempts), zap.Time("next", p.NextAttempt), zap.Error(err))
 		return postRetry

@@ -2,9 +2,13 @@
 // ready to be written back where the change lives (a Patchwork check on
 // each patch, a commit status) or into a results store.
 //
-// The exactness rules (never the same state twice, never pending after a
-// conclusive state, never an old fingerprint's result) are enforced by the
-// cycle before a reporter is called; a reporter only maps and posts.
+// It is the one home of reporting: the reporter contract (contract.go:
+// Reporter and its optional capabilities) and the outbox rules (outbox.go:
+// the exactness rules — never the same state twice, never pending after a
+// conclusive state, never an old fingerprint's result — expiry, backoff,
+// look before post). The cycle keeps the outbox in the state and applies
+// the rules before a reporter is called; a reporter only maps and posts,
+// and lives beside its forge or store.
 package report
 
 import (
