@@ -10,6 +10,15 @@
 // triggers come before the state write and targets adopt jobs that exist
 // already; a base that cannot be resolved makes its units wait without
 // touching their fingerprint.
+//
+// Runner.Run is the sequence of stages, one file each: fetch, resolve
+// references and build the graph (refs.go), resolve bases, decide (pure:
+// snapshot, graph, bases and stored state in, decisions with reasons out),
+// record, queue (admit.go), trigger, sweep, persist, relay, results, post
+// and persist again. What the cycle needs from sources, targets and the
+// store, and every optional capability it looks for, is declared with its
+// contract in capabilities.go; the reporting contract and the outbox rules
+// are in pkg/report.
 package cycle
 
 import (
