@@ -39,16 +39,19 @@ func (r *Runner) resolverID(t Target) string {
 // are all the network I/O of deciding; decide only reads their answers.
 func (r *Runner) resolveBases(ctx context.Context, p *pass) {
 	p.bases = map[baseKey]baseAnswer{}
-	walked := map[string]bool{}
+	type unit struct {
+		change change.Key
+		target string
+	}
+	walked := map[unit]bool{}
 	var walk func(key change.Key, t Target)
 	walk = func(key change.Key, t Target) {
-		uk := change.UnitKey(key, t.Name())
 		c := p.changes[key]
-		if walked[uk] || c == nil || c.Waiting != "" {
+		if walked[unit{key, t.Name()}] || c == nil || c.Waiting != "" {
 			return
 		}
-		walked[uk] = true
-		if b, resolve := basePlan(c, p.st.Units[uk]); resolve {
+		walked[unit{key, t.Name()}] = true
+		if b, resolve := basePlan(c, p.st.Units[change.UnitKey(key, t.Name())]); resolve {
 			k := baseKey{resolver: r.resolverID(t), url: b.URL, branch: b.Branch}
 			if _, done := p.bases[k]; !done {
 				p.bases[k] = r.resolveBase(ctx, t, b.URL, b.Branch)

@@ -81,7 +81,7 @@ type decision struct {
 	// blocked or unknown unit.
 	eval *evaluation
 	// req is what to trigger, when report.Outcome is OutcomeTrigger.
-	req targets.Request
+	req *targets.Request
 	// supersedes are the older revisions the change replaces, for the
 	// trigger's log line.
 	supersedes []change.Key
@@ -113,7 +113,7 @@ func (r *Runner) decideInput(p *pass) decideInput {
 // network and changes nothing: record applies its decisions.
 func decide(in decideInput) []decision {
 	ev := newEvaluator(in)
-	var out []decision
+	out := make([]decision, 0, len(in.graph.Order))
 	for _, key := range in.graph.Order {
 		c := in.changes[key]
 		if _, ok := in.scope[c.Source]; !ok || c.Merged {
@@ -131,19 +131,20 @@ func decide(in decideInput) []decision {
 
 // decideUnit decides one unit: change c on target t.
 func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
-	uk := change.UnitKey(c.Key, t)
 	node := ev.in.graph.Nodes[c.Key]
-	d := decision{report: UnitReport{Unit: uk, Change: c.Key, Source: c.Source, Target: t, Title: c.Title, Deps: node.Closure}}
+	d := decision{report: UnitReport{Change: c.Key, Source: c.Source, Target: t, Title: c.Title, Deps: node.Closure}}
 	ur := &d.report
 	switch node.Status {
 	case graph.Blocked:
-		ur.Outcome, ur.Detail = OutcomeBlocked, node.Reason
+		ur.Unit, ur.Outcome, ur.Detail = change.UnitKey(c.Key, t), OutcomeBlocked, node.Reason
 		return d
 	case graph.Unknown:
-		ur.Outcome, ur.Detail = OutcomeUnknown, node.Reason
+		ur.Unit, ur.Outcome, ur.Detail = change.UnitKey(c.Key, t), OutcomeUnknown, node.Reason
 		return d
 	}
 	e := ev.unit(c.Key, t)
+	uk := e.unit
+	ur.Unit = uk
 	d.eval = e
 	ur.Fingerprint = e.fp
 	if e.fp != "" {
@@ -176,7 +177,8 @@ func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
 		return d
 	}
 	ur.Outcome = OutcomeTrigger
-	d.req = ev.request(uk, c, e)
+	req := ev.request(uk, c, e)
+	d.req = &req
 	if reason == ReasonRetry || (reason == ReasonRetrigger && stored.Job != nil) {
 		// A new attempt: the target must not adopt the jobs of the
 		// earlier ones.

@@ -15,6 +15,8 @@ import (
 // evaluation is the fingerprint of one (change, target) pair, or why it has
 // none this cycle.
 type evaluation struct {
+	// unit is the unit's key (change.UnitKey).
+	unit   string
 	target string
 	fp     string
 	in     fingerprint.Input
@@ -33,24 +35,31 @@ type evaluation struct {
 // is pure: the bases it needs were resolved before (bases.go).
 type evaluator struct {
 	in   decideInput
-	memo map[string]*evaluation
+	memo map[unitRef]*evaluation
+}
+
+// unitRef names a unit as its change and target, a cheaper map key than
+// change.UnitKey.
+type unitRef struct {
+	change change.Key
+	target string
 }
 
 func newEvaluator(in decideInput) *evaluator {
-	return &evaluator{in: in, memo: map[string]*evaluation{}}
+	return &evaluator{in: in, memo: map[unitRef]*evaluation{}}
 }
 
 // unit fingerprints change key on target t. The graph guarantees that a
 // ready change's dependencies are ready too.
 func (ev *evaluator) unit(key change.Key, t string) *evaluation {
-	uk := change.UnitKey(key, t)
-	if e, ok := ev.memo[uk]; ok {
+	if e, ok := ev.memo[unitRef{key, t}]; ok {
 		return e
 	}
+	uk := change.UnitKey(key, t)
 	c := ev.in.changes[key]
 	node := ev.in.graph.Nodes[key]
-	e := &evaluation{target: t}
-	ev.memo[uk] = e
+	e := &evaluation{unit: uk, target: t}
+	ev.memo[unitRef{key, t}] = e
 	if c.Waiting != "" {
 		e.wait = c.Waiting
 		return e

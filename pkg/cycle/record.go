@@ -1,6 +1,8 @@
 package cycle
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 
 	"github.com/trawl-ci/trawl/pkg/state"
@@ -13,6 +15,7 @@ import (
 // the pending triggers. A base that could not be resolved is an error of
 // the cycle.
 func (r *Runner) record(p *pass, ds []decision) {
+	p.rep.Units = slices.Grow(p.rep.Units, len(ds))
 	for i := range ds {
 		d := &ds[i]
 		ur := d.report
@@ -40,7 +43,7 @@ func (r *Runner) record(p *pass, ds []decision) {
 			}
 		}
 		if ur.Outcome == OutcomeTrigger {
-			p.pending = append(p.pending, &pendingTrigger{unit: u, report: len(p.rep.Units), eval: d.eval, req: d.req, supersedes: d.supersedes})
+			p.pending = append(p.pending, &pendingTrigger{unit: u, report: len(p.rep.Units), eval: d.eval, req: *d.req, supersedes: d.supersedes})
 		} else {
 			u.Status, u.Reason = ur.Outcome, ur.Detail
 		}

@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,11 +64,15 @@ const (
 // a failed fetch never reads as "gone".
 func (r *Runner) sweep(p *pass, which sweepSet) {
 	st, scope, unknown, now, rep := p.st, p.scope, p.unknown, p.start, p.rep
-	for _, k := range sortedKeys(st.Units) {
-		u := st.Units[k]
-		if p.seen[k] || (u.Target == relayTarget) != (which == sweepRelays) {
-			continue
+	var unseen []string // in key order
+	for k, u := range st.Units {
+		if !p.seen[k] && (u.Target == relayTarget) == (which == sweepRelays) {
+			unseen = append(unseen, k)
 		}
+	}
+	slices.Sort(unseen)
+	for _, k := range unseen {
+		u := st.Units[k]
 		// A unit of a source or target no longer configured would never be
 		// swept by its source: it goes as gone ones do, after the grace.
 		detail := "no longer an open, complete change on its source (superseded, accepted, archived or closed)"
