@@ -147,10 +147,11 @@ func New(o Options) *Runner {
 // impossible (the state cannot be loaded or saved); failed sources and
 // triggers are counted in the report and logged.
 //
-// A cycle is a sequence of stages, each in its own file. Only decide is
-// pure; the stages before it gather everything it looks at, the stages
-// after it act on what it decided. Nothing reaches the network between the
-// triggers and the first save of the state (DESIGN.md, rule 2).
+// A cycle is a sequence of stages, each in its own file. decide is pure:
+// the stages before it read everything it looks at (all the network I/O of
+// deciding), the stages after it act on what it decided. Nothing reaches
+// the network between the triggers and the first save of the state
+// (DESIGN.md, rule 2).
 func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Report, err error) {
 	select {
 	case r.running <- struct{}{}:
