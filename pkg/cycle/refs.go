@@ -124,28 +124,9 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 	if ref.Unknown != "" {
 		return true
 	}
-	if ref.Key == "" && ref.Source == "" {
-		a := rs.msgid(ref.Raw)
-		if a.err != nil {
-			ref.Unknown = fmt.Sprintf("look-up of dependency %q failed: %v", ref.Raw, a.err)
-			return true
-		}
-		ref.Key, ref.Source = a.key, a.source
-	}
-	var host Owner
-	if ref.Key != "" && ref.Source == "" {
-		owner, hostOnly, hostName := rs.claim(ref.Key)
-		switch {
-		case owner != "":
-			ref.Source = owner
-		case hostOnly != nil:
-			host = hostOnly
-			ref.Source = hostName
-		default:
-			rs.r.log.Debug("dependency on a host no source is configured for: ignored",
-				zap.String("change", string(c.Key)), zap.String("ref", ref.Raw))
-			return false
-		}
+	host, keep := rs.place(c, ref)
+	if !keep || ref.Unknown != "" {
+		return keep
 	}
 	if ref.Key == "" || ref.Merged || ref.Closed || ref.Checked || rs.present[ref.Key] || rs.unknown[ref.Source] {
 		return true
@@ -153,9 +134,49 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 	if host == nil {
 		host, _ = rs.r.sources[ref.Source].(Owner)
 	}
-	if host == nil {
-		return true
+	if host != nil {
+		rs.lookUp(host, ref)
 	}
+	return true
+}
+
+// place finds the change and the source a reference names: a message-id
+// through the sources that resolve them, a key through the source that
+// owns it. A key on a host without a source of its own is placed on a
+// source of that host, returned as the owner to ask; a key on a host no
+// source is configured for is dropped (false).
+func (rs *resolver) place(c *change.Change, ref *change.Ref) (host Owner, keep bool) {
+	if ref.Key == "" && ref.Source == "" {
+		a := rs.msgid(ref.Raw)
+		if a.err != nil {
+			ref.Unknown = fmt.Sprintf("look-up of dependency %q failed: %v", ref.Raw, a.err)
+			return nil, true
+		}
+		ref.Key, ref.Source = a.key, a.source
+	}
+	if ref.Key == "" || ref.Source != "" {
+		return nil, true
+	}
+	owner, hostOnly, hostName := rs.claim(ref.Key)
+	switch {
+	case owner != "":
+		ref.Source = owner
+	case hostOnly != nil:
+		host = hostOnly
+		ref.Source = hostName
+	default:
+		rs.r.log.Debug("dependency on a host no source is configured for: ignored",
+			zap.String("change", string(c.Key)), zap.String("ref", ref.Raw))
+		return nil, false
+	}
+	return host, true
+}
+
+// lookUp asks host for the state of a dependency absent from the
+// snapshot, following its revision line where the forge does not link
+// revisions: merged counts as part of the base, closed blocks, and a
+// failed look-up makes the reference unknown (never merged).
+func (rs *resolver) lookUp(host Owner, ref *change.Ref) {
 	a := rs.state(host, ref.Key)
 	if f, ok := host.(Follower); ok && a.err == nil && a.state != change.StateMerged {
 		// Closed, or open but not among the open changes: a newer
@@ -169,7 +190,7 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 			ref.Key = fa.key
 			if rs.present[ref.Key] {
 				ref.Checked = true
-				return true
+				return
 			}
 			a = rs.state(host, ref.Key)
 		}
@@ -187,7 +208,6 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 		ref.Closed = true
 	}
 	ref.Checked = true
-	return true
 }
 
 // claim finds the source owning key, or else one on the same host.
