@@ -230,6 +230,12 @@ type Target struct {
 	index      changeIndex
 }
 
+// What the cycle finds on a Buildbot target.
+var (
+	_ cycle.Target       = (*Target)(nil)
+	_ cycle.ResultPoller = (*Target)(nil)
+)
+
 // New checks the options and returns a Target.
 func New(o Opts) (*Target, error) {
 	if o.Name == "" {
