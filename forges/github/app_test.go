@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -201,7 +202,7 @@ func TestAppTokenErrors(t *testing.T) {
 	cancel()
 	app := e.appToken(t, keySrc)
 	app.lock <- struct{}{}
-	if _, err := app.Token(ctx); err != context.Canceled {
+	if _, err := app.Token(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 	<-app.lock

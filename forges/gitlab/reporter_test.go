@@ -119,7 +119,7 @@ func TestPostStatus(t *testing.T) {
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Errorf("last post: %v", err)
-			case tt.wantErr == errAny && err == nil, tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+			case errors.Is(tt.wantErr, errAny) && err == nil, tt.wantErr != nil && !errors.Is(tt.wantErr, errAny) && !errors.Is(err, tt.wantErr):
 				t.Errorf("last post: error %v, want %v", err, tt.wantErr)
 			}
 			var got []stored

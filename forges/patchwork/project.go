@@ -32,7 +32,11 @@ func (c *Client) GetProject(ctx context.Context, linkName string) error {
 	_, _, err := c.getJSON(ctx, c.api("projects/"+url.PathEscape(linkName)+"/", nil), httpx.DecodeJSON[project]())
 	var se *httpx.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusNotFound {
-		return c.errorf(op, fmt.Errorf("%w: no project with link name %q (%v)", ErrNoProject, linkName, err))
+		// The 404 is quoted, not wrapped: a missing project must match
+		// ErrNoProject only, never httpx.ErrNotFound, which callers read as
+		// "this item is gone" (a failed fetch never reads as gone).
+		return c.errorf(op, fmt.Errorf("%w: no project with link name %q (%v)", ErrNoProject, linkName, err)) //nolint:errorlint // the 404 is quoted on purpose, see above
+
 	}
 	if err != nil {
 		return c.errorf(op, err)

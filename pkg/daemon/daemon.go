@@ -90,7 +90,7 @@ func Run(ctx context.Context, o Options) error {
 		c.Schedule(sched, job)
 	}
 	if o.Listen != "" {
-		stop, err := serve(o.Listen, o.handler(), log)
+		stop, err := serve(ctx, o.Listen, o.handler(), log)
 		if err != nil {
 			return err
 		}
@@ -159,8 +159,10 @@ func (o Options) handler() http.Handler {
 	return mux
 }
 
-// serve serves h on addr until stop is called.
-func serve(addr string, h http.Handler, log *zap.Logger) (stop func(), err error) {
+// serve serves h on addr until stop is called. Stop runs once ctx is
+// cancelled, so its shutdown deadline is measured from the call, not
+// inherited from ctx's cancellation.
+func serve(ctx context.Context, addr string, h http.Handler, log *zap.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: listen on %s: %w", addr, err)
@@ -175,7 +177,7 @@ func serve(addr string, h http.Handler, log *zap.Logger) (stop func(), err error
 	}()
 	log.Info("serving /metrics, /healthz, /readyz and the status page", zap.String("addr", ln.Addr().String()))
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done

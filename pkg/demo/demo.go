@@ -144,19 +144,19 @@ func run(ctx context.Context, o Options, record func(Tick)) error {
 	if err != nil {
 		return err
 	}
-	pwURL, stopPW, err := serve(pw)
+	pwURL, stopPW, err := serve(ctx, pw)
 	if err != nil {
 		return err
 	}
 	defer stopPW()
 
 	kci := kcifake.New(kcifake.Options{Secret: []byte("demo-secret-not-for-production"), AllowedDomains: []string{"127.0.0.1"}})
-	apiURL, stopAPI, err := serve(kci.APIHandler())
+	apiURL, stopAPI, err := serve(ctx, kci.APIHandler())
 	if err != nil {
 		return err
 	}
 	defer stopAPI()
-	pipeURL, stopPipe, err := serve(kci.PipelineHandler())
+	pipeURL, stopPipe, err := serve(ctx, kci.PipelineHandler())
 	if err != nil {
 		return err
 	}
@@ -340,8 +340,10 @@ func (n *narrator) table(rep *cycle.Report) {
 	}
 }
 
-// serve runs h on a loopback port until stop is called.
-func serve(h http.Handler) (url string, stop func(), err error) {
+// serve runs h on a loopback port until stop is called. Stop may run once
+// ctx is cancelled, so its shutdown deadline is measured from the call, not
+// inherited from ctx's cancellation.
+func serve(ctx context.Context, h http.Handler) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: listen on loopback: %w", err)
@@ -353,7 +355,7 @@ func serve(h http.Handler) (url string, stop func(), err error) {
 		_ = srv.Serve(ln)
 	}()
 	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done

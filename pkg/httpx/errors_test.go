@@ -106,7 +106,7 @@ func TestStatusErrorIs(t *testing.T) {
 	for _, tt := range tests {
 		err := error(&StatusError{Method: "GET", URL: "https://x/", Status: tt.status})
 		for _, s := range sentinels {
-			if got, want := errors.Is(err, s), s == tt.want; got != want {
+			if got, want := errors.Is(err, s), errors.Is(s, tt.want); got != want {
 				t.Errorf("status %d: errors.Is(%v) = %v, want %v", tt.status, s, got, want)
 			}
 		}

@@ -31,7 +31,7 @@ func (r *retryPolicy) check(ctx context.Context, resp *http.Response, err error)
 	if ctx.Err() != nil || p == nil {
 		return false, nil
 	}
-	reason := retryReason(p.method, resp, err)
+	reason := retryReason(ctx, p.method, resp, err)
 	if reason == "" {
 		return false, nil
 	}
@@ -51,7 +51,7 @@ func (r *retryPolicy) check(ctx context.Context, resp *http.Response, err error)
 // an exhausted rate limit. Other methods change something on the server: a
 // retried trigger could start a CI job twice, so they are retried only on
 // 429, an explicit refusal.
-func retryReason(method string, resp *http.Response, err error) string {
+func retryReason(ctx context.Context, method string, resp *http.Response, err error) string {
 	idempotent := method == http.MethodGet || method == http.MethodHead
 	if err != nil {
 		var ce *credentialError
@@ -60,7 +60,7 @@ func retryReason(method string, resp *http.Response, err error) string {
 		}
 		// The library's policy knows which transport errors are final
 		// (bad scheme, bad header, untrusted certificate, redirect loop).
-		if ok, _ := retryablehttp.DefaultRetryPolicy(context.Background(), nil, err); !ok {
+		if ok, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err); !ok {
 			return ""
 		}
 		return err.Error()

@@ -125,7 +125,7 @@ func TestRetryReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := retryReason(tt.method, tt.resp, tt.err); (got != "") != tt.retry {
+			if got := retryReason(t.Context(), tt.method, tt.resp, tt.err); (got != "") != tt.retry {
 				t.Errorf("retryReason = %q, want retry %v", got, tt.retry)
 			}
 		})

@@ -354,7 +354,7 @@ func statusParams(r *http.Request) (map[string]string, error) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		var m map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
-			return nil, fmt.Errorf("malformed JSON body: %v", err)
+			return nil, fmt.Errorf("malformed JSON body: %w", err)
 		}
 		for k, v := range m {
 			if v != nil {
@@ -367,7 +367,7 @@ func statusParams(r *http.Request) (map[string]string, error) {
 		return out, nil
 	}
 	if err := r.ParseForm(); err != nil {
-		return nil, fmt.Errorf("malformed form: %v", err)
+		return nil, fmt.Errorf("malformed form: %w", err)
 	}
 	for k, v := range r.Form {
 		out[k] = v[0]
