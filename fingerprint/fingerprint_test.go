@@ -50,21 +50,16 @@ func loadVectors(t *testing.T) []vector {
 	return vs
 }
 
-func goldenText(vs []vector) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# trawl fingerprint format %d: golden vectors for testdata/vectors.json.\n", fingerprint.Version)
-	b.WriteString("# Regenerate with: go test ./fingerprint -update\n")
-	for _, v := range vs {
-		fmt.Fprintf(&b, "\nname: %s\nencoding: %x\nsum: %s\n", v.Name, fingerprint.Encode(v.Input), fingerprint.Sum(v.Input))
-	}
-	return b.String()
-}
-
+// TestGoldenVectors pins the encoding: every vector of vectors.json must
+// encode and sum as vectors.golden says. With -update it rewrites the golden
+// file, but refuses (see checkUpdate) when that would change an existing
+// vector without a bump of fingerprint.Version.
 func TestGoldenVectors(t *testing.T) {
 	vs := loadVectors(t)
-	got := goldenText(vs)
+	next := goldenOf(vs)
+	got := next.text()
 	if *update {
-		if err := os.WriteFile(goldenFile, []byte(got), 0o644); err != nil {
+		if err := updateGolden(next); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -86,6 +81,27 @@ func TestGoldenVectors(t *testing.T) {
 			t.Fatalf("%s line %d:\n got %q\nwant %q\nThe encoding changed: bump fingerprint.Version, or fix the regression.", goldenFile, i+1, g, w)
 		}
 	}
+}
+
+// updateGolden writes next to the golden file unless checkUpdate refuses to
+// replace what the file holds. A missing file is written; an unreadable
+// one is an error, since what it pins could not be checked.
+func updateGolden(next golden) error {
+	raw, err := os.ReadFile(goldenFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		prev, err := parseGolden(string(raw))
+		if err != nil {
+			return fmt.Errorf("%s: %w", goldenFile, err)
+		}
+		if err := checkUpdate(prev, next); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(goldenFile, []byte(next.text()), 0o644)
 }
 
 func TestVectorsAreDistinctAndDecode(t *testing.T) {
