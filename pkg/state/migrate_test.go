@@ -296,3 +296,40 @@ func diffFields(path string, got, want reflect.Value, diffs *[]string) {
 		}
 	}
 }
+
+// TestMarshalIsTheFileFormat checks that json.Marshal of a State, which
+// tests elsewhere use to write state files, gives what Save writes, and
+// that json.Unmarshal reads it back as Load does.
+func TestMarshalIsTheFileFormat(t *testing.T) {
+	path := filepath.Join("testdata", "schema1-full.json")
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, file); err != nil {
+		t.Fatal(err)
+	}
+	st := schema1Full()
+	st.Schema = 0 // written as the current schema whatever it says
+	got, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("json.Marshal =\n%s\nwant (%s, compacted)\n%s", got, path, want.Bytes())
+	}
+	back := New()
+	if err := json.Unmarshal(file, back); err != nil {
+		t.Fatal(err)
+	}
+	compactInputs(t, back)
+	var diffs []string
+	diffFields("state", reflect.ValueOf(back).Elem(), reflect.ValueOf(schema1Full()).Elem(), &diffs)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if err := json.Unmarshal([]byte(`{"schema":2}`), back); err == nil || !strings.Contains(err.Error(), "newer trawl") {
+		t.Errorf("json.Unmarshal of a newer schema: %v", err)
+	}
+}

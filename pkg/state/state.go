@@ -12,6 +12,11 @@
 // A Store holds an exclusive lock on the file's ".lock" companion from Open to
 // Close, so two trawl processes cannot share one state file. Open removes the
 // temporary files an interrupted Save left, once it holds the lock.
+//
+// The file format is this package's own (record.go): the state keeps
+// targets.Job, targets.Result and report.Message in memory, but writes and
+// reads them as records of its own, so changing those types cannot change
+// the file.
 package state
 
 import (
@@ -43,104 +48,108 @@ var ErrLocked = errors.New("state file is in use by another trawl process")
 // Unit is what trawl remembers about one unit between ticks.
 type Unit struct {
 	// Change is the change key.
-	Change string `json:"change"`
-	Target string `json:"target"`
+	Change string
+	Target string
 	// Source is the configured source that yields the change; a unit is
 	// declared gone only by a complete fetch of its own source.
-	Source string `json:"source"`
+	Source string
 	// Status is the last decision taken for the unit ("triggered",
 	// "waiting", "blocked", "unknown", "gone"); the cycle owns its values.
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Status string
+	Reason string
 	// Fingerprint is the fingerprint of the last successful trigger or
 	// adoption.
-	Fingerprint string `json:"fingerprint,omitempty"`
+	Fingerprint string
 	// Inputs is the encoded fingerprint input behind Fingerprint, kept to
 	// explain what changed when the unit triggers again.
-	Inputs json.RawMessage `json:"inputs,omitempty"`
-	Job    *targets.Job    `json:"job,omitempty"`
+	Inputs json.RawMessage
+	Job    *targets.Job
 	// BaseCommit is the pinned base commit, fixed when the unit is first
 	// seen.
-	BaseCommit  string     `json:"base_commit,omitempty"`
-	FirstSeen   time.Time  `json:"first_seen"`
-	LastSeen    time.Time  `json:"last_seen"`
-	TriggeredAt *time.Time `json:"triggered_at,omitempty"`
-	GoneSince   *time.Time `json:"gone_since,omitempty"`
+	BaseCommit  string
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	TriggeredAt *time.Time
+	GoneSince   *time.Time
 	// WaitingSince is when the unit started waiting (for its base, say);
 	// nil when it does not wait.
-	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+	WaitingSince *time.Time
 	// Attempt counts the retries of Fingerprint after infrastructure
 	// errors; PreviousJobs are the jobs those retries replaced.
-	Attempt      int      `json:"attempt,omitempty"`
-	PreviousJobs []string `json:"previous_jobs,omitempty"`
+	Attempt      int
+	PreviousJobs []string
 	// Result is the last polled result of Job.
-	Result *targets.Result `json:"result,omitempty"`
+	Result *targets.Result
 	// ResultAt is when Result was polled.
-	ResultAt *time.Time `json:"result_at,omitempty"`
+	ResultAt *time.Time
 	// Reports records, by reporter name, what was last reported for the
 	// unit.
-	Reports map[string]*Reported `json:"reports,omitempty"`
+	Reports map[string]*Reported
 	// TriggerReason is why the last trigger happened ("new", "changed",
 	// "retry"); empty in files written before it was recorded.
-	TriggerReason string `json:"trigger_reason,omitempty"`
+	TriggerReason string
 	// Current is the unit's fingerprint as last computed, triggered or
 	// not: a unit queued behind its target's max_running has a Current
 	// that is not its Fingerprint yet.
-	Current string `json:"current,omitempty"`
+	Current string
 	// CurrentSince is when Current was first computed. A target's queue
 	// is ordered by it, oldest first, so the order survives restarts.
-	CurrentSince *time.Time `json:"current_since,omitempty"`
+	CurrentSince *time.Time
 	// RetriggerRequested, set by `trawl retrigger`, builds the unit again
 	// on its next cycle even if its fingerprint is unchanged; the cycle
 	// clears it once the new job is triggered.
-	RetriggerRequested *time.Time `json:"retrigger_requested,omitempty"`
+	RetriggerRequested *time.Time
 }
 
 // Reported is what one reporter last wrote for a unit.
 type Reported struct {
-	Fingerprint string        `json:"fingerprint"`
-	State       targets.State `json:"state"`
+	Fingerprint string
+	State       targets.State
 	// Posted is the state in the reporter's own words (a Patchwork check
 	// state, a commit status).
-	Posted string    `json:"posted"`
-	At     time.Time `json:"at"`
+	Posted string
+	At     time.Time
 	// Failed, when set, is why the report was refused for good (a 403, a
 	// validation error); it is not retried.
-	Failed string `json:"failed,omitempty"`
+	Failed string
 	// Found is true when the report was found already there on every
 	// item (looking before posting), so trawl posted nothing.
-	Found bool `json:"found,omitempty"`
+	Found bool
 }
 
 // Post is a report waiting to be written: the outbox survives restarts,
 // so a report is posted at least once, and the cycle's checks make it at
 // most once per state.
 type Post struct {
-	Reporter string         `json:"reporter"`
-	Message  report.Message `json:"message"`
+	Reporter string
+	Message  report.Message
 	// Posted is the state in the reporter's own words.
-	Posted string `json:"posted"`
+	Posted string
 	// Items are what the report is posted on (each patch of a series, a
 	// head commit); Done lists those already posted.
-	Items []string `json:"items"`
-	Done  []string `json:"done,omitempty"`
+	Items []string
+	Done  []string
 	// Started lists the items whose posting began (recorded before the
 	// post): one not in Done may have been posted by a run that ended
 	// before it recorded so, and is looked up before it is posted again.
-	Started     []string  `json:"started,omitempty"`
-	Attempts    int       `json:"attempts,omitempty"`
-	NextAttempt time.Time `json:"next_attempt"`
-	LastError   string    `json:"last_error,omitempty"`
-	Created     time.Time `json:"created"`
+	Started     []string
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+	Created     time.Time
 }
 
-// State is the content of the state file.
+// State is the content of the state file, in memory. The file holds it as
+// the records of record.go, which define the format; json.Marshal and
+// json.Unmarshal of a State go through them too.
 type State struct {
-	Schema int `json:"schema"`
+	// Schema is the schema of the file the state was read from; Save
+	// always writes the current one.
+	Schema int
 	// Units holds every remembered unit by unit key (change.UnitKey).
-	Units map[string]*Unit `json:"units"`
+	Units map[string]*Unit
 	// Outbox holds the reports not written yet, oldest first.
-	Outbox []*Post `json:"outbox,omitempty"`
+	Outbox []*Post
 }
 
 // New returns an empty state of the current schema.
@@ -270,33 +279,9 @@ func (r *ReadOnlyStore) Save(*State) error {
 
 // decode parses the content of the state file at path.
 func decode(path string, b []byte) (*State, error) {
-	// The schema is checked before the rest so that a newer file is
-	// reported as such rather than as whatever its new fields break.
-	var head struct {
-		Schema *int `json:"schema"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
+	st, err := parse(b)
+	if err != nil {
 		return nil, decodeError(path, b, err)
-	}
-	switch {
-	case head.Schema == nil:
-		return nil, fmt.Errorf("state %s: not a trawl state file (no schema)", path)
-	case *head.Schema > Schema:
-		return nil, fmt.Errorf("state %s: state file written by a newer trawl (schema %d; this trawl reads up to %d)", path, *head.Schema, Schema)
-	case *head.Schema < 1:
-		return nil, fmt.Errorf("state %s: invalid schema %d", path, *head.Schema)
-	}
-	st := &State{}
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, decodeError(path, b, err)
-	}
-	if st.Units == nil {
-		st.Units = map[string]*Unit{}
-	}
-	for k, u := range st.Units {
-		if u == nil {
-			return nil, fmt.Errorf("state %s: unit %q is null", path, k)
-		}
 	}
 	return st, nil
 }
@@ -337,11 +322,7 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: nil state", s.path)
 	}
 	redactMessages(st)
-	out := State{Schema: Schema, Units: st.Units, Outbox: st.Outbox}
-	if out.Units == nil {
-		out.Units = map[string]*Unit{}
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
+	b, err := json.MarshalIndent(recordOf(st), "", "  ")
 	if err != nil {
 		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
 	}

@@ -255,6 +255,8 @@ func TestLoad(t *testing.T) {
 		{name: "no schema", content: `{"units":{}}`, wantErr: []string{"not a trawl state file"}},
 		{name: "schema zero", content: `{"schema":0,"units":{}}`, wantErr: []string{"invalid schema 0"}},
 		{name: "null unit", content: `{"schema":1,"units":{"u1":null}}`, wantErr: []string{`unit "u1" is null`}},
+		{name: "null report", content: `{"schema":1,"units":{"u1":{"reports":{"r":null}}}}`, wantErr: []string{`unit "u1": report "r" is null`}},
+		{name: "null post", content: `{"schema":1,"units":{},"outbox":[null]}`, wantErr: []string{"outbox entry 0 is null"}},
 		{name: "not an object", content: `[]`, wantErr: []string{"bad value at byte offset"}},
 	}
 	for _, tt := range tests {
