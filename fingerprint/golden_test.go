@@ -1,7 +1,6 @@
 package fingerprint_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -125,10 +124,10 @@ func checkUpdate(prev, next golden) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return errors.New("refusing to rewrite " + goldenFile + ": fingerprint format version is still " + fmt.Sprint(prev.Version) +
-		" but\n" + strings.Join(problems, "\n") +
-		"\nThe vectors pin the encoding: bump fingerprint.Version if it changed on purpose (every vector is then rewritten), " +
-		"fix the regression if not, and add a new vector rather than edit or remove an existing one.")
+	return fmt.Errorf("refusing to rewrite %s: fingerprint format version is still %d but\n%s\n"+
+		"The vectors pin the encoding: bump fingerprint.Version if it changed on purpose (every vector is then rewritten), "+
+		"fix the regression if not, and add a new vector rather than edit or remove an existing one.",
+		goldenFile, prev.Version, strings.Join(problems, "\n"))
 }
 
 // committedGolden reads and parses the committed golden file.
