@@ -179,8 +179,11 @@ func parse(b []byte) (*State, error) {
 // recordOf converts st to the file's records, with the current Schema.
 func recordOf(st *State) fileRecord {
 	rec := fileRecord{Schema: Schema, Units: make(map[string]*unitRecord, len(st.Units))}
+	// One allocation for every unit's record: Save runs every tick.
+	units := make([]unitRecord, 0, len(st.Units))
 	for k, u := range st.Units {
-		rec.Units[k] = unitRecordOf(u)
+		units = append(units, unitRecordOf(u))
+		rec.Units[k] = &units[len(units)-1]
 	}
 	for _, p := range st.Outbox {
 		rec.Outbox = append(rec.Outbox, postRecordOf(p))
@@ -200,8 +203,8 @@ func stateOf(rec fileRecord) *State {
 	return st
 }
 
-func unitRecordOf(u *Unit) *unitRecord {
-	r := &unitRecord{
+func unitRecordOf(u *Unit) unitRecord {
+	r := unitRecord{
 		Change:             u.Change,
 		Target:             u.Target,
 		Source:             u.Source,
