@@ -424,8 +424,8 @@ func TestRealMasterKilledWithPostOnTheWire(t *testing.T) {
 		close(received)
 		<-release
 		// The master gets the POST after all, though nobody waits for
-		// its answer any more.
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, m.URL+"change_hook/base", bytes.NewReader(body))
+		// its answer any more (r's context is cancelled by then).
+		req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), http.MethodPost, m.URL+"change_hook/base", bytes.NewReader(body))
 		if err != nil {
 			forwarded <- err
 			return
