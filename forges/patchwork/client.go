@@ -75,6 +75,11 @@ type ListOptions struct {
 	Delegate string    // username or id
 	Series   int64
 	MsgID    string // with or without angle brackets
+	// Known, when not nil, holds the ids of the latest complete read of
+	// the same listing (the previous tick's). A listing of several pages
+	// read once is trusted when it still holds every one of them (see
+	// getList); nil reads such a listing at least twice.
+	Known map[int64]bool
 }
 
 // ListPatches returns every patch matching o, following the pages of the
@@ -107,7 +112,7 @@ func (c *Client) ListPatches(ctx context.Context, o ListOptions) ([]Patch, error
 		q.Set("msgid", bareMsgID(o.MsgID))
 		ctx = httpx.CacheIfComplete(ctx, nonEmptyList)
 	}
-	patches, err := getList(ctx, c, c.api("patches/", q), func(p Patch) int64 { return p.ID })
+	patches, err := getList(ctx, c, c.api("patches/", q), func(p Patch) int64 { return p.ID }, o.Known)
 	if err != nil {
 		return nil, c.errorf("list patches", err)
 	}
@@ -122,7 +127,7 @@ func (c *Client) FindCovers(ctx context.Context, project, msgid string) ([]Cover
 	q := url.Values{"per_page": {strconv.Itoa(perPage)}}
 	q.Set("project", project)
 	q.Set("msgid", bareMsgID(msgid))
-	covers, err := getList(httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q), func(cv Cover) int64 { return cv.ID })
+	covers, err := getList(httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q), func(cv Cover) int64 { return cv.ID }, nil)
 	if err != nil {
 		return nil, c.errorf("find covers", err)
 	}
@@ -295,12 +300,20 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Val
 //
 // Pages are read one request at a time, so an item that leaves the
 // listing while it is read shifts the later pages and another item is
-// skipped. A listing of several pages is therefore read again until a
-// pass holds every item of the pass before it (at most maxPasses); the
-// last pass is returned. A page out of range ("Invalid page.", when the
-// listing shrank) also starts a new pass.
-func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64) ([]T, error) {
-	var prev map[int64]bool
+// skipped. Patchwork orders its listings by id, so a new item is added at
+// the end and shifts nothing; only an item leaving does. A pass is
+// therefore trusted only when it holds every item of the read before it:
+// an item skipped by a shift was in the listing all along, so it was in
+// that read too, and its absence now sends the listing to another pass
+// (at most maxPasses); the last pass is returned. The read before the
+// first pass is known, the previous complete read of the same listing (an
+// item skipped then was new, and is only seen one read later, never
+// lost); without it, a listing of several pages is read twice. So a
+// listing from which nothing left since the previous tick costs one pass,
+// and one from which an item left costs two. A page out of range
+// ("Invalid page.", when the listing shrank) also starts a new pass.
+func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64, known map[int64]bool) ([]T, error) {
+	prev := known
 	var lastErr error
 	for pass := 1; pass <= maxPasses; pass++ {
 		items, pages, err := listPass(ctx, c, u, id)
@@ -526,7 +539,7 @@ func (c *Client) SearchSeries(ctx context.Context, project string, submitter int
 		q.Set("submitter", strconv.FormatInt(submitter, 10))
 	}
 	q.Set("q", terms)
-	series, err := getList(ctx, c, c.api("series/", q), func(sr Series) int64 { return sr.ID })
+	series, err := getList(ctx, c, c.api("series/", q), func(sr Series) int64 { return sr.ID }, nil)
 	if err != nil {
 		return nil, c.errorf("search series", err)
 	}

@@ -225,3 +225,62 @@ func TestListingShiftedWhileRead(t *testing.T) {
 		})
 	}
 }
+
+// TestListingCheckedAgainstTheLastRead: a listing of several pages read
+// with the previous complete read of it (ListOptions.Known) costs one pass
+// when nothing that read held is missing (an idle tick, or new patches at
+// the end), and is read again only when an item is missing: left since
+// (two passes) or skipped because the listing shifted while it was paged.
+// No patch that stayed in the listing is ever lost.
+func TestListingCheckedAgainstTheLastRead(t *testing.T) {
+	all := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}
+	set := func(ids []int64) map[int64]bool {
+		m := map[int64]bool{}
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m
+	}
+	tests := []struct {
+		name  string
+		gone  []int64 // left before the read
+		known []int64
+		leave func(page2 int, gone map[int64]bool)
+		want  []int64
+		pages int // page requests
+	}{
+		{"idle: the same listing", nil, all, func(int, map[int64]bool) {}, all, 9},
+		{"new patches at the end", nil, all[:15], func(int, map[int64]bool) {}, all, 9},
+		{"a patch left since the last read", []int64{18}, all, func(int, map[int64]bool) {}, all[:17], 18},
+		{"patch 1 leaves while page 2 is read: patch 3 is skipped, then found", nil, all,
+			func(n int, gone map[int64]bool) { gone[1] = true }, all[1:], 27},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			pages := 0
+			sh := &shifting{gone: set(tt.gone), leave: tt.leave}
+			srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler {
+				h = sh.wrap(h)
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					pages++
+					mu.Unlock()
+					h.ServeHTTP(w, r)
+				})
+			})
+			ps, err := srv.newClient(t).ListPatches(t.Context(), ListOptions{Project: "netdev", Known: set(tt.known)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := patchIDs(ps); !slices.Equal(got, tt.want) {
+				t.Errorf("ids %v, want %v", got, tt.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if pages != tt.pages {
+				t.Errorf("%d page requests, want %d", pages, tt.pages)
+			}
+		})
+	}
+}

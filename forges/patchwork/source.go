@@ -77,6 +77,10 @@ type Source struct {
 	memo *memo
 
 	mu sync.Mutex
+	// listed holds the patch ids of the latest complete listing of
+	// actionable patches: the read the next listing is checked against
+	// (ListOptions.Known).
+	listed map[int64]bool
 	// last are the series the latest Fetch read and the newest complete
 	// revision of each line among them, for Follow.
 	lastFetched []*Series
@@ -173,29 +177,40 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	}
 	s.misses.tick()
 	archived := false
+	s.mu.Lock()
+	known := s.listed
+	s.mu.Unlock()
 	listed, err := s.client.ListPatches(ctx, ListOptions{
 		Project:  s.o.Project,
 		States:   s.o.States,
 		Archived: &archived,
 		Since:    s.o.Now().Add(-s.o.Lookback),
 		Delegate: s.o.Delegate,
+		Known:    known,
 	})
 	if err != nil {
 		return nil, err
 	}
-	actionable := map[int64]Patch{}
+	actionable := make(map[int64]Patch, len(listed))
 	var ids []int64
+	listedIDs := make(map[int64]bool, len(listed))
+	inIDs := map[int64]bool{}
 	for _, p := range listed {
 		actionable[p.ID] = p
+		listedIDs[p.ID] = true
 		if len(p.Series) == 0 {
 			s.log.Debug("patch in no series", zap.Int64("patch", p.ID))
 			continue
 		}
-		if id := p.Series[0].ID; !slices.Contains(ids, id) {
+		if id := p.Series[0].ID; !inIDs[id] {
+			inIDs[id] = true
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
+	s.mu.Lock()
+	s.listed = listedIDs
+	s.mu.Unlock()
 
 	fetched := make([]*Series, len(ids))
 	err = forgekit.ForEach(ctx, workers, len(ids), func(ctx context.Context, i int) error {

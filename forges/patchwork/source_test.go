@@ -490,3 +490,46 @@ func TestIdleFetchCostsTheListing(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleFetchReadsEveryPageOnce: an idle Fetch of a listing of several
+// pages reads each page once (the previous Fetch's listing vouches for
+// it); the first Fetch, with nothing to check against, reads it twice.
+func TestIdleFetchReadsEveryPageOnce(t *testing.T) {
+	var mu sync.Mutex
+	pages := 0
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		h = smallPages("3")(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			if r.URL.Path == "/api/1.3/patches/" && q.Has("state") {
+				mu.Lock()
+				pages++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	src := srv.newSource(t, srv.opts("netdev"))
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := pages
+		pages = 0
+		return n
+	}
+	if _, err := src.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cold := count()
+	if cold < 4 || cold%2 != 0 {
+		t.Fatalf("first Fetch: %d page requests, want a listing of several pages read twice", cold)
+	}
+	for tick := range 3 {
+		if _, err := src.Fetch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != cold/2 {
+			t.Errorf("idle Fetch %d: %d page requests, want %d (each page once)", tick, n, cold/2)
+		}
+	}
+}
