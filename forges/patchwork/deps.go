@@ -37,6 +37,10 @@ type target struct {
 	id     int64 // series id; 0 when the reference names nothing in the project
 	merged bool  // every patch of the series is accepted
 	closed bool  // the series will not be applied as it is
+	// change is the change of a merged series; applied says that each of
+	// its patches names the commit it was applied as.
+	change  *change.Change
+	applied bool
 	// err is a failed look-up: the dependency is unknown this cycle.
 	err error
 }
@@ -321,11 +325,16 @@ func localMsgIDs(series []*Series) map[string]int64 {
 
 // target resolves series id, once per Fetch: to the newest revision of its
 // line when a newer one exists, to nothing when it is not a series of the
-// project, and marked merged or closed by the states of its patches.
+// project, and marked merged or closed by the states of its patches. A
+// series outside the snapshot is asked only when the Source's depMemo
+// has no answer that holds.
 func (r *resolver) target(ctx context.Context, id int64) target {
 	t, err := r.targets.Do(ctx, id, func(ctx context.Context) (target, error) { return r.lookup(ctx, id), nil })
 	if err != nil {
 		return target{err: err}
+	}
+	if t.merged && t.change != nil {
+		r.merged[t.id] = t.change
 	}
 	return t
 }
@@ -336,39 +345,59 @@ func (r *resolver) lookup(ctx context.Context, id int64) target {
 			return target{id: r.latest(sr)} // it has an actionable patch: not merged
 		}
 	}
+	if e, ok := r.s.deps.get(id); ok {
+		if e.sr != nil {
+			if latest := r.latest(e.sr); latest != id {
+				return target{id: latest}
+			}
+		}
+		return e.t
+	}
+	t, sr, keep := r.ask(ctx, id)
+	if keep {
+		r.s.deps.put(id, sr, t)
+	}
+	return t
+}
+
+// ask looks up series id, which is not in the snapshot, on the server. It
+// returns the detail it read (nil when none) and whether the answer rests
+// on the server alone (not on the snapshot), for the depMemo to keep.
+func (r *resolver) ask(ctx context.Context, id int64) (t target, sr *Series, keep bool) {
 	sr, err := r.s.client.GetSeries(ctx, id)
 	if errors.Is(err, httpx.ErrNotFound) {
-		return target{}
+		return target{}, nil, true
 	}
 	if err != nil {
-		return target{err: err}
+		return target{err: err}, nil, false
 	}
 	if !r.s.ownProject(sr.Project) {
-		return target{}
+		return target{}, sr, true
 	}
 	if latest := r.latest(sr); latest != id {
-		return target{id: latest}
+		return target{id: latest}, sr, false
 	}
-	t := r.state(ctx, sr)
+	t = r.state(ctx, sr)
 	if t.err != nil || t.merged {
-		return t
+		return t, sr, t.err == nil
 	}
 	// Closed (a revision marked superseded, say) or open but not in the
 	// snapshot: a newer revision of the same line takes its place.
 	newer, err := r.newerRevision(ctx, sr)
 	switch {
 	case err != nil:
-		return target{err: err}
+		return target{err: err}, sr, false
 	case newer == nil:
-		return t
+		return t, sr, true
 	}
 	r.s.log.Debug("dependency follows its revision line", zap.Int64("named", id), zap.Int64("newest", newer.ID))
 	for _, f := range r.fetched {
 		if f.ID == newer.ID {
-			return target{id: newer.ID}
+			return target{id: newer.ID}, sr, false
 		}
 	}
-	return r.state(ctx, newer)
+	t = r.state(ctx, newer)
+	return t, sr, t.err == nil
 }
 
 // state looks up the states of the patches of series sr (not in the
@@ -388,7 +417,11 @@ func (r *resolver) state(ctx context.Context, sr *Series) target {
 				return target{err: err}
 			}
 		}
-		r.merged[sr.ID] = r.s.mergedChange(full, patches)
+		applied := true
+		for _, p := range patches {
+			applied = applied && p.CommitRef != ""
+		}
+		return target{id: sr.ID, merged: true, change: r.s.mergedChange(full, patches), applied: applied}
 	}
 	return target{id: sr.ID, merged: merged, closed: closed}
 }

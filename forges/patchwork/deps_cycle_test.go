@@ -330,47 +330,83 @@ func TestUnresolvedMsgIDBackoff(t *testing.T) {
 	}
 }
 
-// TestDependencyStateAskedOncePerTick: the state of a dependency that left
-// the snapshot is asked once per tick: the source's own look-up is not
-// repeated by the cycle (it was asked with and without project= before).
-func TestDependencyStateAskedOncePerTick(t *testing.T) {
-	var mu sync.Mutex
-	asked := 0
-	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Get("series") == "1" {
+// TestDependencyOutsideTheListingAskedOnASlowerSchedule: the state of a
+// dependency that left the snapshot is asked at most once per tick (the
+// source's own look-up is not repeated by the cycle; it was asked with and
+// without project= before), and not on every tick: a merged series whose
+// patches name their commits and a closed one are final, never asked
+// again; one still open (deferred), or merged without its commits yet, is
+// asked again after 1, 2, 4 … ticks, and at once when the listing changed.
+// The dependent's outcome stays the same throughout.
+func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
+	const applied = "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	tests := []struct {
+		name    string
+		state   string // of series 1's patches
+		commit  string
+		change  int // the tick before which the listing changes; 0: never
+		outcome cycle.Outcome
+		asked   []int // the ticks the state of series 1 is asked on
+	}{
+		{"open outside the actionable states", "deferred", "", 0, cycle.OutcomeBlocked, []int{1, 3, 6, 11}},
+		{"open, the listing changes", "deferred", "", 4, cycle.OutcomeBlocked, []int{1, 3, 4, 9}},
+		{"closed", "rejected", "", 4, cycle.OutcomeBlocked, []int{1}},
+		{"merged with its commits", "accepted", applied, 4, cycle.OutcomeTrigger, []int{1}},
+		{"merged, commits not known yet", "accepted", "", 0, cycle.OutcomeTrigger, []int{1, 3, 6, 11}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			asked := 0
+			srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Get("series") == "1" {
+						mu.Lock()
+						asked++
+						mu.Unlock()
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			for id := int64(1); id <= 4; id++ {
+				if err := srv.fake.Decide(id, tt.state, tt.commit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			src := srv.newSource(t, srv.opts("netdev"))
+			r := cycle.New(cycle.Options{Sources: []cycle.Source{src}, Targets: []cycle.Target{&recTarget{base: "c1"}},
+				Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+			var got []int
+			for tick := 1; tick <= 12; tick++ {
+				if tick == tt.change {
+					// Another series leaves the listing.
+					if err := srv.fake.Decide(7, "deferred", ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				rep, err := r.Run(t.Context(), cycle.Plan, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range rep.Units {
+					if u.Change == seriesKeys("netdev", 16)[0] && u.Outcome != tt.outcome {
+						t.Errorf("tick %d: series 16 on series 1 %s: %s %q, want %s", tick, tt.state, u.Outcome, u.Detail, tt.outcome)
+					}
+				}
 				mu.Lock()
-				asked++
+				switch {
+				case asked > 1:
+					t.Errorf("tick %d: the state of series 1 was asked %d times, want at most once", tick, asked)
+				case asked == 1:
+					got = append(got, tick)
+				}
+				asked = 0
 				mu.Unlock()
 			}
-			h.ServeHTTP(w, r)
-		})
-	})
-	// Series 1 deferred: open, but outside the actionable states.
-	for id := int64(1); id <= 4; id++ {
-		if err := srv.fake.Decide(id, "deferred", ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src := srv.newSource(t, srv.opts("netdev"))
-	r := cycle.New(cycle.Options{Sources: []cycle.Source{src}, Targets: []cycle.Target{&recTarget{base: "c1"}},
-		Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
-	for tick := 1; tick <= 2; tick++ {
-		rep, err := r.Run(t.Context(), cycle.Plan, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range rep.Units {
-			if u.Change == seriesKeys("netdev", 16)[0] && (u.Outcome != cycle.OutcomeBlocked || !strings.Contains(u.Detail, "series/1 ")) {
-				t.Errorf("series 16 on a deferred series: %s %q", u.Outcome, u.Detail)
+			if !slices.Equal(got, tt.asked) {
+				t.Errorf("the state of series 1 was asked on ticks %v, want %v", got, tt.asked)
 			}
-		}
-		mu.Lock()
-		if asked != 1 {
-			t.Errorf("tick %d: the state of series 1 was asked %d times, want once", tick, asked)
-		}
-		asked = 0
-		mu.Unlock()
+		})
 	}
 }
 

@@ -69,6 +69,8 @@ type Source struct {
 	log    *zap.Logger
 	// misses are the message-ids looked up and not found, across Fetches.
 	misses *misses
+	// deps are the answers of dependency look-ups, across Fetches.
+	deps *depMemo
 	// projectFound is set once the project was seen to exist: a listing
 	// of a project that does not exist answers an empty 200.
 	projectFound atomic.Bool
@@ -142,6 +144,7 @@ func New(o Opts) (*Source, error) {
 		host:   strings.ToLower(base.Host) + base.Path,
 		log:    o.Logger.With(zap.String("source", o.Name)),
 		misses: &misses{ids: map[string]*miss{}},
+		deps:   newDepMemo(),
 		memo:   newMemo(),
 	}, nil
 }
@@ -209,6 +212,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	}
 	slices.Sort(ids)
 	s.mu.Lock()
+	s.deps.tick(!maps.Equal(s.listed, listedIDs))
 	s.listed = listedIDs
 	s.mu.Unlock()
 
