@@ -206,6 +206,9 @@ type patchwork struct {
 	nextCheck int64
 	now       func() time.Time
 	stats     *Stats
+	// listPages counts trawl's requests for pages of the project's
+	// listing of patches (not by series or message id).
+	listPages int64
 }
 
 func newPatchwork(now func() time.Time, stats *Stats) *patchwork {
@@ -288,9 +291,16 @@ func (s *pwSeries) render() {
 func (p *pwPatch) render() {
 	s := p.series
 	sub := p.submission()
+	var commit *string
+	if p.state == "accepted" {
+		// A maintainer's tooling names the commit an accepted patch was
+		// applied as (recorded: patches-detail-9-accepted).
+		c := fmt.Sprintf("%040x", p.id)
+		commit = &c
+	}
 	p.list = mustJSON(pwPatchJSON{
 		ID: p.id, URL: sub.URL, WebURL: sub.WebURL, Project: pwProject, MsgID: p.msgid,
-		ListArchiveURL: sub.ListArchiveURL, Date: sub.Date, Name: sub.Name, State: p.state, Hash: p.hash(),
+		ListArchiveURL: sub.ListArchiveURL, Date: sub.Date, Name: sub.Name, State: p.state, Hash: p.hash(), CommitRef: commit,
 		Submitter: person(s.submitter), Mbox: sub.Mbox, Series: []pwSeriesRef{s.ref()},
 		Comments: fmt.Sprintf("%s/api/1.3/patches/%d/comments/", pwHost, p.id), Check: "pending",
 		Checks: fmt.Sprintf("%s/api/1.3/patches/%d/checks/", pwHost, p.id), Related: []struct{}{},
@@ -488,6 +498,9 @@ func (pw *patchwork) listPatches(w http.ResponseWriter, r *http.Request) {
 	default:
 		for _, p := range pw.patches {
 			add(p)
+		}
+		if r.Header.Get(internal) == "" {
+			pw.listPages++
 		}
 	}
 	pw.mu.Unlock()

@@ -406,3 +406,11 @@ func (m marked) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set(internal, "1")
 	return m.rt.RoundTrip(r)
 }
+
+// ListPages returns how many pages of the Patchwork project's listing of
+// patches trawl asked for so far.
+func (w *World) ListPages() int64 {
+	w.pw.mu.Lock()
+	defer w.pw.mu.Unlock()
+	return w.pw.listPages
+}
