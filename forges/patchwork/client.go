@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/trawl-ci/trawl/pkg/forgekit"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
@@ -30,6 +32,8 @@ const (
 	// maxPasses bounds the passes over a listing of several pages that
 	// keeps changing while it is read.
 	maxPasses = 3
+	// pageWorkers bounds the pages of one listing read at once.
+	pageWorkers = 4
 	// maxBody bounds one response body (a large series mbox is a few MiB).
 	maxBody = 64 << 20
 )
@@ -318,8 +322,8 @@ func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64
 	for pass := 1; pass <= maxPasses; pass++ {
 		items, pages, err := listPass(ctx, c, u, id)
 		var se *httpx.StatusError
-		if errors.As(err, &se) && se.Status == http.StatusNotFound && pages > 1 {
-			lastErr = err // the listing shrank under us
+		if (errors.As(err, &se) && se.Status == http.StatusNotFound && pages > 1) || errors.Is(err, errChanged) {
+			lastErr = err // the listing grew or shrank under us
 			prev = nil
 			continue
 		}
@@ -352,67 +356,123 @@ func holdsAll(ids, prev map[int64]bool) bool {
 	return true
 }
 
+// errChanged marks a pass over a listing whose pages disagree on where
+// it ends: it grew or shrank while it was read.
+var errChanged = errors.New("the listing changed while it was read")
+
+// listPage is one page of a listing as read.
+type listPage[T any] struct {
+	u     *url.URL
+	items []T
+	last  int    // rel="last"
+	next  string // rel="next", "" on the last page
+}
+
+// readPage reads page u of a listing.
+func readPage[T any](ctx context.Context, c *Client, u *url.URL) (listPage[T], error) {
+	body, header, err := c.getJSON(ctx, u, httpx.DecodeJSON[[]T]())
+	if err != nil {
+		return listPage[T]{}, err
+	}
+	pg := listPage[T]{u: u}
+	if err := json.Unmarshal(body, &pg.items); err != nil {
+		return listPage[T]{}, fmt.Errorf("decode %s: %w", u.Redacted(), err)
+	}
+	links := header.Values("Link")
+	if pg.last, err = lastPage(links); err != nil {
+		return listPage[T]{}, fmt.Errorf("listing page %s: %w: %v", u.Redacted(), ErrListing, err)
+	}
+	pg.next = nextLink(links)
+	return pg, nil
+}
+
 // listPass reads the pages of a listing once, from u, and returns its
 // items without duplicates and the number of pages read (the page that
-// failed included).
+// failed included). The first page says which page is the last
+// (rel="last"); the others are then read at most pageWorkers at a time,
+// and the pass is trusted only when they form the chain a sequential read
+// would have followed: each page but the last as full as the first with a
+// rel="next" to the page after it, the last without one, all agreeing on
+// the last page. Pages that disagree on it (the listing grew or shrank
+// while it was read) are errChanged, for another pass.
 func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64) ([]T, int, error) {
+	first, err := readPage[T](ctx, c, u)
+	if err != nil {
+		return nil, 1, err
+	}
+	last := first.last
+	if last > maxPages {
+		return nil, 1, fmt.Errorf("listing %s: %w: more than %d pages", u.Redacted(), ErrListing, maxPages)
+	}
+	pages := []listPage[T]{first}
+	if first.next != "" && last > 1 {
+		nu, err := c.onInstance(first.next)
+		if err != nil {
+			return nil, 1, fmt.Errorf("next page: %w", err)
+		}
+		if err := samePageOf(u, nu, 2); err != nil {
+			return nil, 1, fmt.Errorf("listing page %s: %w: %v", u.Redacted(), ErrListing, err)
+		}
+		pages = append(pages, make([]listPage[T], last-1)...)
+		var read atomic.Int64
+		err = forgekit.ForEach(ctx, pageWorkers, last-1, func(ctx context.Context, i int) error {
+			pu := *nu
+			q := pu.Query()
+			q.Set("page", strconv.Itoa(i+2))
+			pu.RawQuery = q.Encode()
+			read.Add(1)
+			pg, err := readPage[T](ctx, c, &pu)
+			if err != nil {
+				return err
+			}
+			if pg.last != last {
+				return fmt.Errorf("listing %s: %w: %w: page %d says the last page is %d, page 1 said %d",
+					u.Redacted(), ErrListing, errChanged, i+2, pg.last, last)
+			}
+			pages[i+1] = pg
+			return nil
+		})
+		if err != nil {
+			return nil, 1 + int(read.Load()), err
+		}
+	}
 	var all []T
 	seen := map[int64]bool{}
-	full := 0 // items on a page that is not the last, learnt from the first
-	for n := 1; ; n++ {
-		if n > maxPages {
-			return nil, n - 1, fmt.Errorf("listing %s: %w: more than %d pages", u.Redacted(), ErrListing, maxPages)
-		}
-		body, header, err := c.getJSON(ctx, u, httpx.DecodeJSON[[]T]())
-		if err != nil {
-			return nil, n, err
-		}
-		var page []T
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, n, fmt.Errorf("decode %s: %w", u.Redacted(), err)
-		}
+	full := len(first.items) // items on a page that is not the last
+	for i, pg := range pages {
+		n := i + 1
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("listing page %s: %w: %s", u.Redacted(), ErrListing, fmt.Sprintf(format, args...))
+			return fmt.Errorf("listing page %s: %w: %s", pg.u.Redacted(), ErrListing, fmt.Sprintf(format, args...))
 		}
-		links := header.Values("Link")
-		last, err := lastPage(links)
-		if err != nil {
-			return nil, n, bad("%v", err)
-		}
-		next := nextLink(links)
 		switch {
-		case next == "" && n != last:
-			return nil, n, bad("page %d of %d has no rel=\"next\" link", n, last)
-		case next == "" && full > 0 && len(page) > full:
-			return nil, n, bad("last page has %d items, more than the %d of a page", len(page), full)
-		case next != "" && len(page) == 0:
-			return nil, n, bad("page %d is empty but not the last", n)
-		case next != "" && full > 0 && len(page) != full:
-			return nil, n, bad("page %d has %d items, not the %d of a full page, but is not the last", n, len(page), full)
-		case next != "" && n >= last:
-			return nil, n, bad("page %d has a rel=\"next\" link, but rel=\"last\" is page %d", n, last)
+		case pg.next == "" && n != last:
+			return nil, len(pages), bad("page %d of %d has no rel=\"next\" link", n, last)
+		case pg.next == "" && len(pg.items) > full && n > 1:
+			return nil, len(pages), bad("last page has %d items, more than the %d of a page", len(pg.items), full)
+		case pg.next != "" && len(pg.items) == 0:
+			return nil, len(pages), bad("page %d is empty but not the last", n)
+		case pg.next != "" && len(pg.items) != full:
+			return nil, len(pages), bad("page %d has %d items, not the %d of a full page, but is not the last", n, len(pg.items), full)
+		case pg.next != "" && n >= last:
+			return nil, len(pages), bad("page %d has a rel=\"next\" link, but rel=\"last\" is page %d", n, last)
 		}
-		if full == 0 {
-			full = len(page)
+		if pg.next != "" && n > 1 {
+			nu, err := c.onInstance(pg.next)
+			if err != nil {
+				return nil, len(pages), fmt.Errorf("next page: %w", err)
+			}
+			if err := samePageOf(u, nu, n+1); err != nil {
+				return nil, len(pages), bad("%v", err)
+			}
 		}
-		for _, it := range page {
+		for _, it := range pg.items {
 			if k := id(it); !seen[k] {
 				seen[k] = true
 				all = append(all, it)
 			}
 		}
-		if next == "" {
-			return all, n, nil
-		}
-		nu, err := c.onInstance(next)
-		if err != nil {
-			return nil, n, fmt.Errorf("next page: %w", err)
-		}
-		if err := samePageOf(u, nu, n+1); err != nil {
-			return nil, n, bad("%v", err)
-		}
-		u = nu
 	}
+	return all, len(pages), nil
 }
 
 // pageNumber returns the page parameter of u: 1 when there is none.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
 )
@@ -92,32 +93,53 @@ func TestListingTrustedOnlyWhenComplete(t *testing.T) {
 }
 
 // TestListingNeverEnding: a server whose Link chain never ends cannot
-// hold a cycle: the listing stops at maxPages with an error.
+// hold a cycle. One whose every page moves rel="last" further fails each
+// pass as a listing that changed while it was read (after maxPasses
+// passes of three pages); one that names a last page past maxPages fails
+// on its first page.
 func TestListingNeverEnding(t *testing.T) {
-	var requests int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests++
-		n, _ := pageNumber(r.URL)
-		next := func(p int) string {
-			q := r.URL.Query()
-			q.Set("page", strconv.Itoa(p))
-			return "http://" + r.Host + r.URL.Path + "?" + q.Encode()
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, next(n+1), next(n+2)))
-		fmt.Fprintf(w, `[{"id":%d}]`, n)
-	}))
-	defer srv.Close()
-	c, err := NewClient(srv.URL, srv.Client())
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		last     func(n int) int // rel="last" of page n
+		want     string
+		requests int
+	}{
+		{"each page moves the end", func(n int) int { return n + 2 }, "changed while it was read", 3 * maxPasses},
+		{"the end is past maxPages", func(int) int { return maxPages + 1 }, fmt.Sprintf("more than %d pages", maxPages), 1},
 	}
-	_, err = c.ListPatches(t.Context(), ListOptions{Project: "netdev"})
-	if !errors.Is(err, ErrListing) || !strings.Contains(err.Error(), fmt.Sprintf("more than %d pages", maxPages)) {
-		t.Fatalf("error %v, want ErrListing: more than %d pages", err, maxPages)
-	}
-	if requests != maxPages {
-		t.Errorf("%d requests, want %d", requests, maxPages)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var requests int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				requests++
+				mu.Unlock()
+				n, _ := pageNumber(r.URL)
+				link := func(p int) string {
+					q := r.URL.Query()
+					q.Set("page", strconv.Itoa(p))
+					return "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, link(n+1), link(tt.last(n))))
+				fmt.Fprintf(w, `[{"id":%d}]`, n)
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL, srv.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ListPatches(t.Context(), ListOptions{Project: "netdev"})
+			if !errors.Is(err, ErrListing) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want ErrListing: %s", err, tt.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if requests != tt.requests {
+				t.Errorf("%d requests, want %d", requests, tt.requests)
+			}
+		})
 	}
 }
 
@@ -280,6 +302,69 @@ func TestListingCheckedAgainstTheLastRead(t *testing.T) {
 			defer mu.Unlock()
 			if pages != tt.pages {
 				t.Errorf("%d page requests, want %d", pages, tt.pages)
+			}
+		})
+	}
+}
+
+// TestListingPagesReadConcurrently: once the first page says where the
+// listing ends, the other pages are read at the same time, at most
+// pageWorkers at once, and one page that fails fails the whole listing:
+// a partial listing is never returned.
+func TestListingPagesReadConcurrently(t *testing.T) {
+	for _, failing := range []string{"none", "5"} {
+		t.Run("failing page "+failing, func(t *testing.T) {
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			page3 := make(chan struct{})
+			var once sync.Once
+			srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler {
+				h = smallPages("2")(h)
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					inFlight++
+					most = max(most, inFlight)
+					mu.Unlock()
+					defer func() {
+						mu.Lock()
+						inFlight--
+						mu.Unlock()
+					}()
+					switch r.URL.Query().Get("page") {
+					case "2":
+						// Page 2 is answered only once page 3 was asked.
+						select {
+						case <-page3:
+						case <-time.After(10 * time.Second):
+							http.Error(w, "page 3 was not asked while page 2 was in flight", http.StatusTeapot)
+							return
+						}
+					case "3":
+						once.Do(func() { close(page3) })
+					case failing:
+						http.Error(w, "<h1>Bad Gateway</h1>", http.StatusBadGateway)
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			ps, err := srv.newClient(t).ListPatches(t.Context(), ListOptions{Project: "netdev"})
+			if failing != "none" {
+				if err == nil || !strings.Contains(err.Error(), "502") || ps != nil {
+					t.Fatalf("page %s failing: %d patches, error %v; want the listing to fail", failing, len(ps), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps) != 18 {
+				t.Errorf("%d patches, want 18", len(ps))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if most < 2 || most > pageWorkers {
+				t.Errorf("at most %d pages in flight, want 2 to %d", most, pageWorkers)
 			}
 		})
 	}
