@@ -316,8 +316,20 @@ func TestListingPagesReadConcurrently(t *testing.T) {
 		t.Run("failing page "+failing, func(t *testing.T) {
 			var mu sync.Mutex
 			inFlight, most := 0, 0
-			page3 := make(chan struct{})
-			var once sync.Once
+			// Pages 2 and 3 are each answered only once the other was
+			// asked: a sequential read would wait for ever.
+			arrived := map[string]chan struct{}{"2": make(chan struct{}), "3": make(chan struct{})}
+			var once2, once3 sync.Once
+			meet := func(w http.ResponseWriter, self, other string, once *sync.Once) bool {
+				once.Do(func() { close(arrived[self]) })
+				select {
+				case <-arrived[other]:
+					return true
+				case <-time.After(10 * time.Second):
+					http.Error(w, "page "+other+" was not asked while page "+self+" was in flight", http.StatusTeapot)
+					return false
+				}
+			}
 			srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler {
 				h = smallPages("2")(h)
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -332,15 +344,13 @@ func TestListingPagesReadConcurrently(t *testing.T) {
 					}()
 					switch r.URL.Query().Get("page") {
 					case "2":
-						// Page 2 is answered only once page 3 was asked.
-						select {
-						case <-page3:
-						case <-time.After(10 * time.Second):
-							http.Error(w, "page 3 was not asked while page 2 was in flight", http.StatusTeapot)
+						if !meet(w, "2", "3", &once2) {
 							return
 						}
 					case "3":
-						once.Do(func() { close(page3) })
+						if !meet(w, "3", "2", &once3) {
+							return
+						}
 					case failing:
 						http.Error(w, "<h1>Bad Gateway</h1>", http.StatusBadGateway)
 						return

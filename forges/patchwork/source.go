@@ -248,11 +248,13 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 		}
 		complete = append(complete, sr)
 	}
-	kept, newest := supersede(complete)
-	for _, sr := range complete {
-		if !slices.Contains(kept, sr) {
-			s.log.Debug("series superseded by a newer revision", zap.Int64("series", sr.ID),
-				zap.Int64("by", newest[revisionOf(sr)].ID))
+	lines := lineUp(complete)
+	kept, keptLines, newest := lines.supersede()
+	if ce := s.log.Check(zap.DebugLevel, "series superseded by a newer revision"); ce != nil {
+		for i, sr := range complete {
+			if n := newest[lines.of[i]]; sr.Version < n.Version {
+				s.log.Debug("series superseded by a newer revision", zap.Int64("series", sr.ID), zap.Int64("by", n.ID))
+			}
 		}
 	}
 
@@ -267,7 +269,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 		return nil, err
 	}
 	for i, sr := range kept {
-		changes[i].Supersedes = s.supersededBy(sr, complete, newest)
+		changes[i].Supersedes = s.supersededBy(sr, keptLines[i], lines, newest)
 	}
 	s.memo.keep(fetched)
 	s.remember(fetched, newest)
@@ -329,34 +331,60 @@ func revisionOf(sr *Series) revision {
 	return revision{strings.ToLower(sr.Submitter.Email), normalName(sr.Name)}
 }
 
+// lines are the revision lines of a list of series, worked out once
+// (normalising a name is the costly part): of[i] is the line of series[i],
+// and each line lists its series in the order given.
+type revLines struct {
+	series []*Series
+	of     []revision
+	line   map[revision][]*Series
+}
+
+func lineUp(series []*Series) revLines {
+	l := revLines{series: series, of: make([]revision, len(series)), line: map[revision][]*Series{}}
+	for i, sr := range series {
+		l.of[i] = revisionOf(sr)
+		l.line[l.of[i]] = append(l.line[l.of[i]], sr)
+	}
+	return l
+}
+
 // supersede drops every series a higher version of the same revision line
 // supersedes. Series of equal versions are all kept. newest maps each
 // revision line to its newest series (the highest id among equal versions).
 func supersede(series []*Series) (kept []*Series, newest map[revision]*Series) {
-	newest = map[revision]*Series{}
-	for _, sr := range series {
-		k := revisionOf(sr)
+	kept, _, newest = lineUp(series).supersede()
+	return kept, newest
+}
+
+// supersede is supersede of l's series; keptLines[i] is the line of
+// kept[i].
+func (l revLines) supersede() (kept []*Series, keptLines []revision, newest map[revision]*Series) {
+	newest = make(map[revision]*Series, len(l.line))
+	for i, sr := range l.series {
+		k := l.of[i]
 		if cur, ok := newest[k]; !ok || sr.Version > cur.Version || (sr.Version == cur.Version && sr.ID > cur.ID) {
 			newest[k] = sr
 		}
 	}
-	for _, sr := range series {
-		if sr.Version >= newest[revisionOf(sr)].Version {
+	for i, sr := range l.series {
+		if sr.Version >= newest[l.of[i]].Version {
 			kept = append(kept, sr)
+			keptLines = append(keptLines, l.of[i])
 		}
 	}
-	return kept, newest
+	return kept, keptLines, newest
 }
 
-// supersededBy lists, in id order, the series of the snapshot that the
-// newest series sr of its revision line supersedes (lower versions).
-func (s *Source) supersededBy(sr *Series, complete []*Series, newest map[revision]*Series) []change.Key {
-	var out []change.Key
-	if newest[revisionOf(sr)] != sr {
+// supersededBy lists, in the order of l, the series of the snapshot that
+// the newest series sr of its revision line k supersedes (lower versions).
+func (s *Source) supersededBy(sr *Series, k revision, l revLines, newest map[revision]*Series) []change.Key {
+	if newest[k] != sr {
 		return nil
 	}
-	for _, o := range complete {
-		if o.Version < sr.Version && revisionOf(o) == revisionOf(sr) {
+	var out []change.Key
+	for _, o := range l.line[k] {
+		if o.Version < sr.Version {
 			out = append(out, s.key(o.ID))
 		}
 	}
