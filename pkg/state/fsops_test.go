@@ -119,6 +119,53 @@ func TestSaveSyncsTempThenRenamesThenSyncsDir(t *testing.T) {
 	}
 }
 
+// TestSaveOfTheSameBytesIsSkipped: a Save of exactly what the last Save
+// wrote touches nothing (an idle tick saves twice and changes nothing);
+// any change, a Save after the file was set aside, and a Save after one
+// that failed write the file again.
+func TestSaveOfTheSameBytesIsSkipped(t *testing.T) {
+	full := []string{"create", "chmod", "write", "sync", "close", "rename", "sync-dir"}
+	s := openTemp(t)
+	fs := &recordingFS{}
+	s.fs = fs
+	save := func(step string, st *State, want []string) {
+		t.Helper()
+		fs.calls = nil
+		if err := s.Save(st); err != nil && !errors.Is(err, errInjected) {
+			t.Fatal(err)
+		}
+		if !slices.Equal(fs.calls, want) {
+			t.Fatalf("%s: Save made calls %v, want %v", step, fs.calls, want)
+		}
+	}
+	save("first", sample(), full)
+	save("same state", sample(), nil)
+	changed := sample()
+	for _, u := range changed.Units {
+		u.Status = "gone"
+	}
+	save("changed", changed, full)
+	save("changed, again", changed, nil)
+	if _, err := s.SetAside(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	fs.calls = nil
+	save("after set aside", changed, full)
+	fs.fail = "sync-dir"
+	save("failing", sample(), full)
+	fs.fail = ""
+	save("after a failure", sample(), full)
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, u := range got.Units {
+		if want := sample().Units[k]; want == nil || u.Status != want.Status {
+			t.Errorf("unit %s loaded as %q, want the last state saved", k, u.Status)
+		}
+	}
+}
+
 // TestSaveDirSyncFailureIsAnError: when the rename cannot be made durable
 // Save says so, naming the file, instead of claiming success.
 func TestSaveDirSyncFailureIsAnError(t *testing.T) {

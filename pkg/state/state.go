@@ -21,6 +21,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,6 +166,10 @@ type Store struct {
 
 	mu   sync.Mutex
 	lock *os.File // nil once closed
+	// written is the SHA-256 of what the last Save wrote, while the file
+	// still holds it: a Save of the same bytes is skipped (an idle tick
+	// changes nothing). Nobody else writes the file while the lock is held.
+	written *[sha256.Size]byte
 }
 
 // Open locks the state file at path for this process and returns its store.
@@ -311,7 +316,9 @@ func lineAt(b []byte, offset int64) int {
 // closed and renamed over the file, and the directory is synced. On any
 // error before the rename the temporary file is removed and the old file is
 // left as it was. The file always records the current Schema. The messages
-// the state keeps are redacted first (see secret.Redact), in st too.
+// the state keeps are redacted first (see secret.Redact), in st too. A Save
+// of the very bytes the previous Save wrote is skipped: the file holds
+// them already.
 func (s *Store) Save(st *State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,9 +334,15 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
 	}
 	b = append(b, '\n')
+	sum := sha256.Sum256(b)
+	if s.written != nil && *s.written == sum {
+		return nil
+	}
+	s.written = nil
 	if err := writeAtomic(s.fs, s.path, b); err != nil {
 		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
+	s.written = &sum
 	return nil
 }
 
@@ -481,6 +494,7 @@ func (s *Store) SetAside(now time.Time) (string, error) {
 		return "", nil
 	}
 	aside := s.path + ".aside-" + now.UTC().Format("20060102T150405.000000000Z")
+	s.written = nil
 	if err := s.fs.Rename(s.path, aside); err != nil {
 		return "", fmt.Errorf("state %s: set aside: %w", s.path, err)
 	}
