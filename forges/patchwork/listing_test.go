@@ -95,17 +95,18 @@ func TestListingTrustedOnlyWhenComplete(t *testing.T) {
 // TestListingNeverEnding: a server whose Link chain never ends cannot
 // hold a cycle. One whose every page moves rel="last" further fails each
 // pass as a listing that changed while it was read (after maxPasses
-// passes of three pages); one that names a last page past maxPages fails
-// on its first page.
+// passes of two or three pages: the third is not asked when the second
+// failed first); one that names a last page past maxPages fails on its
+// first page.
 func TestListingNeverEnding(t *testing.T) {
 	tests := []struct {
-		name     string
-		last     func(n int) int // rel="last" of page n
-		want     string
-		requests int
+		name        string
+		last        func(n int) int // rel="last" of page n
+		want        string
+		least, most int // requests
 	}{
-		{"each page moves the end", func(n int) int { return n + 2 }, "changed while it was read", 3 * maxPasses},
-		{"the end is past maxPages", func(int) int { return maxPages + 1 }, fmt.Sprintf("more than %d pages", maxPages), 1},
+		{"each page moves the end", func(n int) int { return n + 2 }, "changed while it was read", 2 * maxPasses, 3 * maxPasses},
+		{"the end is past maxPages", func(int) int { return maxPages + 1 }, fmt.Sprintf("more than %d pages", maxPages), 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,8 +137,8 @@ func TestListingNeverEnding(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if requests != tt.requests {
-				t.Errorf("%d requests, want %d", requests, tt.requests)
+			if requests < tt.least || requests > tt.most {
+				t.Errorf("%d requests, want %d to %d", requests, tt.least, tt.most)
 			}
 		})
 	}
