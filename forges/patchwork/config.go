@@ -31,6 +31,8 @@ func FromConfig(env driver.Env, s config.Source) (driver.Source, error) {
 		Targets:  s.Targets,
 		HTTP:     hc,
 		Logger:   env.Logger,
+		// The events hint, off by default.
+		EventsRelist: p.EventsRelist,
 	})
 	if err != nil {
 		return driver.Source{}, err

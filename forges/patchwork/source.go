@@ -53,9 +53,16 @@ type Opts struct {
 	// that names more is blocked before any of them is looked up.
 	// 0 means graph.DefaultMaxClosure.
 	MaxDeps int
-	HTTP    *http.Client // the instance's client from pkg/httpx (required)
-	Logger  *zap.Logger  // nil: no logs
-	Now     func() time.Time
+	// EventsRelist turns the events hint on when above 0: a Fetch asks
+	// the project's event log for what happened since the previous one
+	// and, when nothing but checks and comments did, returns the changes
+	// of the last full Fetch for that one request; every EventsRelist-th
+	// Fetch at least lists in full, which repairs whatever the log
+	// missed (an archived patch, a change of lookback window).
+	EventsRelist int
+	HTTP         *http.Client // the instance's client from pkg/httpx (required)
+	Logger       *zap.Logger  // nil: no logs
+	Now          func() time.Time
 }
 
 // Source yields the changes of one Patchwork project: the latest complete
@@ -87,6 +94,8 @@ type Source struct {
 	// revision of each line among them, for Follow.
 	lastFetched []*Series
 	lastNewest  map[revision]*Series
+	// hint is the state of the events hint (Opts.EventsRelist).
+	hint hint
 }
 
 // What the cycle finds on a Patchwork source.
@@ -165,7 +174,11 @@ func (s *Source) key(id int64) change.Key {
 // a partial snapshot must never look complete. A failed dependency look-up
 // makes only that reference Unknown.
 func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
-	changes, err := s.fetch(ctx)
+	fetch := s.fetch
+	if s.o.EventsRelist > 0 {
+		fetch = s.fetchWithHint
+	}
+	changes, err := fetch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.o.Name, err)
 	}

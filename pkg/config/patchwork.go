@@ -29,6 +29,11 @@ type Patchwork struct {
 	// Token, when set, is where the Patchwork API token lives (needed only
 	// to post checks).
 	Token secret.Source `yaml:"token" json:"token"`
+	// EventsRelist, above 0, turns the events hint on: a tick asks the
+	// project's event log first and lists only when it names a change,
+	// and at least every EventsRelist-th tick. 0 (the default) lists every
+	// tick.
+	EventsRelist int `yaml:"events_relist,omitempty" json:"events_relist,omitempty"`
 }
 
 // Forms of Patchwork names: a project's link name and a state's slug.
@@ -40,12 +45,13 @@ var (
 
 // patchwork reads a source's patchwork block.
 func (l *loader) patchwork(f field) *Patchwork {
-	o := l.object(f, "url", "project", "states", "lookback", "delegate", "token_file", "token_env")
+	o := l.object(f, "url", "project", "states", "lookback", "delegate", "token_file", "token_env", "events_relist")
 	p := &Patchwork{
-		URL:      l.httpURL(o.get("url"), true),
-		Lookback: l.duration(o.get("lookback"), DefaultLookback),
-		Delegate: l.optional(o.get("delegate"), ""),
-		Token:    l.secret(o, false),
+		URL:          l.httpURL(o.get("url"), true),
+		Lookback:     l.duration(o.get("lookback"), DefaultLookback),
+		Delegate:     l.optional(o.get("delegate"), ""),
+		Token:        l.secret(o, false),
+		EventsRelist: l.integer(o.get("events_relist"), 0, 0, 10000),
 	}
 	if apiPathRE.MatchString(p.URL) {
 		l.errorf(o.get("url"), "%s is an API URL; give the instance's root URL (trawl adds /api/1.3)", quote(p.URL))

@@ -209,6 +209,11 @@ type patchwork struct {
 	// listPages counts trawl's requests for pages of the project's
 	// listing of patches (not by series or message id).
 	listPages int64
+	// events are the project's events, oldest first; dropEvents is how
+	// many of the next ones are not recorded (World.DropEvents).
+	events     []*pwEvent
+	nextEvent  int64
+	dropEvents int
 }
 
 func newPatchwork(now func() time.Time, stats *Stats) *patchwork {
@@ -362,6 +367,7 @@ func (pw *patchwork) addSeries(id int64, name string, version int, submitter int
 	s.render()
 	pw.series = append(pw.series, s)
 	pw.byID[id] = s
+	pw.seriesEvents(s, at)
 	return s
 }
 
@@ -369,8 +375,11 @@ func bareID(m string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(m), "<"), ">")
 }
 
-// setState sets the state of patch p and rebuilds its list form.
-func (pw *patchwork) setState(p *pwPatch, state string) {
+// setState sets the state of patch p at time at and rebuilds its list
+// form.
+func (pw *patchwork) setState(p *pwPatch, state string, at time.Time) {
+	pw.event(at, "patch-state-changed", pwMaintainer, map[string]any{"patch": p.submission(),
+		"previous_state": p.state, "current_state": state})
 	p.state = state
 	p.render()
 }
@@ -386,6 +395,8 @@ func (pw *patchwork) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pw.listPatches(w, r)
 	case path == "/api/1.3/projects/netdev/" || path == "/api/1.3/projects/1/":
 		pw.write(w, r, http.StatusOK, "application/json", pwProject, "")
+	case path == "/api/1.3/events/" && r.Method == http.MethodGet:
+		pw.listEvents(w, r)
 	case path == "/api/1.3/covers/" && r.Method == http.MethodGet:
 		pw.listCovers(w, r)
 	case pwSeriesRe.MatchString(path):
@@ -596,6 +607,11 @@ func (pw *patchwork) serveChecks(w http.ResponseWriter, r *http.Request, id int6
 			Context: in.Context, Description: in.Description}
 		pw.nextCheck++
 		pw.checks[id] = append(pw.checks[id], c)
+		payload := map[string]any{"check": c}
+		if id >= 1 && id <= int64(len(pw.patches)) {
+			payload["patch"] = pw.patches[id-1].submission()
+		}
+		pw.event(pw.now(), "check-created", json.RawMessage(mustJSON(c.User)), payload)
 		pw.mu.Unlock()
 		w.Header().Set("Location", strings.ReplaceAll(c.URL, pwHost, "http://"+r.Host))
 		pw.write(w, r, http.StatusCreated, "application/json", mustJSON(c), "")

@@ -77,6 +77,9 @@ type Options struct {
 	Churn float64
 	// Seed makes the world reproducible.
 	Seed uint64
+	// EventsRelist, above 0, turns on the Patchwork source's events hint
+	// (events_relist) in the written configuration.
+	EventsRelist int
 	// Webhook builds the Patchwork series with the webhook target instead
 	// of KernelCI: for benchmarks at scale, where the KernelCI fake (which
 	// scans its whole node store per query) would measure itself.
@@ -167,7 +170,7 @@ func (w *World) addSeries(id int64, at time.Time) {
 		name, version, submitter = old.name, old.version+1, old.submitter
 		if w.rng.IntN(2) == 0 {
 			for _, p := range old.patches {
-				pw.setState(p, "superseded")
+				pw.setState(p, "superseded", at)
 			}
 		}
 	}
@@ -184,10 +187,10 @@ func (w *World) addSeries(id int64, at time.Time) {
 	switch r := w.rng.Float64(); {
 	case r < shareAccepted:
 		for _, p := range s.patches {
-			pw.setState(p, "accepted")
+			pw.setState(p, "accepted", at)
 		}
 	case r < shareAccepted+sharePartlyAccepted && len(s.patches) > 1:
-		pw.setState(s.patches[0], "accepted")
+		pw.setState(s.patches[0], "accepted", at)
 	}
 }
 
@@ -309,8 +312,11 @@ func (w *World) WriteConfig(dir string, checks bool) (string, error) {
 		}
 	}
 	report := ""
+	if w.o.EventsRelist > 0 {
+		report = fmt.Sprintf("      events_relist: %d\n", w.o.EventsRelist)
+	}
 	if checks {
-		report = "      token_file: pw.token\n    report:\n      context: kernelci\n"
+		report += "      token_file: pw.token\n    report:\n      context: kernelci\n"
 	}
 	u := w.urls
 	pwTarget, base := "kernelci", baseURL
