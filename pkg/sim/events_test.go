@@ -11,7 +11,7 @@ import (
 // is triggered at the relist: correctness never rests on the hint.
 func TestEventsHint(t *testing.T) {
 	const relist = 4
-	h := newHarness(t, Options{Series: 150, PullRequests: -1, Seed: 1, EventsRelist: relist}, false)
+	h := newHarness(t, Options{Series: 60, PullRequests: -1, Seed: 1, EventsRelist: relist}, false)
 	w := h.w.(local).World
 	tick := func() (requests, pages int64, triggered int) {
 		t.Helper()

@@ -13,8 +13,8 @@ import (
 // a slower schedule than every tick; dependencies outside the listing
 // (accepted or superseded series) are not asked again.
 func TestIdleTickAtTheFloor(t *testing.T) {
-	const ticks = 10
-	h := newHarness(t, Options{Series: 300, PullRequests: 10, Seed: 10}, false)
+	const ticks = 8
+	h := newHarness(t, Options{Series: 120, PullRequests: -1, Seed: 23}, false)
 	w := h.w.(local).World
 
 	// What the listing holds, how many listed series name a message id
