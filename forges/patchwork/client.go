@@ -280,7 +280,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Val
 	if err := httpx.CheckResponse(resp); err != nil {
 		return nil, nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := readBody(resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, nil, fmt.Errorf("GET %s: read body: %w", u.Redacted(), err)
 	}
@@ -293,6 +293,18 @@ func (c *Client) get(ctx context.Context, u *url.URL, accept string, v httpx.Val
 		}
 	}
 	return body, resp.Header, nil
+}
+
+// readBody reads at most maxBody+1 bytes of r into a buffer sized for the
+// size the server announced (-1: unknown), so that a list page of a few
+// hundred kB is not copied through a dozen doublings.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > maxBody {
+		size = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r, maxBody+1))
+	return buf.Bytes(), err
 }
 
 // getList reads a listing to its end. Patchwork paginates with page
