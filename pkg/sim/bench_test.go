@@ -154,10 +154,11 @@ var scales = []struct {
 
 // BenchmarkTick measures a cold tick (empty state) and an idle tick
 // (nothing changed) of the whole wiring against the simulator, at 1k and
-// 10k units (series plus pull and merge requests). The simulator runs in
+// 10k units (series plus pull and merge requests), and an idle tick with
+// the Patchwork events hint on ("hint"). The simulator runs in
 // a child process, so CPU, heap, RSS and allocations are trawl's alone;
-// the Patchwork series go to the webhook target (see Options.Webhook). The idle case
-// also measures the detection latency: one new series appears, and the
+// the Patchwork series go to the webhook target (see Options.Webhook). The idle
+// cases also measure the detection latency: one new series appears, and the
 // latency is the wait for the next tick (half the schedule on average, a
 // whole one at worst) plus the time into the tick at which its trigger
 // reached the target.
@@ -165,12 +166,16 @@ var scales = []struct {
 //	go test ./pkg/sim -run '^$' -bench Tick -benchtime 1x
 func BenchmarkTick(b *testing.B) {
 	for _, sc := range scales {
-		for _, kind := range []string{"cold", "idle"} {
+		for _, kind := range []string{"cold", "idle", "hint"} {
 			b.Run(sc.name+"/"+kind, func(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
-					h := wire(b, startRemote(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Webhook: true}), false)
-					if kind == "idle" {
+					o := Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Webhook: true}
+					if kind == "hint" {
+						o.EventsRelist = 1000 // no relist among the measured ticks
+					}
+					h := wire(b, startRemote(b, o), false)
+					if kind != "cold" {
 						h.tick(b)
 						h.tick(b) // the first idle tick fills what the cold one left
 					}
@@ -183,7 +188,7 @@ func BenchmarkTick(b *testing.B) {
 					stop()
 					b.StopTimer()
 					report(b, h, "tick "+sc.name+" "+kind, before, m, rep.Count.Triggered)
-					if kind == "idle" {
+					if kind != "cold" {
 						if rep.Count.Triggered != 0 {
 							b.Fatalf("idle tick triggered %d", rep.Count.Triggered)
 						}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 func serve(spec string) error {
 	var o Options
 	var webhook int
-	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook); err != nil {
+	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook, &o.EventsRelist); err != nil {
 		return fmt.Errorf("%s=%q: %w", serveEnv, spec, err)
 	}
 	o.Webhook = webhook == 1
@@ -74,7 +74,7 @@ func startRemote(tb testing.TB, o Options) *remote {
 	if o.Webhook {
 		webhook = 1
 	}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook, o.EventsRelist))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
