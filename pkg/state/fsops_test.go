@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -139,6 +140,15 @@ func TestSaveOfTheSameBytesIsSkipped(t *testing.T) {
 		}
 	}
 	save("first", sample(), full)
+	// The file is written indented, as json.MarshalIndent writes it.
+	st := sample()
+	want, err := json.MarshalIndent(State{Schema: Schema, Units: st.Units, Outbox: st.Outbox}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(s.Path()); err != nil || !bytes.Equal(got, append(want, '\n')) {
+		t.Fatalf("state file (%v):\n%s\nwant:\n%s", err, got, want)
+	}
 	save("same state", sample(), nil)
 	changed := sample()
 	for _, u := range changed.Units {
