@@ -423,7 +423,7 @@ func readPage[T any](ctx context.Context, c *Client, u *url.URL) (listPage[T], e
 	}
 	links := header.Values("Link")
 	if pg.last, err = lastPage(links); err != nil {
-		return listPage[T]{}, fmt.Errorf("listing page %s: %w: %v", u.Redacted(), ErrListing, err)
+		return listPage[T]{}, fmt.Errorf("listing page %s: %w: %w", u.Redacted(), ErrListing, err)
 	}
 	pg.next = nextLink(links)
 	return pg, nil
@@ -454,7 +454,7 @@ func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int6
 			return nil, 1, fmt.Errorf("next page: %w", err)
 		}
 		if err := samePageOf(u, nu, 2); err != nil {
-			return nil, 1, fmt.Errorf("listing page %s: %w: %v", u.Redacted(), ErrListing, err)
+			return nil, 1, fmt.Errorf("listing page %s: %w: %w", u.Redacted(), ErrListing, err)
 		}
 		pages = append(pages, make([]listPage[T], last-1)...)
 		var read atomic.Int64
