@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,8 +170,16 @@ type Store struct {
 	// written is the SHA-256 of what the last Save wrote (in compact
 	// JSON), while the file still holds it: a Save of the same state is
 	// skipped (an idle tick changes nothing). Nobody else writes the file
-	// while the lock is held.
+	// while the lock is held; a Load that finds other bytes there (an edit
+	// by hand) forgets it.
 	written *[sha256.Size]byte
+	// wrote is the SHA-256 of the file's bytes as the last Save wrote
+	// them (indented), under the same condition.
+	wrote *[sha256.Size]byte
+	// saved is a copy (clone) of the state the last Save wrote, under the
+	// same condition: a Save of a state deeply equal to it would encode
+	// the same bytes, so it is skipped without encoding.
+	saved *State
 }
 
 // Open locks the state file at path for this process and returns its store.
@@ -244,13 +253,35 @@ func (s *Store) Path() string { return s.path }
 // is not valid JSON, is not a state, or was written by a newer trawl is an
 // error naming the file (and, for bad JSON, the byte offset): the caller
 // must not carry on from an empty state, which would re-trigger every unit.
+//
+// Load also notices a file changed behind the store's back (its bytes are
+// not the ones the last Save wrote), so that the next Save writes it.
 func (s *Store) Load() (*State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lock == nil {
 		return nil, fmt.Errorf("state %s: load: store is closed", s.path)
 	}
-	return load(s.path)
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		s.forget()
+		return New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state %s: load: %w", s.path, err)
+	}
+	if s.wrote != nil && *s.wrote != sha256.Sum256(b) {
+		// Changed behind the store's back (by hand, say): the next Save
+		// must write even a state equal to the one it wrote last.
+		s.forget()
+	}
+	return decode(s.path, b)
+}
+
+// forget drops what the store knows of the file's content, so that the
+// next Save writes it.
+func (s *Store) forget() {
+	s.written, s.wrote, s.saved = nil, nil, nil
 }
 
 // load reads and decodes the state file at path; a missing file is an
@@ -330,6 +361,14 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: nil state", s.path)
 	}
 	redactMessages(st)
+	// A cycle saves twice (after its triggers, after reporting), the
+	// second time often unchanged: a state deeply equal to the one last
+	// written encodes to the same bytes, and encoding 10k units costs
+	// hundreds of ms. DeepEqual is stricter than equal bytes (a time's
+	// location, nil against empty), which only costs the encoding below.
+	if s.saved != nil && reflect.DeepEqual(st, s.saved) {
+		return nil
+	}
 	// Compared in compact form, the file is indented only when written:
 	// indenting took half of an idle tick's Save at 10k units.
 	compact, err := json.Marshal(recordOf(st))
@@ -340,7 +379,7 @@ func (s *Store) Save(st *State) error {
 	if s.written != nil && *s.written == sum {
 		return nil
 	}
-	s.written = nil
+	s.forget()
 	var buf bytes.Buffer
 	buf.Grow(2 * len(compact))
 	if err := json.Indent(&buf, compact, "", "  "); err != nil {
@@ -352,6 +391,8 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
 	s.written = &sum
+	wrote := sha256.Sum256(b)
+	s.wrote, s.saved = &wrote, clone(st)
 	return nil
 }
 
@@ -503,7 +544,7 @@ func (s *Store) SetAside(now time.Time) (string, error) {
 		return "", nil
 	}
 	aside := s.path + ".aside-" + now.UTC().Format("20060102T150405.000000000Z")
-	s.written = nil
+	s.forget()
 	if err := s.fs.Rename(s.path, aside); err != nil {
 		return "", fmt.Errorf("state %s: set aside: %w", s.path, err)
 	}
