@@ -36,6 +36,9 @@ type evaluation struct {
 type evaluator struct {
 	in   decideInput
 	memo map[unitRef]*evaluation
+	// slab holds the evaluations not handed out yet: they are allocated
+	// by the batch, one allocation per unit being a fifth of decide's.
+	slab []evaluation
 }
 
 // unitRef names a unit as its change and target, a cheaper map key than
@@ -46,7 +49,17 @@ type unitRef struct {
 }
 
 func newEvaluator(in decideInput) *evaluator {
-	return &evaluator{in: in, memo: map[unitRef]*evaluation{}}
+	return &evaluator{in: in, memo: make(map[unitRef]*evaluation, len(in.changes))}
+}
+
+// newEvaluation returns a new, zero evaluation.
+func (ev *evaluator) newEvaluation() *evaluation {
+	if len(ev.slab) == 0 {
+		ev.slab = make([]evaluation, min(max(len(ev.in.changes), 1), 1024))
+	}
+	e := &ev.slab[0]
+	ev.slab = ev.slab[1:]
+	return e
 }
 
 // unit fingerprints change key on target t. The graph guarantees that a
@@ -58,7 +71,8 @@ func (ev *evaluator) unit(key change.Key, t string) *evaluation {
 	uk := change.UnitKey(key, t)
 	c := ev.in.changes[key]
 	node := ev.in.graph.Nodes[key]
-	e := &evaluation{unit: uk, target: t}
+	e := ev.newEvaluation()
+	e.unit, e.target = uk, t
 	ev.memo[unitRef{key, t}] = e
 	if c.Waiting != "" {
 		e.wait = c.Waiting

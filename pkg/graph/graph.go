@@ -199,19 +199,23 @@ func Build(changes []change.Change, unknownSources map[string]bool, lim Limits) 
 // resolves their references into edges and own reasons.
 func vertices(changes []change.Change, unknownSources map[string]bool) []vertex {
 	first := make(map[change.Key]bool, len(changes))
-	var vs []vertex
+	// Sorted as pointers, then laid out once: growing and sorting the
+	// vertices themselves was a third of Build at 10k changes.
+	cs := make([]*change.Change, 0, len(changes))
 	for i := range changes {
 		c := &changes[i]
 		if first[c.Key] {
 			continue
 		}
 		first[c.Key] = true
-		vs = append(vs, vertex{c: c})
+		cs = append(cs, c)
 	}
-	slices.SortFunc(vs, func(a, b vertex) int { return strings.Compare(string(a.c.Key), string(b.c.Key)) })
+	slices.SortFunc(cs, func(a, b *change.Change) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	vs := make([]vertex, len(cs))
 	index := make(map[change.Key]int, len(vs))
-	for i := range vs {
-		index[vs[i].c.Key] = i
+	for i, c := range cs {
+		vs[i].c = c
+		index[c.Key] = i
 	}
 
 	for i := range vs {
