@@ -242,3 +242,120 @@ func TestSaveAfterAChangeToTheSavedStateWrites(t *testing.T) {
 func sampleUnit(st *State) *Unit {
 	return st.Units["pw:patchwork.kernel.org/netdevbpf/series/812345@kernelci"]
 }
+
+// leaves calls change once for every field reachable from v (and for the
+// nil-ness of every pointer, slice and map), with a function that changes
+// it and one that puts it back.
+func leaves(t *testing.T, path string, v reflect.Value, visit func(path string, change, undo func())) {
+	t.Helper()
+	if v.Type() == reflect.TypeFor[time.Time]() {
+		old := v.Interface().(time.Time)
+		visit(path, func() { v.Set(reflect.ValueOf(old.Add(time.Nanosecond))) }, func() { v.Set(reflect.ValueOf(old)) })
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		old := v.String()
+		visit(path, func() { v.SetString(old + "y") }, func() { v.SetString(old) })
+	case reflect.Int:
+		old := v.Int()
+		visit(path, func() { v.SetInt(old + 1) }, func() { v.SetInt(old) })
+	case reflect.Bool:
+		old := v.Bool()
+		visit(path, func() { v.SetBool(!old) }, func() { v.SetBool(old) })
+	case reflect.Uint8:
+		old := v.Uint()
+		visit(path, func() { v.SetUint(old + 1) }, func() { v.SetUint(old) })
+	case reflect.Pointer, reflect.Slice, reflect.Map:
+		old := reflect.New(v.Type()).Elem()
+		old.Set(v)
+		zero := reflect.Zero(v.Type())
+		visit(path+" (nil)", func() { v.Set(zero) }, func() { v.Set(old) })
+		if v.Kind() == reflect.Slice {
+			empty := reflect.MakeSlice(v.Type(), 0, 0)
+			visit(path+" (empty)", func() { v.Set(empty) }, func() { v.Set(old) })
+		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			leaves(t, path, v.Elem(), visit)
+		case reflect.Slice:
+			for i := range v.Len() {
+				leaves(t, path+"[]", v.Index(i), visit)
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				e := reflect.New(v.Type().Elem()).Elem()
+				e.Set(v.MapIndex(k))
+				leaves(t, path+"[]", e, func(p string, change, undo func()) {
+					visit(p, func() { change(); v.SetMapIndex(k, e) }, func() { undo(); v.SetMapIndex(k, e) })
+				})
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			leaves(t, path+"."+v.Type().Field(i).Name, v.Field(i), visit)
+		}
+	default:
+		t.Fatalf("leaves: %s of kind %s: teach leaves and equal about it", v.Type(), v.Kind())
+	}
+}
+
+// TestEqualSeesEveryField: Save skips a state equal to the one it last
+// wrote, so equal must see a change to any field, nil against empty
+// included (a field added to Unit or Post and not compared fails here).
+func TestEqualSeesEveryField(t *testing.T) {
+	var st State
+	fill(t, reflect.ValueOf(&st).Elem())
+	ref := clone(&st)
+	if !equal(&st, ref) {
+		t.Fatal("a state is not equal to its copy")
+	}
+	n := 0
+	leaves(t, "State", reflect.ValueOf(&st).Elem(), func(path string, change, undo func()) {
+		n++
+		change()
+		if equal(&st, ref) || equal(ref, &st) {
+			t.Errorf("equal misses a change to %s", path)
+		}
+		undo()
+		if !equal(&st, ref) {
+			t.Fatalf("undoing the change to %s did not restore the state", path)
+		}
+	})
+	if n < 60 {
+		t.Fatalf("only %d fields changed: the walk misses some", n)
+	}
+}
+
+// TestEqualTellsNilFromEmpty: a nil list and an empty one can encode
+// differently ("items": null against []), so equal must tell them apart.
+func TestEqualTellsNilFromEmpty(t *testing.T) {
+	cases := map[string]func(*State){
+		"units":         func(st *State) { st.Units = map[string]*Unit{} },
+		"outbox":        func(st *State) { st.Outbox = []*Post{} },
+		"items":         func(st *State) { st.Outbox = []*Post{{Items: []string{}}} },
+		"done":          func(st *State) { st.Outbox = []*Post{{Done: []string{}}} },
+		"started":       func(st *State) { st.Outbox = []*Post{{Started: []string{}}} },
+		"previous jobs": func(st *State) { st.Units = map[string]*Unit{"u": {PreviousJobs: []string{}}} },
+		"inputs":        func(st *State) { st.Units = map[string]*Unit{"u": {Inputs: json.RawMessage{}}} },
+		"reports":       func(st *State) { st.Units = map[string]*Unit{"u": {Reports: map[string]*Reported{}}} },
+	}
+	nils := map[string]func(*State){
+		"items":         func(st *State) { st.Outbox = []*Post{{}} },
+		"done":          func(st *State) { st.Outbox = []*Post{{}} },
+		"started":       func(st *State) { st.Outbox = []*Post{{}} },
+		"previous jobs": func(st *State) { st.Units = map[string]*Unit{"u": {}} },
+		"inputs":        func(st *State) { st.Units = map[string]*Unit{"u": {}} },
+		"reports":       func(st *State) { st.Units = map[string]*Unit{"u": {}} },
+	}
+	for name, empty := range cases {
+		a, b := &State{Schema: Schema}, &State{Schema: Schema}
+		empty(a)
+		if n := nils[name]; n != nil {
+			n(b)
+		}
+		if equal(a, b) || equal(b, a) {
+			t.Errorf("%s: equal does not tell nil from empty", name)
+		}
+	}
+}

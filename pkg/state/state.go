@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -362,11 +361,11 @@ func (s *Store) Save(st *State) error {
 	}
 	redactMessages(st)
 	// A cycle saves twice (after its triggers, after reporting), the
-	// second time often unchanged: a state deeply equal to the one last
-	// written encodes to the same bytes, and encoding 10k units costs
-	// hundreds of ms. DeepEqual is stricter than equal bytes (a time's
-	// location, nil against empty), which only costs the encoding below.
-	if s.saved != nil && reflect.DeepEqual(st, s.saved) {
+	// second time often unchanged: a state equal to the one last written
+	// (equal, which is stricter than equal bytes: a time's location, nil
+	// against empty) encodes to the same bytes, and encoding 10k units
+	// costs hundreds of ms.
+	if s.saved != nil && equal(st, s.saved) {
 		return nil
 	}
 	// Compared in compact form, the file is indented only when written:
