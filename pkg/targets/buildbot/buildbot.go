@@ -137,6 +137,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight"
 )
 
 // Defaults of Opts.
@@ -357,7 +358,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("buildbot %s: unit %s: record the POST before sending it: %w", t.name, r.Unit, err)
 	}
 	if err := t.post(ctx, r, key); err != nil {
-		if errors.Is(err, httpx.ErrBadRequest) || errors.Is(err, httpx.ErrForbidden) || errors.Is(err, httpx.ErrNotFound) {
+		if inflight.Refused(err) {
 			// Refused: the master made no change.
 			t.unmark(key)
 		}

@@ -31,6 +31,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
 // MaxAge is the age past which Record deletes the records of units that
@@ -157,6 +159,14 @@ func (d Dir) PostedAt(key string) (time.Time, bool) {
 		return info.ModTime(), true
 	}
 	return d.now(), true
+}
+
+// Refused reports whether err is a server's refusal of the request (a 4xx
+// other than 429): the server made no job, so its record is Done. Any
+// other failure (a 5xx a proxy may answer while the server still works, a
+// transport error, a cancelled context) leaves the record in place.
+func Refused(err error) bool {
+	return errors.Is(err, httpx.ErrBadRequest) || errors.Is(err, httpx.ErrForbidden) || errors.Is(err, httpx.ErrNotFound)
 }
 
 // Waiting returns when the request of key was recorded, and whether that

@@ -1,11 +1,17 @@
 package inflight
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trawl-ci/trawl/pkg/httpx"
 )
 
 var t0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -146,5 +152,29 @@ func TestPrune(t *testing.T) {
 	want := []string{tempPrefix + "b-2", key, "young"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("after Record: %v, want %v", got, want)
+	}
+}
+
+// TestRefused: only a server's refusal deletes a record; a failure that
+// may hide a request the server still works on keeps it.
+func TestRefused(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&httpx.StatusError{Status: http.StatusBadRequest}, true},
+		{&httpx.StatusError{Status: http.StatusUnauthorized}, true},
+		{&httpx.StatusError{Status: http.StatusForbidden}, true},
+		{&httpx.StatusError{Status: http.StatusNotFound}, true},
+		{&httpx.StatusError{Status: http.StatusUnprocessableEntity}, true},
+		{&httpx.StatusError{Status: http.StatusTooManyRequests}, false},
+		{&httpx.StatusError{Status: http.StatusBadGateway}, false},
+		{&httpx.StatusError{Status: http.StatusInternalServerError}, false},
+		{fmt.Errorf("post: %w", context.Canceled), false},
+		{errors.New("connection reset by peer"), false},
+	} {
+		if got := Refused(tc.err); got != tc.want {
+			t.Errorf("Refused(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
