@@ -24,6 +24,10 @@ type GitHubWorkflow struct {
 	Token secret.Source `yaml:"token" json:"token"`
 	// MaxPages bounds the search for a run dispatched before a crash.
 	MaxPages int `yaml:"max_pages" json:"max_pages"`
+	// PostGrace is how long a trigger waits for the run of a dispatch an
+	// earlier, killed run may have had on the wire before dispatching
+	// again.
+	PostGrace Duration `yaml:"post_grace" json:"post_grace"`
 }
 
 // workflowRE is the form of a workflow file name or id.
@@ -31,11 +35,12 @@ var workflowRE = regexp.MustCompile(`^([1-9][0-9]*|[A-Za-z0-9_.-]+\.ya?ml)$`)
 
 // githubWorkflow reads a target's github-workflow block.
 func (l *loader) githubWorkflow(f field) *GitHubWorkflow {
-	o := l.object(f, "api_url", "repo", "workflow", "ref", "token_file", "token_env", "max_pages")
+	o := l.object(f, "api_url", "repo", "workflow", "ref", "token_file", "token_env", "max_pages", "post_grace")
 	g := &GitHubWorkflow{
-		APIURL:   l.httpURL(o.get("api_url"), false),
-		Token:    l.secret(o, true),
-		MaxPages: l.integer(o.get("max_pages"), DefaultForgeCIMaxPages, 1, 100),
+		APIURL:    l.httpURL(o.get("api_url"), false),
+		Token:     l.secret(o, true),
+		MaxPages:  l.integer(o.get("max_pages"), DefaultForgeCIMaxPages, 1, 100),
+		PostGrace: l.duration(o.get("post_grace"), DefaultForgeCIPostGrace),
 	}
 	rf := o.get("repo")
 	if g.Repo = l.required(rf); g.Repo != "" && !repoRE.MatchString(g.Repo) {

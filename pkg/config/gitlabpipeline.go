@@ -26,6 +26,11 @@ const DefaultMaxRunningForgeCI = 20
 // forge CI target searches to find its job again.
 const DefaultForgeCIMaxPages = 3
 
+// DefaultForgeCIPostGrace is how long a forge CI target waits for the
+// pipeline or run of a creation request an earlier, killed run may have
+// had on the wire before creating it again.
+const DefaultForgeCIPostGrace = Duration(2 * 60 * 1e9)
+
 // GitLabPipeline configures a gitlab-pipeline target.
 type GitLabPipeline struct {
 	// URL is the GitLab instance, e.g. https://gitlab.com.
@@ -45,15 +50,20 @@ type GitLabPipeline struct {
 	Token secret.Source `yaml:"token" json:"token"`
 	// MaxPages bounds the search for a pipeline made before a crash.
 	MaxPages int `yaml:"max_pages" json:"max_pages"`
+	// PostGrace is how long a trigger waits for the pipeline of a creation
+	// request an earlier, killed run may have had on the wire before
+	// creating it again.
+	PostGrace Duration `yaml:"post_grace" json:"post_grace"`
 }
 
 // gitlabPipeline reads a target's gitlab-pipeline block.
 func (l *loader) gitlabPipeline(f field) *GitLabPipeline {
-	o := l.object(f, "url", "project", "ref", "mode", "trigger_token_file", "trigger_token_env", "token_file", "token_env", "max_pages")
+	o := l.object(f, "url", "project", "ref", "mode", "trigger_token_file", "trigger_token_env", "token_file", "token_env", "max_pages", "post_grace")
 	g := &GitLabPipeline{
-		URL:      l.httpURL(o.get("url"), true),
-		Token:    l.secret(o, true),
-		MaxPages: l.integer(o.get("max_pages"), DefaultForgeCIMaxPages, 1, 100),
+		URL:       l.httpURL(o.get("url"), true),
+		Token:     l.secret(o, true),
+		MaxPages:  l.integer(o.get("max_pages"), DefaultForgeCIMaxPages, 1, 100),
+		PostGrace: l.duration(o.get("post_grace"), DefaultForgeCIPostGrace),
 	}
 	pf := o.get("project")
 	if g.Project = l.required(pf); g.Project != "" && !projectPathRE.MatchString(g.Project) && !numericRE.MatchString(g.Project) {
