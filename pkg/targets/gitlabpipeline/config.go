@@ -1,6 +1,8 @@
 package gitlabpipeline
 
 import (
+	"time"
+
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/driver"
@@ -24,6 +26,12 @@ func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The records of creation requests on the wire live in the state
+	// directory; plan and validate, which never trigger, write nothing.
+	stateDir := env.StateDir
+	if env.ReadOnly {
+		stateDir = ""
+	}
 	gt, err := New(Opts{
 		Name:         t.Name,
 		URL:          g.URL,
@@ -32,6 +40,8 @@ func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
 		Mode:         g.Mode,
 		TriggerToken: g.TriggerToken,
 		HTTP:         hc,
+		StateDir:     stateDir,
+		PostGrace:    time.Duration(g.PostGrace),
 		MaxPages:     g.MaxPages,
 		Logger:       env.Logger,
 	})

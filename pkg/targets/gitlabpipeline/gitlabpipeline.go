@@ -102,10 +102,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -114,6 +116,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight"
 )
 
 // The ways to create a pipeline.
@@ -130,6 +133,10 @@ const DefaultMaxPages = 3
 
 // perPage is the page size of the adoption look-up: GitLab's maximum.
 const perPage = 100
+
+// DefaultPostGrace is how long a trigger waits, when Opts.PostGrace is 0,
+// for the pipeline of an earlier run's creation request to appear.
+const DefaultPostGrace = 2 * time.Minute
 
 // maxRemembered bounds the pipelines whose variables are remembered.
 const maxRemembered = 10000
@@ -154,6 +161,17 @@ type Opts struct {
 	HTTP *http.Client
 	// MaxPages bounds the adoption look-up; 0 means DefaultMaxPages.
 	MaxPages int
+	// StateDir, when set, holds a record of each creation request under
+	// StateDir/gitlab-pipeline/<Name> until its pipeline is known (package
+	// inflight); empty means no records, and a request on the wire when
+	// trawl dies may create a second pipeline.
+	StateDir string
+	// PostGrace is how long a trigger waits for the pipeline of an
+	// earlier run's creation request to appear before creating it again;
+	// 0 means DefaultPostGrace.
+	PostGrace time.Duration
+	// Now is the clock of the records; nil means time.Now.
+	Now func() time.Time
 	// Logger receives progress; nil means no logging.
 	Logger *zap.Logger
 }
@@ -167,6 +185,8 @@ type Target struct {
 	token      secret.Source
 	api        *gl.Client
 	maxPages   int
+	records    inflight.Dir
+	postGrace  time.Duration
 	log        *zap.Logger
 	configHash string
 
@@ -202,6 +222,8 @@ func New(o Opts) (*Target, error) {
 		return nil, fmt.Errorf("gitlab-pipeline %s: no HTTP client", o.Name)
 	case o.MaxPages < 0:
 		return nil, fmt.Errorf("gitlab-pipeline %s: MaxPages %d is negative", o.Name, o.MaxPages)
+	case o.PostGrace < 0:
+		return nil, fmt.Errorf("gitlab-pipeline %s: PostGrace %s is negative", o.Name, o.PostGrace)
 	}
 	api, err := gl.NewAuthSourceClient(gl.Unauthenticated{},
 		gl.WithBaseURL(root+"/api/v4"),
@@ -214,15 +236,22 @@ func New(o Opts) (*Target, error) {
 		return nil, fmt.Errorf("gitlab-pipeline %s: %w", o.Name, err)
 	}
 	t := &Target{
-		name:     o.Name,
-		project:  o.Project,
-		ref:      o.Ref,
-		mode:     o.Mode,
-		token:    o.TriggerToken,
-		api:      api,
-		maxPages: o.MaxPages,
-		log:      o.Logger,
-		seen:     map[int64]attempt{},
+		name:      o.Name,
+		project:   o.Project,
+		ref:       o.Ref,
+		mode:      o.Mode,
+		token:     o.TriggerToken,
+		api:       api,
+		maxPages:  o.MaxPages,
+		postGrace: o.PostGrace,
+		log:       o.Logger,
+		seen:      map[int64]attempt{},
+	}
+	if o.StateDir != "" {
+		t.records = inflight.Dir{Path: filepath.Join(o.StateDir, "gitlab-pipeline", o.Name), Now: o.Now}
+	}
+	if t.postGrace == 0 {
+		t.postGrace = DefaultPostGrace
 	}
 	if t.maxPages == 0 {
 		t.maxPages = DefaultMaxPages
@@ -285,28 +314,51 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: request needs a unit and a fingerprint", t.name)
 	}
 	want := attempt{r.Unit, r.Fingerprint, strconv.Itoa(r.Attempt)}
+	key := targets.AttemptID(r.Unit, r.Fingerprint, r.Attempt)
 	found, err := t.find(ctx, want, r.Exclude)
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: look for its pipeline: %w", t.name, r.Unit, err)
 	}
 	if found != nil {
+		t.done(key)
 		t.log.Info("gitlab-pipeline: adopted", zap.String("target", t.name), zap.String("unit", r.Unit),
 			zap.Int64("pipeline", found.ID))
 		return targets.Job{Target: t.name, ID: strconv.FormatInt(found.ID, 10), URL: found.WebURL,
 			BaseCommit: r.Base.Commit, Adopted: true}, nil
 	}
+	if at, wait := t.records.Waiting(key, t.postGrace); wait {
+		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: an earlier run sent the creation of pipeline %s at %s and may have died before GitLab answered; "+
+			"no such pipeline is listed yet: looking again until %s before creating it: %w",
+			t.name, r.Unit, key, at.UTC().Format(time.RFC3339), at.Add(t.postGrace).UTC().Format(time.RFC3339), targets.ErrWaiting)
+	}
 	vars, err := Variables(r)
 	if err != nil {
 		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: encode: %w", t.name, r.Unit, err)
 	}
+	if err := t.records.Record(key); err != nil {
+		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: record the creation before sending it: %w", t.name, r.Unit, err)
+	}
 	p, err := t.create(ctx, vars)
 	if err != nil {
+		if inflight.Refused(err) {
+			// Refused: GitLab made no pipeline.
+			t.done(key)
+		}
 		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: create pipeline: %w", t.name, r.Unit, err)
 	}
+	t.done(key)
 	t.remember(p.ID, want)
 	t.log.Info("gitlab-pipeline: created", zap.String("target", t.name), zap.String("unit", r.Unit),
 		zap.Int64("pipeline", p.ID), zap.String("status", p.Status))
 	return targets.Job{Target: t.name, ID: strconv.FormatInt(p.ID, 10), URL: p.WebURL, BaseCommit: r.Base.Commit}, nil
+}
+
+// done deletes the record of key's creation request: its pipeline is
+// known, or GitLab refused it.
+func (t *Target) done(key string) {
+	if err := t.records.Done(key); err != nil {
+		t.log.Warn("gitlab-pipeline: cannot delete a creation record", zap.String("target", t.name), zap.Error(err))
+	}
 }
 
 // source is the pipeline source the mode creates.

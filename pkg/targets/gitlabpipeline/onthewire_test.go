@@ -1,0 +1,144 @@
+package gitlabpipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/gitlabpipeline"
+)
+
+// holdCreate stands between trawl and the fake GitLab: it holds the first
+// creation request (POST .../pipeline) before GitLab has made the
+// pipeline, as a slow server does, and hands it on (deliver) or drops it
+// (a request lost with the killed process) when released. Further
+// creations go through at once.
+type holdCreate struct {
+	next     http.Handler
+	deliver  bool
+	received chan struct{}
+	release  chan struct{}
+	handed   chan struct{}
+	creates  atomic.Int32
+}
+
+func (h *holdCreate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/pipeline") {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	if h.creates.Add(1) > 1 {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	close(h.received)
+	<-h.release
+	defer close(h.handed)
+	if h.deliver {
+		// GitLab makes the pipeline after all, though nobody waits for its
+		// answer any more.
+		late := r.Clone(context.WithoutCancel(r.Context()))
+		late.Body = io.NopCloser(bytes.NewReader(body))
+		h.next.ServeHTTP(httptest.NewRecorder(), late)
+	}
+}
+
+// TestKilledWithCreateOnTheWire: trawl is killed while its creation
+// request is on the wire and GitLab has not made the pipeline yet. The
+// next trawl finds no pipeline but the record of the request: it waits
+// (targets.ErrWaiting) instead of creating a second pipeline, adopts the
+// pipeline once GitLab lists it, and creates it again only after the
+// grace when the request was lost. One pipeline in every case.
+func TestKilledWithCreateOnTheWire(t *testing.T) {
+	for _, mode := range []string{gitlabpipeline.ModeTrigger, gitlabpipeline.ModeAPI} {
+		for _, deliver := range []bool{true, false} {
+			name := mode + "/lost"
+			if deliver {
+				name = mode + "/delivered"
+			}
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t, mode)
+				h := &holdCreate{next: w.fake, deliver: deliver, received: make(chan struct{}),
+					release: make(chan struct{}), handed: make(chan struct{})}
+				proxy := httptest.NewServer(h)
+				var once sync.Once
+				letGo := func() { once.Do(func() { close(h.release) }) }
+				defer proxy.Close()
+				defer letGo() // before Close, which waits for the held request
+
+				stateDir := t.TempDir()
+				now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+				var mu sync.Mutex
+				clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+				process := func() *gitlabpipeline.Target {
+					tg, err := gitlabpipeline.New(gitlabpipeline.Opts{Name: "gl-ci", URL: proxy.URL, Project: project, Ref: "main",
+						Mode: mode, TriggerToken: triggerSource(t), HTTP: w.httpClient(t), StateDir: stateDir,
+						PostGrace: time.Minute, Now: clock})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return tg
+				}
+				r := request("fp1", 0)
+				ctx, kill := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() {
+					_, err := process().Trigger(ctx, r)
+					done <- err
+				}()
+				select {
+				case <-h.received:
+				case err := <-done:
+					t.Fatalf("the first trigger ended before its creation request: %v", err)
+				case <-time.After(time.Minute):
+					t.Fatal("no creation request within a minute")
+				}
+				kill()
+				if err := <-done; err == nil {
+					t.Fatal("the killed trigger succeeded")
+				}
+
+				next := process()
+				if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+					t.Fatalf("trigger while the creation is on the wire: %v, want a wait", err)
+				}
+				letGo()
+				<-h.handed
+				if deliver {
+					job, err := next.Trigger(context.Background(), r)
+					if err != nil || !job.Adopted {
+						t.Fatalf("trigger once GitLab has the pipeline: %+v %v, want it adopted", job, err)
+					}
+				} else {
+					if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+						t.Fatalf("trigger within the grace: %v, want a wait", err)
+					}
+					mu.Lock()
+					now = now.Add(time.Minute + time.Second)
+					mu.Unlock()
+					job, err := next.Trigger(context.Background(), r)
+					if err != nil || job.Adopted {
+						t.Fatalf("trigger past the grace: %+v %v, want a new pipeline", job, err)
+					}
+				}
+				if n := len(w.fake.Pipelines()); n != 1 {
+					t.Errorf("%d pipelines, want 1 (%d creation requests)", n, h.creates.Load())
+				}
+			})
+		}
+	}
+}
