@@ -1,6 +1,8 @@
 package githubworkflow
 
 import (
+	"time"
+
 	"github.com/trawl-ci/trawl/pkg/config"
 	"github.com/trawl-ci/trawl/pkg/cycle"
 	"github.com/trawl-ci/trawl/pkg/driver"
@@ -26,15 +28,23 @@ func FromConfig(env driver.Env, t config.Target) (cycle.Target, error) {
 	if api != "" {
 		api += "/" // config gives it without the slash go-github needs
 	}
+	// The records of creation requests on the wire live in the state
+	// directory; plan and validate, which never trigger, write nothing.
+	stateDir := env.StateDir
+	if env.ReadOnly {
+		stateDir = ""
+	}
 	gt, err := New(Opts{
-		Name:     t.Name,
-		APIURL:   api,
-		Repo:     g.Repo,
-		Workflow: g.Workflow,
-		Ref:      g.Ref,
-		HTTP:     hc,
-		MaxPages: g.MaxPages,
-		Logger:   env.Logger,
+		Name:      t.Name,
+		APIURL:    api,
+		Repo:      g.Repo,
+		Workflow:  g.Workflow,
+		Ref:       g.Ref,
+		HTTP:      hc,
+		StateDir:  stateDir,
+		PostGrace: time.Duration(g.PostGrace),
+		MaxPages:  g.MaxPages,
+		Logger:    env.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -93,6 +93,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -106,6 +107,7 @@ import (
 
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight"
 )
 
 // The workflow inputs trawl sends.
@@ -126,6 +128,7 @@ const (
 	DefaultMaxPages     = 3
 	DefaultFindAttempts = 5
 	DefaultFindInterval = 2 * time.Second
+	DefaultPostGrace    = 2 * time.Minute
 )
 
 // perPage is the page size of the run look-up: GitHub's maximum.
@@ -152,6 +155,17 @@ type Opts struct {
 	// dispatch that did not name it; 0 means the defaults.
 	FindAttempts int
 	FindInterval time.Duration
+	// StateDir, when set, holds a record of each dispatch under
+	// StateDir/github-workflow/<Name> until its run is known (package
+	// inflight); empty means no records, and a dispatch on the wire when
+	// trawl dies may start a second run.
+	StateDir string
+	// PostGrace is how long a trigger waits for the run of an earlier
+	// run's dispatch to be listed before dispatching again; 0 means
+	// DefaultPostGrace.
+	PostGrace time.Duration
+	// Now is the clock of the records; nil means time.Now.
+	Now func() time.Time
 	// Logger receives progress; nil means no logging.
 	Logger *zap.Logger
 }
@@ -167,6 +181,8 @@ type Target struct {
 	maxPages     int
 	findAttempts int
 	findInterval time.Duration
+	records      inflight.Dir
+	postGrace    time.Duration
 	log          *zap.Logger
 	configHash   string
 
@@ -204,7 +220,7 @@ func New(o Opts) (*Target, error) {
 		return nil, fmt.Errorf("github-workflow %s: no ref", o.Name)
 	case o.HTTP == nil:
 		return nil, fmt.Errorf("github-workflow %s: no HTTP client", o.Name)
-	case o.MaxPages < 0 || o.FindAttempts < 0 || o.FindInterval < 0:
+	case o.MaxPages < 0 || o.FindAttempts < 0 || o.FindInterval < 0 || o.PostGrace < 0:
 		return nil, fmt.Errorf("github-workflow %s: a negative bound", o.Name)
 	}
 	api, err := gh.NewClient(gh.WithHTTPClient(o.HTTP), gh.WithURLs(&root, &root), gh.WithDisableRateLimitCheck())
@@ -213,7 +229,13 @@ func New(o Opts) (*Target, error) {
 	}
 	t := &Target{
 		name: o.Name, owner: owner, repo: repo, workflow: o.Workflow, ref: o.Ref, api: api,
-		maxPages: o.MaxPages, findAttempts: o.FindAttempts, findInterval: o.FindInterval, log: o.Logger,
+		maxPages: o.MaxPages, findAttempts: o.FindAttempts, findInterval: o.FindInterval, postGrace: o.PostGrace, log: o.Logger,
+	}
+	if o.StateDir != "" {
+		t.records = inflight.Dir{Path: filepath.Join(o.StateDir, "github-workflow", o.Name), Now: o.Now}
+	}
+	if t.postGrace == 0 {
+		t.postGrace = DefaultPostGrace
 	}
 	if t.maxPages == 0 {
 		t.maxPages = DefaultMaxPages
@@ -279,15 +301,33 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 		return fail("look for its run", err)
 	}
 	if run != nil {
+		t.done(marker)
 		t.log.Info("github-workflow: adopted", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int64("run", run.GetID()))
 		return t.job(r, run.GetID(), run.GetHTMLURL(), true), nil
+	}
+	if at, wait := t.records.Waiting(marker, t.postGrace); wait {
+		return fail("dispatch", fmt.Errorf("an earlier run dispatched %q at %s and may have died before GitHub answered or listed the run; "+
+			"looking again until %s before dispatching: %w",
+			RunName(r), at.UTC().Format(time.RFC3339), at.Add(t.postGrace).UTC().Format(time.RFC3339), targets.ErrWaiting))
+	}
+	// Recorded whatever the answer will be: a server that answers the run
+	// id has made the run by then, but the answer is lost as surely as a
+	// 204 when trawl dies with the dispatch on the wire.
+	if err := t.records.Record(marker); err != nil {
+		return fail("record the dispatch before sending it", err)
 	}
 	details, _, err := t.api.Actions.CreateWorkflowDispatchEventByFileName(ctx, t.owner, t.repo, t.workflow,
 		gh.CreateWorkflowDispatchEventRequest{Ref: t.ref, Inputs: inputs, ReturnRunDetails: new(true)})
 	if err != nil {
-		return fail("dispatch", apiError(err))
+		err = apiError(err)
+		if inflight.Refused(err) {
+			// Refused: GitHub started no run.
+			t.done(marker)
+		}
+		return fail("dispatch", err)
 	}
 	if id := details.GetWorkflowRunID(); id > 0 {
+		t.done(marker)
 		t.log.Info("github-workflow: dispatched", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int64("run", id))
 		return t.job(r, id, details.GetHTMLURL(), false), nil
 	}
@@ -304,12 +344,21 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 			return fail("find the dispatched run", err)
 		}
 		if run != nil {
+			t.done(marker)
 			t.log.Info("github-workflow: dispatched", zap.String("target", t.name), zap.String("unit", r.Unit), zap.Int64("run", run.GetID()))
 			return t.job(r, run.GetID(), run.GetHTMLURL(), false), nil
 		}
 	}
 	return fail("dispatched", fmt.Errorf("no run named %q listed after %d looks %s apart; the next tick adopts it once GitHub lists it",
 		RunName(r), t.findAttempts, t.findInterval))
+}
+
+// done deletes the record of marker's dispatch: its run is known, or
+// GitHub refused it.
+func (t *Target) done(marker string) {
+	if err := t.records.Done(marker); err != nil {
+		t.log.Warn("github-workflow: cannot delete a dispatch record", zap.String("target", t.name), zap.Error(err))
+	}
 }
 
 // job is the Job of run id.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,6 +139,9 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 				}
 				if n := len(w.fake.Pipelines()); n != 1 {
 					t.Errorf("%d pipelines, want 1 (%d creation requests)", n, h.creates.Load())
+				}
+				if left, _ := os.ReadDir(filepath.Join(stateDir, "gitlab-pipeline", "gl-ci")); len(left) != 0 {
+					t.Errorf("records left once the job is known: %v", left)
 				}
 			})
 		}

@@ -1,0 +1,149 @@
+package githubworkflow_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trawl-ci/trawl/pkg/targets"
+	"github.com/trawl-ci/trawl/pkg/targets/githubworkflow"
+)
+
+// holdDispatch stands between trawl and the fake GitHub: it holds the
+// first dispatch before GitHub has made the run, as GitHub does while it
+// creates the run asynchronously, and hands it on (deliver) or drops it
+// (a request lost with the killed process) when released. Further
+// dispatches go through at once.
+type holdDispatch struct {
+	next       http.Handler
+	deliver    bool
+	received   chan struct{}
+	release    chan struct{}
+	handed     chan struct{}
+	dispatches atomic.Int32
+}
+
+func (h *holdDispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/dispatches") {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	if h.dispatches.Add(1) > 1 {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	close(h.received)
+	<-h.release
+	defer close(h.handed)
+	if h.deliver {
+		// GitHub makes the run after all, though nobody waits for its
+		// answer any more.
+		late := r.Clone(context.WithoutCancel(r.Context()))
+		late.Body = io.NopCloser(bytes.NewReader(body))
+		h.next.ServeHTTP(httptest.NewRecorder(), late)
+	}
+}
+
+// TestKilledWithDispatchOnTheWire: trawl is killed while its dispatch is
+// on the wire and GitHub has not made the run yet, on a server that
+// answers 204 and on one that answers the run's id (whose answer is lost
+// all the same). The next trawl finds no run but the record of the
+// dispatch: it waits (targets.ErrWaiting) instead of dispatching again,
+// adopts the run once GitHub lists it, and dispatches again only after
+// the grace when the dispatch was lost. One run in every case.
+func TestKilledWithDispatchOnTheWire(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		details, deliver bool
+	}{
+		{"204/delivered", false, true},
+		{"204/lost", false, false},
+		{"run details/delivered", true, true},
+		{"run details/lost", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, workflowYAML)
+			w.fake.SetDispatchDetails(tc.details)
+			h := &holdDispatch{next: w.fake, deliver: tc.deliver, received: make(chan struct{}),
+				release: make(chan struct{}), handed: make(chan struct{})}
+			proxy := httptest.NewServer(h)
+			var once sync.Once
+			letGo := func() { once.Do(func() { close(h.release) }) }
+			defer proxy.Close()
+			defer letGo() // before Close, which waits for the held request
+
+			stateDir := t.TempDir()
+			now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+			var mu sync.Mutex
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			process := func() *githubworkflow.Target {
+				return w.target(t, func(o *githubworkflow.Opts) {
+					o.APIURL, o.StateDir, o.PostGrace, o.Now, o.FindAttempts = proxy.URL+"/", stateDir, time.Minute, clock, 2
+				})
+			}
+			r := request("fp1", 0)
+			ctx, kill := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := process().Trigger(ctx, r)
+				done <- err
+			}()
+			select {
+			case <-h.received:
+			case err := <-done:
+				t.Fatalf("the first trigger ended before its dispatch: %v", err)
+			case <-time.After(time.Minute):
+				t.Fatal("no dispatch within a minute")
+			}
+			kill()
+			if err := <-done; err == nil {
+				t.Fatal("the killed trigger succeeded")
+			}
+
+			next := process()
+			if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+				t.Fatalf("trigger while the dispatch is on the wire: %v, want a wait", err)
+			}
+			letGo()
+			<-h.handed
+			if tc.deliver {
+				job, err := next.Trigger(context.Background(), r)
+				if err != nil || !job.Adopted {
+					t.Fatalf("trigger once GitHub lists the run: %+v %v, want it adopted", job, err)
+				}
+			} else {
+				if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
+					t.Fatalf("trigger within the grace: %v, want a wait", err)
+				}
+				mu.Lock()
+				now = now.Add(time.Minute + time.Second)
+				mu.Unlock()
+				job, err := next.Trigger(context.Background(), r)
+				if err != nil || job.Adopted {
+					t.Fatalf("trigger past the grace: %+v %v, want a new run", job, err)
+				}
+			}
+			if n := len(w.fake.Runs()); n != 1 {
+				t.Errorf("%d runs, want 1 (%d dispatches)", n, h.dispatches.Load())
+			}
+			if left, _ := os.ReadDir(filepath.Join(stateDir, "github-workflow", "gh-ci")); len(left) != 0 {
+				t.Errorf("records left once the job is known: %v", left)
+			}
+		})
+	}
+}
