@@ -60,11 +60,23 @@
 // Opts.FindInterval apart. A run GitHub has not listed by then is an error
 // of this trigger, and the next tick adopts it by name.
 //
+// A trawl killed while its dispatch is on the wire cannot know whether
+// GitHub got it, and GitHub may not list the run yet when the next trawl
+// looks. With Opts.StateDir, each dispatch is recorded on disk before it
+// is sent (package inflight) and the record dropped once the run is known
+// (or GitHub refused the dispatch with a 4xx); a trigger that finds a
+// record but no run waits (targets.ErrWaiting) up to PostGrace (default
+// 2m) from the recorded dispatch for the run to be listed, and only then
+// dispatches again. The record serves both answers: a server that answers
+// the run's id has made the run by then, but that answer is lost with a
+// killed process as surely as a 204, and the record is written before
+// either is known.
+//
 // What cannot be matched: a run older than the pages read (more than
 // MaxPages×100 newer dispatch runs of the workflow), a run renamed or
-// deleted, and a run GitHub had not created yet when the next tick looked
-// (the dispatch is asynchronous: a crash right after the dispatch and a
-// restart within the same seconds could dispatch twice). The look-up and
+// deleted, and a run not listed yet when its record is gone (a state
+// directory deleted with the state file, no StateDir, or a run GitHub
+// lists only after PostGrace). The look-up and
 // the dispatch are two requests: run one trawl per target.
 //
 // # Results

@@ -59,14 +59,21 @@
 // between the creation and the state write, or a lost state file, leads to
 // adoption, not a second pipeline.
 //
+// A trawl killed while its creation request is on the wire cannot know
+// whether GitLab got it, and GitLab may still be creating the pipeline
+// when the next trawl looks. With Opts.StateDir, each creation is
+// recorded on disk before it is sent (package inflight) and the record
+// dropped once the pipeline is known (or GitLab refused the request with
+// a 4xx); a trigger that finds a record but no pipeline waits
+// (targets.ErrWaiting) up to PostGrace (default 2m) from the recorded
+// request for the pipeline to appear, and only then creates it again.
+//
 // What cannot be matched: a pipeline older than the pages read (more than
 // MaxPages×100 newer pipelines of that source on that ref), on another ref,
-// one whose variables were changed by hand, and one GitLab is still
-// creating when the next trawl looks: a trawl killed with its POST on the
-// wire and restarted within the seconds GitLab takes to answer it could
-// create a second pipeline (nothing is recorded before the POST; the
-// suite's kills never hit that window against the fake, which answers at
-// once). A variables read that fails
+// one whose variables were changed by hand, and one still being created
+// when its record is gone (a state directory deleted with the state file,
+// no StateDir, or a creation GitLab lists only after PostGrace). A
+// variables read that fails
 // fails the trigger (nothing is created), so a token without the Developer
 // role is an error every tick, never a duplicate. The look-up and the
 // creation are two requests: run one trawl per target.
