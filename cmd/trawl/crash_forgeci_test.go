@@ -44,7 +44,11 @@ func (w *crashWorld) forgeCITarget(t *testing.T, kind string) string {
 			t.Fatal(err)
 		}
 	}
-	// Every unit runs at once: the suite is about kills, not the queue.
+	// Every unit runs at once: the suite is about kills, not the queue. A
+	// trawl killed between recording a creation and sending it makes the
+	// next one wait post_grace for a job the fake never got; the fakes
+	// answer at once, and 100ms instead of the default 2m lets the quick
+	// rounds of trawl once settle.
 	running := units + prs
 	switch kind {
 	case "gitlab-pipeline":
@@ -55,7 +59,7 @@ func (w *crashWorld) forgeCITarget(t *testing.T, kind string) string {
 		t.Cleanup(srv.Close)
 		write("gl.token", "glpat-crash")
 		write("gl.trigger", "glptt-crash")
-		return fmt.Sprintf("max_running: %d\n    gitlab-pipeline: {url: %s, project: ci/kernel, ref: main, trigger_token_file: gl.trigger, token_file: gl.token}",
+		return fmt.Sprintf("max_running: %d\n    gitlab-pipeline: {url: %s, project: ci/kernel, ref: main, trigger_token_file: gl.trigger, token_file: gl.token, post_grace: 100ms}",
 			running, srv.URL)
 	case "github-workflow":
 		w.ghci = ghfake.New(ghfake.Options{Tokens: []string{"ghp_crash_ci"}})
@@ -63,7 +67,7 @@ func (w *crashWorld) forgeCITarget(t *testing.T, kind string) string {
 		srv := httptest.NewServer(w.gate.wrap(w.ghci))
 		t.Cleanup(srv.Close)
 		write("ghci.token", "ghp_crash_ci")
-		return fmt.Sprintf("max_running: %d\n    github-workflow: {api_url: %s, repo: ci/kernel, workflow: trawl.yml, ref: main, token_file: ghci.token}",
+		return fmt.Sprintf("max_running: %d\n    github-workflow: {api_url: %s, repo: ci/kernel, workflow: trawl.yml, ref: main, token_file: ghci.token, post_grace: 100ms}",
 			running, srv.URL)
 	}
 	t.Fatalf("no forge CI world for %s", kind)
