@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,61 @@ func TestKilledWithDispatchOnTheWire(t *testing.T) {
 			}
 			if left, _ := os.ReadDir(filepath.Join(stateDir, "github-workflow", "gh-ci")); len(left) != 0 {
 				t.Errorf("records left once the job is known: %v", left)
+			}
+		})
+	}
+}
+
+// failDispatch answers the next dispatch with status, without passing it
+// to GitHub, then lets the others through.
+type failDispatch struct {
+	next   http.Handler
+	status atomic.Int32
+}
+
+func (f *failDispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/dispatches") {
+		if s := f.status.Swap(0); s != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(int(s))
+			w.Write([]byte(`{"message":"no"}`))
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// TestFailedDispatchRecord: a dispatch GitHub refused (4xx) started no
+// run, so the next trigger dispatches at once; one that failed with a 5xx
+// (GitHub may still make the run) keeps its record, and the next trigger
+// waits.
+func TestFailedDispatchRecord(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		wantWait bool
+	}{
+		{http.StatusUnprocessableEntity, false},
+		{http.StatusForbidden, false},
+		{http.StatusInternalServerError, true},
+		{http.StatusBadGateway, true},
+	} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			w := newWorld(t, workflowYAML)
+			f := &failDispatch{next: w.fake}
+			f.status.Store(int32(tc.status))
+			proxy := httptest.NewServer(f)
+			defer proxy.Close()
+			tg := w.target(t, func(o *githubworkflow.Opts) { o.APIURL, o.StateDir = proxy.URL+"/", t.TempDir() })
+			r := request("fp1", 0)
+			if _, err := tg.Trigger(context.Background(), r); err == nil {
+				t.Fatalf("a dispatch answered %d succeeded", tc.status)
+			}
+			_, err := tg.Trigger(context.Background(), r)
+			if got := errors.Is(err, targets.ErrWaiting); got != tc.wantWait {
+				t.Fatalf("next trigger: %v; want a wait: %v", err, tc.wantWait)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tc.wantWait]; len(w.fake.Runs()) != want {
+				t.Errorf("%d runs, want %d", len(w.fake.Runs()), want)
 			}
 		})
 	}

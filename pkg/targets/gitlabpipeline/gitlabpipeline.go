@@ -334,7 +334,7 @@ func (t *Target) Trigger(ctx context.Context, r targets.Request) (targets.Job, e
 			BaseCommit: r.Base.Commit, Adopted: true}, nil
 	}
 	if at, wait := t.records.Waiting(key, t.postGrace); wait {
-		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: an earlier run sent the creation of pipeline %s at %s and may have died before GitLab answered; "+
+		return targets.Job{}, fmt.Errorf("gitlab-pipeline %s: unit %s: an earlier run asked for the pipeline of job %s at %s and may have died before GitLab answered; "+
 			"no such pipeline is listed yet: looking again until %s before creating it: %w",
 			t.name, r.Unit, key, at.UTC().Format(time.RFC3339), at.Add(t.postGrace).UTC().Format(time.RFC3339), targets.ErrWaiting)
 	}

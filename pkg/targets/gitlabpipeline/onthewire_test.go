@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,5 +146,62 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// failCreate answers the next creation request with status, without
+// passing it to GitLab, then lets the others through.
+type failCreate struct {
+	next   http.Handler
+	status atomic.Int32
+}
+
+func (f *failCreate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pipeline") {
+		if s := f.status.Swap(0); s != 0 {
+			http.Error(w, `{"message":"no"}`, int(s))
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// TestFailedCreateRecord: a creation GitLab refused (4xx) made no
+// pipeline, so the next trigger creates at once; one that failed with a
+// 5xx (a proxy may answer so while GitLab still works) keeps its record,
+// and the next trigger waits.
+func TestFailedCreateRecord(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		wantWait bool
+	}{
+		{http.StatusBadRequest, false},
+		{http.StatusForbidden, false},
+		{http.StatusBadGateway, true},
+		{http.StatusServiceUnavailable, true},
+	} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			w := newWorld(t, gitlabpipeline.ModeAPI)
+			f := &failCreate{next: w.fake}
+			f.status.Store(int32(tc.status))
+			proxy := httptest.NewServer(f)
+			defer proxy.Close()
+			tg, err := gitlabpipeline.New(gitlabpipeline.Opts{Name: "gl-ci", URL: proxy.URL, Project: project, Ref: "main",
+				Mode: gitlabpipeline.ModeAPI, HTTP: w.httpClient(t), StateDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := request("fp1", 0)
+			if _, err := tg.Trigger(context.Background(), r); err == nil {
+				t.Fatalf("a creation answered %d succeeded", tc.status)
+			}
+			_, err = tg.Trigger(context.Background(), r)
+			if got := errors.Is(err, targets.ErrWaiting); got != tc.wantWait {
+				t.Fatalf("next trigger: %v; want a wait: %v", err, tc.wantWait)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tc.wantWait]; len(w.fake.Pipelines()) != want {
+				t.Errorf("%d pipelines, want %d", len(w.fake.Pipelines()), want)
+			}
+		})
 	}
 }
