@@ -16,6 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/driver"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/githubworkflow"
 )
@@ -199,6 +204,41 @@ func TestFailedDispatchRecord(t *testing.T) {
 			}
 			if want := map[bool]int{true: 0, false: 1}[tc.wantWait]; len(w.fake.Runs()) != want {
 				t.Errorf("%d runs, want %d", len(w.fake.Runs()), want)
+			}
+		})
+	}
+}
+
+// TestFromConfigRecordsInStateDir: the configured target records its
+// dispatches under <state_dir>/github-workflow/<name>, and plan and
+// validate (read-only) write nothing there.
+func TestFromConfigRecordsInStateDir(t *testing.T) {
+	for _, readOnly := range []bool{false, true} {
+		t.Run(strconv.FormatBool(readOnly), func(t *testing.T) {
+			w := newWorld(t, workflowYAML)
+			f := &failDispatch{next: w.fake}
+			f.status.Store(http.StatusBadGateway) // the dispatch may be on its way: the record stays
+			proxy := httptest.NewServer(f)
+			defer proxy.Close()
+			stateDir := t.TempDir()
+			env := driver.Env{
+				Client:   func(string, *httpx.Credential, bool) (*http.Client, error) { return w.hc, nil },
+				Logger:   zap.NewNop(),
+				StateDir: stateDir,
+				ReadOnly: readOnly,
+			}
+			ct, err := githubworkflow.FromConfig(env, config.Target{Name: "gh-ci", Type: config.TargetGitHubWorkflow,
+				GitHubWorkflow: &config.GitHubWorkflow{APIURL: proxy.URL, Repo: repo, Workflow: "trawl.yml", Ref: "main",
+					MaxPages: 1, PostGrace: config.DefaultForgeCIPostGrace}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ct.Trigger(context.Background(), request("fp1", 0)); err == nil {
+				t.Fatal("a dispatch answered 502 succeeded")
+			}
+			records, _ := os.ReadDir(filepath.Join(stateDir, "github-workflow", "gh-ci"))
+			if want := map[bool]int{false: 1, true: 0}[readOnly]; len(records) != want {
+				t.Errorf("%d records, want %d", len(records), want)
 			}
 		})
 	}

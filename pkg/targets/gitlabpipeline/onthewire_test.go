@@ -16,6 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/trawl-ci/trawl/pkg/config"
+	"github.com/trawl-ci/trawl/pkg/driver"
+	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/gitlabpipeline"
 )
@@ -201,6 +206,41 @@ func TestFailedCreateRecord(t *testing.T) {
 			}
 			if want := map[bool]int{true: 0, false: 1}[tc.wantWait]; len(w.fake.Pipelines()) != want {
 				t.Errorf("%d pipelines, want %d", len(w.fake.Pipelines()), want)
+			}
+		})
+	}
+}
+
+// TestFromConfigRecordsInStateDir: the configured target records its
+// creations under <state_dir>/gitlab-pipeline/<name>, and plan and
+// validate (read-only) write nothing there.
+func TestFromConfigRecordsInStateDir(t *testing.T) {
+	for _, readOnly := range []bool{false, true} {
+		t.Run(strconv.FormatBool(readOnly), func(t *testing.T) {
+			w := newWorld(t, gitlabpipeline.ModeAPI)
+			f := &failCreate{next: w.fake}
+			f.status.Store(http.StatusBadGateway) // the creation may be on its way: the record stays
+			proxy := httptest.NewServer(f)
+			defer proxy.Close()
+			stateDir := t.TempDir()
+			env := driver.Env{
+				Client:   func(string, *httpx.Credential, bool) (*http.Client, error) { return w.httpClient(t), nil },
+				Logger:   zap.NewNop(),
+				StateDir: stateDir,
+				ReadOnly: readOnly,
+			}
+			ct, err := gitlabpipeline.FromConfig(env, config.Target{Name: "gl-ci", Type: config.TargetGitLabPipeline,
+				GitLabPipeline: &config.GitLabPipeline{URL: proxy.URL, Project: project, Ref: "main", Mode: config.GitLabPipelineAPI,
+					MaxPages: 1, PostGrace: config.DefaultForgeCIPostGrace}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ct.Trigger(context.Background(), request("fp1", 0)); err == nil {
+				t.Fatal("a creation answered 502 succeeded")
+			}
+			records, _ := os.ReadDir(filepath.Join(stateDir, "gitlab-pipeline", "gl-ci"))
+			if want := map[bool]int{false: 1, true: 0}[readOnly]; len(records) != want {
+				t.Errorf("%d records, want %d", len(records), want)
 			}
 		})
 	}
