@@ -42,7 +42,7 @@ demo: ## run the main job on the embedded default: recorded Patchwork -> in-proc
 
 .PHONY: test
 test: lint ## the whole suite: gofmt, vet, golangci-lint (with staticcheck), then every test with -race
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 20m ./...
 	# The fault suite in full (1,000 ticks); under -race above it runs 120.
 	go test -count=1 -run '^TestFaultsLoseNothing$$' ./pkg/cycle
 

@@ -78,7 +78,9 @@ func (w *crashWorld) advanceBuildbot(t *testing.T, rng *rand.Rand) {
 	if w.bbAdvances <= killsPerRound && rng.IntN(3) != 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Generous: on two cores shared with the rest of the race-enabled
+	// suite, the master's builds once took longer than two minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := w.bb.WaitBuilds(ctx, w.bbProject+"/"); err != nil {
 		t.Fatal(err)
