@@ -97,30 +97,13 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		Closers:    &a.closers,
 		Shared:     &driver.Shared{},
 	}
-	var tgts []cycle.Target
-	for _, t := range cfg.Targets {
-		build, ok := targetTypes[t.Type]
-		if !ok {
-			return nil, fmt.Errorf("target %s: unsupported type %q", t.Name, t.Type)
-		}
-		tg, err := build(env, t)
-		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
-		}
-		tgts = append(tgts, tg)
+	tgts, err := buildTargets(env, cfg.Targets)
+	if err != nil {
+		return nil, err
 	}
-
-	stores := map[string]cycle.Reporter{}
-	for _, rc := range cfg.Reporters {
-		build, ok := reporterTypes[rc.Type]
-		if !ok {
-			return nil, fmt.Errorf("reporter %s: unsupported type %q", rc.Name, rc.Type)
-		}
-		r, err := build(env, rc)
-		if err != nil {
-			return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
-		}
-		stores[rc.Name] = r
+	stores, err := buildReporters(env, cfg.Reporters)
+	if err != nil {
+		return nil, err
 	}
 
 	var srcs []cycle.Source
@@ -188,6 +171,41 @@ func New(cfg *config.Config, o Options) (app *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// buildTargets builds each configured target through the registry.
+func buildTargets(env driver.Env, ts []config.Target) ([]cycle.Target, error) {
+	var out []cycle.Target
+	for _, t := range ts {
+		build, ok := targetTypes[t.Type]
+		if !ok {
+			return nil, fmt.Errorf("target %s: unsupported type %q", t.Name, t.Type)
+		}
+		tg, err := build(env, t)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		out = append(out, tg)
+	}
+	return out, nil
+}
+
+// buildReporters builds each configured results store through the
+// registry, by name.
+func buildReporters(env driver.Env, rs []config.Reporter) (map[string]cycle.Reporter, error) {
+	out := map[string]cycle.Reporter{}
+	for _, rc := range rs {
+		build, ok := reporterTypes[rc.Type]
+		if !ok {
+			return nil, fmt.Errorf("reporter %s: unsupported type %q", rc.Name, rc.Type)
+		}
+		r, err := build(env, rc)
+		if err != nil {
+			return nil, fmt.Errorf("reporter %s: %w", rc.Name, err)
+		}
+		out[rc.Name] = r
+	}
+	return out, nil
 }
 
 // openState locks the state file (unless ReadOnly) and checks that it can be
