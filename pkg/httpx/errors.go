@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,4 +137,31 @@ func transportError(err error, timeout time.Duration, expired bool) error {
 		return fmt.Errorf("the server closed the connection without answering: %w", err)
 	}
 	return err
+}
+
+// GetJSON GETs u with c, asking for JSON, and decodes a 2xx answer of at
+// most limit bytes into v. It reads the body to the end, which the HTTP
+// cache needs to store it. A non-2xx answer is CheckResponse's error.
+func GetJSON(ctx context.Context, c *http.Client, u string, limit int64, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := CheckResponse(resp); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return fmt.Errorf("read GET %s: %w", u, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decode GET %s: %w", u, err)
+	}
+	return nil
 }

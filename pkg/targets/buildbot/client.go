@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 
@@ -118,28 +116,9 @@ func (t *Target) builderID(ctx context.Context, name string) (int, error) {
 	return page.Builders[0].BuilderID, nil
 }
 
-// getJSON GETs u and decodes the JSON answer into v.
+// getJSON GETs u and decodes the JSON answer into v. The Accept header
+// matters: without it the master renders indented text/plain
+// (www/rest.py).
 func (t *Target) getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	// Without it the master renders indented text/plain (www/rest.py).
-	req.Header.Set("Accept", "application/json")
-	resp, err := t.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := httpx.CheckResponse(resp); err != nil {
-		return err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("read GET %s: %w", u, err)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("decode GET %s: %w", u, err)
-	}
-	return nil
+	return httpx.GetJSON(ctx, t.http, u, maxBody, v)
 }

@@ -142,28 +142,7 @@ func (t *Target) subtree(ctx context.Context, root *node, budget int) (nodes []n
 
 // getJSON GETs u from the API and decodes the JSON answer into v.
 func (t *Target) getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := t.apiHTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := httpx.CheckResponse(resp); err != nil {
-		return err
-	}
-	// Read to the end: the HTTP cache stores only a body read whole.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("read GET %s: %w", u, err)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("decode GET %s: %w", u, err)
-	}
-	return nil
+	return httpx.GetJSON(ctx, t.apiHTTP, u, maxBody, v)
 }
 
 // patchsetRequest is the body of POST /api/patchset.
