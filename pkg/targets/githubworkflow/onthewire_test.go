@@ -1,10 +1,8 @@
 package githubworkflow_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,47 +21,8 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/githubworkflow"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight/inflighttest"
 )
-
-// holdDispatch stands between trawl and the fake GitHub: it holds the
-// first dispatch before GitHub has made the run, as GitHub does while it
-// creates the run asynchronously, and hands it on (deliver) or drops it
-// (a request lost with the killed process) when released. Further
-// dispatches go through at once.
-type holdDispatch struct {
-	next       http.Handler
-	deliver    bool
-	received   chan struct{}
-	release    chan struct{}
-	handed     chan struct{}
-	dispatches atomic.Int32
-}
-
-func (h *holdDispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/dispatches") {
-		h.next.ServeHTTP(w, r)
-		return
-	}
-	if h.dispatches.Add(1) > 1 {
-		h.next.ServeHTTP(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	close(h.received)
-	<-h.release
-	defer close(h.handed)
-	if h.deliver {
-		// GitHub makes the run after all, though nobody waits for its
-		// answer any more.
-		late := r.Clone(context.WithoutCancel(r.Context()))
-		late.Body = io.NopCloser(bytes.NewReader(body))
-		h.next.ServeHTTP(httptest.NewRecorder(), late)
-	}
-}
 
 // TestKilledWithDispatchOnTheWire: trawl is killed while its dispatch is
 // on the wire and GitHub has not made the run yet, on a server that
@@ -85,13 +44,10 @@ func TestKilledWithDispatchOnTheWire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, workflowYAML)
 			w.fake.SetDispatchDetails(tc.details)
-			h := &holdDispatch{next: w.fake, deliver: tc.deliver, received: make(chan struct{}),
-				release: make(chan struct{}), handed: make(chan struct{})}
+			h := inflighttest.New(w.fake, "/dispatches", tc.deliver)
 			proxy := httptest.NewServer(h)
-			var once sync.Once
-			letGo := func() { once.Do(func() { close(h.release) }) }
 			defer proxy.Close()
-			defer letGo() // before Close, which waits for the held request
+			defer h.Release() // before Close, which waits for the held request
 
 			stateDir := t.TempDir()
 			now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -110,7 +66,7 @@ func TestKilledWithDispatchOnTheWire(t *testing.T) {
 				done <- err
 			}()
 			select {
-			case <-h.received:
+			case <-h.Received:
 			case err := <-done:
 				t.Fatalf("the first trigger ended before its dispatch: %v", err)
 			case <-time.After(time.Minute):
@@ -125,8 +81,8 @@ func TestKilledWithDispatchOnTheWire(t *testing.T) {
 			if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
 				t.Fatalf("trigger while the dispatch is on the wire: %v, want a wait", err)
 			}
-			letGo()
-			<-h.handed
+			h.Release()
+			<-h.Handed
 			if tc.deliver {
 				job, err := next.Trigger(context.Background(), r)
 				if err != nil || !job.Adopted {
@@ -145,7 +101,7 @@ func TestKilledWithDispatchOnTheWire(t *testing.T) {
 				}
 			}
 			if n := len(w.fake.Runs()); n != 1 {
-				t.Errorf("%d runs, want 1 (%d dispatches)", n, h.dispatches.Load())
+				t.Errorf("%d runs, want 1 (%d dispatches)", n, h.Posts())
 			}
 			if left, _ := os.ReadDir(filepath.Join(stateDir, "github-workflow", "gh-ci")); len(left) != 0 {
 				t.Errorf("records left once the job is known: %v", left)

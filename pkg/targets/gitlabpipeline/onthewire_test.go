@@ -1,10 +1,8 @@
 package gitlabpipeline_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,47 +21,8 @@ import (
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/gitlabpipeline"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight/inflighttest"
 )
-
-// holdCreate stands between trawl and the fake GitLab: it holds the first
-// creation request (POST .../pipeline) before GitLab has made the
-// pipeline, as a slow server does, and hands it on (deliver) or drops it
-// (a request lost with the killed process) when released. Further
-// creations go through at once.
-type holdCreate struct {
-	next     http.Handler
-	deliver  bool
-	received chan struct{}
-	release  chan struct{}
-	handed   chan struct{}
-	creates  atomic.Int32
-}
-
-func (h *holdCreate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/pipeline") {
-		h.next.ServeHTTP(w, r)
-		return
-	}
-	if h.creates.Add(1) > 1 {
-		h.next.ServeHTTP(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	close(h.received)
-	<-h.release
-	defer close(h.handed)
-	if h.deliver {
-		// GitLab makes the pipeline after all, though nobody waits for its
-		// answer any more.
-		late := r.Clone(context.WithoutCancel(r.Context()))
-		late.Body = io.NopCloser(bytes.NewReader(body))
-		h.next.ServeHTTP(httptest.NewRecorder(), late)
-	}
-}
 
 // TestKilledWithCreateOnTheWire: trawl is killed while its creation
 // request is on the wire and GitLab has not made the pipeline yet. The
@@ -80,13 +39,10 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				w := newWorld(t, mode)
-				h := &holdCreate{next: w.fake, deliver: deliver, received: make(chan struct{}),
-					release: make(chan struct{}), handed: make(chan struct{})}
+				h := inflighttest.New(w.fake, "/pipeline", deliver)
 				proxy := httptest.NewServer(h)
-				var once sync.Once
-				letGo := func() { once.Do(func() { close(h.release) }) }
 				defer proxy.Close()
-				defer letGo() // before Close, which waits for the held request
+				defer h.Release() // before Close, which waits for the held request
 
 				stateDir := t.TempDir()
 				now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -109,7 +65,7 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 					done <- err
 				}()
 				select {
-				case <-h.received:
+				case <-h.Received:
 				case err := <-done:
 					t.Fatalf("the first trigger ended before its creation request: %v", err)
 				case <-time.After(time.Minute):
@@ -124,8 +80,8 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 				if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
 					t.Fatalf("trigger while the creation is on the wire: %v, want a wait", err)
 				}
-				letGo()
-				<-h.handed
+				h.Release()
+				<-h.Handed
 				if deliver {
 					job, err := next.Trigger(context.Background(), r)
 					if err != nil || !job.Adopted {
@@ -144,7 +100,7 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 					}
 				}
 				if n := len(w.fake.Pipelines()); n != 1 {
-					t.Errorf("%d pipelines, want 1 (%d creation requests)", n, h.creates.Load())
+					t.Errorf("%d pipelines, want 1 (%d creation requests)", n, h.Posts())
 				}
 				if left, _ := os.ReadDir(filepath.Join(stateDir, "gitlab-pipeline", "gl-ci")); len(left) != 0 {
 					t.Errorf("records left once the job is known: %v", left)
