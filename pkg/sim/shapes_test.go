@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/trawl-ci/trawl/pkg/capture"
 )
 
 // recorded is where pwfake keeps its copies of the recorded Patchwork
@@ -46,18 +48,18 @@ func keys(t *testing.T, b []byte) []string {
 	return out
 }
 
-// first returns the first element of a recorded JSON list, or the
-// recorded object.
-func first(t *testing.T, name string) []byte {
+// first returns the first element of the recorded JSON list in file, or
+// the recorded object.
+func first(t *testing.T, file string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(recorded, name))
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) {
 		var items []json.RawMessage
 		if err := json.Unmarshal(b, &items); err != nil || len(items) == 0 {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", file, err)
 		}
 		return items[0]
 	}
@@ -66,7 +68,7 @@ func first(t *testing.T, name string) []byte {
 
 // TestShapesMatchRecordings holds the simulated Patchwork to the recorded
 // server: a series detail, a patch in a listing, a cover letter detail and
-// a check have the recorded fields, nested ones included, in the recorded
+// a check and an event have the recorded fields, nested ones included, in the recorded
 // order.
 func TestShapesMatchRecordings(t *testing.T) {
 	w := New(Options{Series: 5, PullRequests: -1, Seed: 1})
@@ -79,14 +81,23 @@ func TestShapesMatchRecordings(t *testing.T) {
 	if multi == nil {
 		t.Fatal("no series with a cover letter")
 	}
+	if len(w.pw.events) == 0 {
+		t.Fatal("no events")
+	}
+	// pwfake keeps no event; the event is held to ../shared's recording.
+	shared, err := capture.Shared("patchwork")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, file string
 		sim        []byte
 	}{
-		{"series", "series-list-all.json", multi.detail},
-		{"patch", "patches-list-series1.json", multi.patches[0].list},
-		{"cover", "covers-detail-3.json", w.pw.coverJSON(multi)},
-		{"check", "checks-list-patch-1.json", mustJSON(pwCheckJSON{})},
+		{"series", filepath.Join(recorded, "series-list-all.json"), multi.detail},
+		{"patch", filepath.Join(recorded, "patches-list-series1.json"), multi.patches[0].list},
+		{"cover", filepath.Join(recorded, "covers-detail-3.json"), w.pw.coverJSON(multi)},
+		{"check", filepath.Join(recorded, "checks-list-patch-1.json"), mustJSON(pwCheckJSON{})},
+		{"event", filepath.Join(shared, "events-series-created-netdev.json"), mustJSON(w.pw.events[0])},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, got := keys(t, first(t, tc.file)), keys(t, tc.sim)
