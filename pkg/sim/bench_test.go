@@ -20,6 +20,7 @@ var (
 	soakTicks = flag.Int("sim.soak", 1000, "idle ticks of BenchmarkIdleSoak")
 	schedule  = flag.Duration("sim.schedule", time.Minute, "tick interval for the detection latency")
 	profile   = flag.String("sim.cpuprofile", "", "write a CPU profile of the measured ticks to this file")
+	heapAt    = flag.String("sim.heapprofile", "", "write a profile of the live heap before each measured tick to this file")
 )
 
 // probe measures one stretch of work in this process: CPU time, wall time,
@@ -114,6 +115,23 @@ func cpuProfile(b *testing.B, name string) func() {
 	}
 }
 
+// heapProfile writes, into -sim.heapprofile with name appended, what is
+// live on the heap as of the last GC (startProbe's): what trawl keeps
+// between ticks.
+func heapProfile(b *testing.B, name string) {
+	if *heapAt == "" {
+		return
+	}
+	f, err := os.Create(*heapAt + "." + name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // report prints and reports what one tick cost.
 func report(b *testing.B, h *harness, name string, before map[string]Counts, m measured, triggered int) {
 	b.Helper()
@@ -183,6 +201,7 @@ func BenchmarkTick(b *testing.B) {
 					b.StartTimer()
 					stop := cpuProfile(b, sc.name+"-"+kind)
 					p := startProbe()
+					heapProfile(b, sc.name+"-"+kind)
 					rep := h.tick(b)
 					m := p.end()
 					stop()
