@@ -1,6 +1,7 @@
 package cycle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -214,8 +215,66 @@ func TestTriggerOnceOnUnchangedData(t *testing.T) {
 	if u.Job == nil || u.Job.ID != "job-1-1" || u.TriggeredAt == nil || u.Fingerprint == "" || len(u.Inputs) == 0 {
 		t.Fatalf("state of triggered unit incomplete: %+v", u)
 	}
-	if !u.FirstSeen.Equal(time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)) || !u.LastSeen.Equal(h.now) {
-		t.Fatalf("first/last seen = %v/%v", u.FirstSeen, u.LastSeen)
+	first0 := time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
+	if !u.FirstSeen.Equal(first0) || !u.LastSeen.Equal(first0) {
+		t.Fatalf("first/last seen after 5 minutes = %v/%v, want both %v (LastSeen kept to %v)", u.FirstSeen, u.LastSeen, first0, SeenResolution)
+	}
+	h.now = h.now.Add(SeenResolution)
+	h.run(t, Act)
+	u = h.store.st.Units[unit(1)]
+	if !u.FirstSeen.Equal(first0) || !u.LastSeen.Equal(h.now) {
+		t.Fatalf("first/last seen = %v/%v, want %v/%v", u.FirstSeen, u.LastSeen, first0, h.now)
+	}
+}
+
+// TestIdleCycleChangesNoState: a cycle that finds nothing changed leaves
+// the state as it was, so that its Save writes nothing (an idle tick at
+// 10k units would otherwise encode and write a 30 MB file). A field
+// stamped on every cycle fails it.
+func TestIdleCycleChangesNoState(t *testing.T) {
+	h := newHarness(t, series(1, 1, "a", "b"), series(2, 1, "c"))
+	h.run(t, Act)
+	h.now = h.now.Add(time.Minute)
+	h.run(t, Act) // the jobs' results, reports
+	before, err := json.Marshal(h.store.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.now = h.now.Add(time.Minute)
+		if rep := h.run(t, Act); rep.Count.Triggered != 0 {
+			t.Fatalf("idle cycle triggered %d", rep.Count.Triggered)
+		}
+		after, err := json.Marshal(h.store.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Fatalf("an idle cycle changed the state:\nbefore %s\nafter  %s", before, after)
+		}
+	}
+}
+
+func TestRestamp(t *testing.T) {
+	at := time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		{"same cycle", at, at},
+		{"a minute later", at.Add(time.Minute), at},
+		{"just under the resolution", at.Add(SeenResolution - time.Nanosecond), at},
+		{"at the resolution", at.Add(SeenResolution), at.Add(SeenResolution)},
+		{"an hour later", at.Add(time.Hour), at.Add(time.Hour)},
+		{"clock set back", at.Add(-time.Minute), at.Add(-time.Minute)},
+	} {
+		if got := restamp(at, tc.now); !got.Equal(tc.want) {
+			t.Errorf("%s: restamp(%v, %v) = %v, want %v", tc.name, at, tc.now, got, tc.want)
+		}
+	}
+	if got := restamp(time.Time{}, at); !got.Equal(at) {
+		t.Errorf("restamp of a zero stamp = %v, want %v", got, at)
 	}
 }
 

@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,7 +27,7 @@ func (r *Runner) record(p *pass, ds []decision) {
 			p.st.Units[ur.Unit] = u
 		}
 		u.Source = ur.Source
-		u.LastSeen = p.start
+		u.LastSeen = restamp(u.LastSeen, p.start)
 		u.GoneSince = nil
 		if e := d.eval; e != nil && e.err != nil {
 			p.rep.Errors++
@@ -49,4 +50,22 @@ func (r *Runner) record(p *pass, ds []decision) {
 		}
 		p.rep.Units = append(p.rep.Units, ur)
 	}
+}
+
+// SeenResolution is how precisely a unit's LastSeen is kept: a cycle that
+// sees a unit restamps it only when the stamp is older than this. An
+// exact stamp changed every unit on every cycle, so an idle cycle had to
+// encode and write the whole state file (10k units: ~30 MB and a few
+// hundred ms of CPU) only to move it; LastSeen is shown, never decided
+// on (a unit leaving is timed by GoneSince).
+const SeenResolution = 10 * time.Minute
+
+// restamp returns a unit's LastSeen after a cycle that started at now saw it:
+// last, unless it is older than SeenResolution (or from the future: a
+// clock set back).
+func restamp(last, now time.Time) time.Time {
+	if d := now.Sub(last); d >= 0 && d < SeenResolution {
+		return last
+	}
+	return now
 }

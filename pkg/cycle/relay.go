@@ -87,13 +87,17 @@ func (r *Runner) relayOne(st *state.State, c *change.Change, from change.Key, he
 		u = &state.Unit{Change: string(c.Key), Target: relayTarget, Source: c.Source, FirstSeen: now}
 		st.Units[key] = u
 	}
-	u.LastSeen, u.GoneSince = now, nil
+	u.LastSeen, u.GoneSince = restamp(u.LastSeen, now), nil
 	u.Status, u.Reason = "relayed", "from "+string(from)
 	u.Fingerprint = c.HeadSHA + "+" + head
 	res := targets.Result{State: s.State, Summary: "relayed from " + string(from) + ": " + s.Description, URL: s.URL}
-	u.Result = &res
-	t := now
-	u.ResultAt = &t
+	// The relayed status is read every cycle; its time, like LastSeen,
+	// is kept to SeenResolution while it says the same.
+	at := now
+	if u.Result != nil && *u.Result == res && u.ResultAt != nil {
+		at = restamp(*u.ResultAt, now)
+	}
+	u.Result, u.ResultAt = &res, &at
 	rep.Units = append(rep.Units, UnitReport{Unit: key, Change: c.Key, Target: relayTarget, Title: c.Title,
 		Outcome: "relayed", Detail: string(s.State) + ": " + s.Context + " from " + string(from), Fingerprint: u.Fingerprint})
 	r.enqueueAs(st, key, u, c, home, res, RelayPrefix+s.Context, now)
