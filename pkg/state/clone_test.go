@@ -313,6 +313,9 @@ func TestEqualSeesEveryField(t *testing.T) {
 	n := 0
 	leaves(t, "State", reflect.ValueOf(&st).Elem(), func(path string, change, undo func()) {
 		n++
+		if path == "State.Schema" {
+			return // not recorded: Save writes the current one (TestEqualIgnoresWhatTheFileDoesNotRecord)
+		}
 		change()
 		if equal(&st, ref) || equal(ref, &st) {
 			t.Errorf("equal misses a change to %s", path)
@@ -331,8 +334,6 @@ func TestEqualSeesEveryField(t *testing.T) {
 // differently ("items": null against []), so equal must tell them apart.
 func TestEqualTellsNilFromEmpty(t *testing.T) {
 	cases := map[string]func(*State){
-		"units":         func(st *State) { st.Units = map[string]*Unit{} },
-		"outbox":        func(st *State) { st.Outbox = []*Post{} },
 		"items":         func(st *State) { st.Outbox = []*Post{{Items: []string{}}} },
 		"done":          func(st *State) { st.Outbox = []*Post{{Done: []string{}}} },
 		"started":       func(st *State) { st.Outbox = []*Post{{Started: []string{}}} },
@@ -356,6 +357,37 @@ func TestEqualTellsNilFromEmpty(t *testing.T) {
 		}
 		if equal(a, b) || equal(b, a) {
 			t.Errorf("%s: equal does not tell nil from empty", name)
+		}
+	}
+}
+
+// TestEqualIgnoresWhatTheFileDoesNotRecord: states that differ only in
+// what the file does not record (the schema read, nil against empty units
+// or outbox) encode to the same bytes, so equal holds and an idle cycle's
+// Save is skipped; a cycle that posted every report it queued leaves an
+// empty outbox where the last Save had none.
+func TestEqualIgnoresWhatTheFileDoesNotRecord(t *testing.T) {
+	cases := map[string]func(*State){
+		"schema": func(st *State) { st.Schema = 0 },
+		"units":  func(st *State) { st.Units = nil },
+		"outbox": func(st *State) { st.Outbox = []*Post{} },
+	}
+	for name, change := range cases {
+		a, b := &State{Schema: Schema, Units: map[string]*Unit{}}, &State{Schema: Schema, Units: map[string]*Unit{}}
+		change(b)
+		ab, err := json.Marshal(recordOf(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bb, err := json.Marshal(recordOf(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ab, bb) {
+			t.Fatalf("%s: encodings differ (%s against %s): equal must tell them apart", name, ab, bb)
+		}
+		if !equal(a, b) || !equal(b, a) {
+			t.Errorf("%s: equal tells apart states that encode the same", name)
 		}
 	}
 }
