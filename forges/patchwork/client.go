@@ -3,6 +3,7 @@ package patchwork
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ var ErrListing = errors.New("listing not complete")
 type Client struct {
 	base *url.URL // scheme, host and path prefix, without a trailing slash
 	hc   *http.Client
+
+	mu       sync.Mutex
+	listings map[string]*pageMemo // by listingKey, for ListPatches' listings
 }
 
 // NewClient returns a client for the instance at baseURL (for example
@@ -117,7 +121,12 @@ func (c *Client) ListPatches(ctx context.Context, o ListOptions) ([]Patch, error
 		q.Set("msgid", bareMsgID(o.MsgID))
 		ctx = httpx.CacheIfComplete(ctx, nonEmptyList)
 	}
-	patches, err := getList(ctx, c, c.api("patches/", q), func(p Patch) int64 { return p.ID }, o.Known)
+	u := c.api("patches/", q)
+	var memo *pageMemo
+	if o.MsgID == "" && o.Series == 0 {
+		memo = c.memo(u) // a project's listing, read every tick
+	}
+	patches, err := getList(ctx, c, u, func(p Patch) int64 { return p.ID }, o.Known, memo)
 	if err != nil {
 		return nil, c.errorf("list patches", err)
 	}
@@ -132,7 +141,7 @@ func (c *Client) FindCovers(ctx context.Context, project, msgid string) ([]Cover
 	q := url.Values{"per_page": {strconv.Itoa(perPage)}}
 	q.Set("project", project)
 	q.Set("msgid", bareMsgID(msgid))
-	covers, err := getList(httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q), func(cv Cover) int64 { return cv.ID }, nil)
+	covers, err := getList(httpx.CacheIfComplete(ctx, nonEmptyList), c, c.api("covers/", q), func(cv Cover) int64 { return cv.ID }, nil, nil)
 	if err != nil {
 		return nil, c.errorf("find covers", err)
 	}
@@ -329,11 +338,11 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 // listing from which nothing left since the previous tick costs one pass,
 // and one from which an item left costs two. A page out of range
 // ("Invalid page.", when the listing shrank) also starts a new pass.
-func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64, known map[int64]bool) ([]T, error) {
+func getList[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64, known map[int64]bool, memo *pageMemo) ([]T, error) {
 	prev := known
 	var lastErr error
 	for pass := 1; pass <= maxPasses; pass++ {
-		items, pages, err := listPass(ctx, c, u, id)
+		items, pages, err := listPass(ctx, c, u, id, memo)
 		var se *httpx.StatusError
 		if (errors.As(err, &se) && se.Status == http.StatusNotFound && pages > 1) || errors.Is(err, errChanged) {
 			lastErr = err // the listing grew or shrank under us
@@ -369,6 +378,77 @@ func holdsAll(ids, prev map[int64]bool) bool {
 	return true
 }
 
+// pageMemo keeps the pages of one listing as last decoded, by page
+// number, with the SHA-256 of their bodies: a page whose body is the same
+// bytes again is not decoded again. Patchwork sends no validators
+// (recorded: no ETag, Last-Modified or Cache-Control on any API answer,
+// fixtures/patchwork/INDEX.md), so an idle tick reads every page of the
+// listing in full, and decoding them was a third of its CPU at 10,000
+// series. The items it hands out are shared between reads: read-only.
+// A nil *pageMemo keeps nothing.
+type pageMemo struct {
+	mu    sync.Mutex
+	pages map[int]memoPage
+}
+
+type memoPage struct {
+	sum   [sha256.Size]byte
+	items any // []T of the listing
+}
+
+// memoItems returns the items of page n as decoded from body before, if
+// memo holds them for the very same bytes.
+func memoItems[T any](memo *pageMemo, n int, body []byte) ([]T, bool) {
+	if memo == nil {
+		return nil, false
+	}
+	sum := sha256.Sum256(body)
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	pg, ok := memo.pages[n]
+	if !ok || pg.sum != sum {
+		return nil, false
+	}
+	items, ok := pg.items.([]T)
+	return items, ok
+}
+
+// put records items as page n's, decoded from body.
+func (memo *pageMemo) put(n int, body []byte, items any) {
+	if memo == nil {
+		return
+	}
+	sum := sha256.Sum256(body)
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	if memo.pages == nil {
+		memo.pages = map[int]memoPage{}
+	}
+	memo.pages[n] = memoPage{sum: sum, items: items}
+}
+
+// memo returns the page memo of the listing u is a page of: the same
+// path and query but for the page, its size and since (which moves with
+// every tick's lookback window, while the pages often stay the same).
+func (c *Client) memo(u *url.URL) *pageMemo {
+	q := u.Query()
+	for _, k := range []string{"page", "per_page", "since"} {
+		q.Del(k)
+	}
+	key := u.Path + "?" + q.Encode()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listings == nil {
+		c.listings = map[string]*pageMemo{}
+	}
+	m := c.listings[key]
+	if m == nil {
+		m = &pageMemo{}
+		c.listings[key] = m
+	}
+	return m
+}
+
 // errChanged marks a pass over a listing whose pages disagree on where
 // it ends: it grew or shrank while it was read.
 var errChanged = errors.New("the listing changed while it was read")
@@ -384,22 +464,30 @@ type listPage[T any] struct {
 // readPage reads page u of a listing. The body is decoded once: by the
 // validator the HTTP stack runs before it trusts (or caches) an answer,
 // which keeps what it decoded for the body it accepted last; only when
-// that is not the body returned is it decoded again.
-func readPage[T any](ctx context.Context, c *Client, u *url.URL) (listPage[T], error) {
+// that is not the body returned is it decoded again. With a memo, a body
+// that is the same bytes as the page's last one is not decoded at all.
+func readPage[T any](ctx context.Context, c *Client, u *url.URL, memo *pageMemo) (listPage[T], error) {
 	var (
 		mu      sync.Mutex
 		checked []byte // the body the validator accepted last
 		decoded []T
 	)
+	n, err := pageNumber(u)
+	if err != nil {
+		return listPage[T]{}, fmt.Errorf("listing page %s: %w: %w", u.Redacted(), ErrListing, err)
+	}
 	v := func(resp *http.Response, body []byte) error {
 		// Patchwork serves its API as application/json (recorded: every
 		// *.headers.txt of the API).
 		if err := httpx.MediaType(resp, "application/json"); err != nil {
 			return err
 		}
-		var items []T
-		if err := json.Unmarshal(body, &items); err != nil {
-			return fmt.Errorf("decode: %w", err)
+		items, ok := memoItems[T](memo, n, body)
+		if !ok {
+			if err := json.Unmarshal(body, &items); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+			memo.put(n, body, items)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -438,8 +526,8 @@ func readPage[T any](ctx context.Context, c *Client, u *url.URL) (listPage[T], e
 // rel="next" to the page after it, the last without one, all agreeing on
 // the last page. Pages that disagree on it (the listing grew or shrank
 // while it was read) are errChanged, for another pass.
-func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64) ([]T, int, error) {
-	first, err := readPage[T](ctx, c, u)
+func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int64, memo *pageMemo) ([]T, int, error) {
+	first, err := readPage[T](ctx, c, u, memo)
 	if err != nil {
 		return nil, 1, err
 	}
@@ -464,7 +552,7 @@ func listPass[T any](ctx context.Context, c *Client, u *url.URL, id func(T) int6
 			q.Set("page", strconv.Itoa(i+2))
 			pu.RawQuery = q.Encode()
 			read.Add(1)
-			pg, err := readPage[T](ctx, c, &pu)
+			pg, err := readPage[T](ctx, c, &pu, memo)
 			if err != nil {
 				return err
 			}
@@ -642,7 +730,7 @@ func (c *Client) SearchSeries(ctx context.Context, project string, submitter int
 		q.Set("submitter", strconv.FormatInt(submitter, 10))
 	}
 	q.Set("q", terms)
-	series, err := getList(ctx, c, c.api("series/", q), func(sr Series) int64 { return sr.ID }, nil)
+	series, err := getList(ctx, c, c.api("series/", q), func(sr Series) int64 { return sr.ID }, nil, nil)
 	if err != nil {
 		return nil, c.errorf("search series", err)
 	}

@@ -37,7 +37,7 @@ func (c *Client) ListEvents(ctx context.Context, project, since string) (events 
 		q.Set("since", since)
 	}
 	u := c.api("events/", q)
-	pg, err := readPage[Event](ctx, c, u)
+	pg, err := readPage[Event](ctx, c, u, nil)
 	if err != nil {
 		return nil, false, c.errorf("list events", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,5 +379,57 @@ func TestListingPagesReadConcurrently(t *testing.T) {
 				t.Errorf("at most %d pages in flight, want 2 to %d", most, pageWorkers)
 			}
 		})
+	}
+}
+
+// TestListingPageChangedIsReadAgain: the pages of a project's listing are
+// remembered by the bytes of their bodies, so that an idle tick does not
+// decode them again; a page whose body changed (a patch renamed on page
+// 3, then back) must give the new items, on a listing whose since moves
+// with every read.
+func TestListingPageChangedIsReadAgain(t *testing.T) {
+	var rename atomic.Bool
+	edit := editPage("3", func(h http.Header, items []json.RawMessage) []json.RawMessage {
+		if !rename.Load() {
+			return items
+		}
+		var p map[string]any
+		if err := json.Unmarshal(items[0], &p); err != nil {
+			panic(err)
+		}
+		p["name"] = "renamed"
+		items[0], _ = json.Marshal(p)
+		return items
+	})
+	srv := newServer(t, pwfake.Phase1, func(h http.Handler) http.Handler { return edit(smallPages("2")(h)) })
+	c := srv.newClient(t)
+	since := time.Date(2006, 11, 26, 5, 20, 0, 0, time.UTC)
+	names := func(step string) map[string]int64 {
+		t.Helper()
+		since = since.Add(time.Minute)
+		ps, err := c.ListPatches(t.Context(), ListOptions{Project: "netdev", Since: since})
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		m := map[string]int64{}
+		for _, p := range ps {
+			m[p.Name] = p.ID
+		}
+		return m
+	}
+	first := names("first")
+	if len(first) < 5 {
+		t.Fatalf("first read: %d patches, want a listing of several pages", len(first))
+	}
+	for _, step := range []struct {
+		name    string
+		renamed bool
+	}{{"again", false}, {"renamed", true}, {"renamed again", true}, {"back", false}} {
+		rename.Store(step.renamed)
+		got := names(step.name)
+		_, has := got["renamed"]
+		if has != step.renamed || len(got) != len(first) {
+			t.Fatalf("%s: names %v, renamed patch present %v, want %v", step.name, got, has, step.renamed)
+		}
 	}
 }

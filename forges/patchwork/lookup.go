@@ -14,7 +14,7 @@ import (
 // that context and user.
 func (c *Client) ListChecks(ctx context.Context, patchID int64, checkContext string) ([]Check, error) {
 	q := url.Values{"per_page": {"250"}, "context": {checkContext}}
-	checks, err := getList(ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q), func(ch Check) int64 { return ch.ID }, nil)
+	checks, err := getList(ctx, c, c.api("patches/"+strconv.FormatInt(patchID, 10)+"/checks/", q), func(ch Check) int64 { return ch.ID }, nil, nil)
 	if err != nil {
 		return nil, c.errorf(fmt.Sprintf("list checks of patch %d", patchID), err)
 	}
