@@ -215,4 +215,4 @@ func GitLabKey(host, project string, iid int64) Key {
 func (c *Change) String() string { return string(c.Key) }
 
 // UnitKey names the unit that builds change k on target t.
-func UnitKey(k Key, target string) string { return fmt.Sprintf("%s@%s", k, target) }
+func UnitKey(k Key, target string) string { return string(k) + "@" + target }

@@ -548,3 +548,34 @@ func BenchmarkBuild10000(b *testing.B) {
 		Build(cs, nil, Limits{})
 	}
 }
+
+// TestMinHeapPopsInOrder: the topological order takes the free component
+// with the smallest key first, so the heap must pop in ascending order
+// whatever the order of pushes, pops interleaved.
+func TestMinHeapPopsInOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for round := range 200 {
+		var h minHeap
+		var want []int
+		for range rng.IntN(50) {
+			v := rng.IntN(30)
+			h.push(v)
+			want = append(want, v)
+			if rng.IntN(4) == 0 {
+				slices.Sort(want)
+				if got := h.pop(); got != want[0] {
+					t.Fatalf("round %d: popped %d, want the smallest of %v", round, got, want)
+				}
+				want = want[1:]
+			}
+		}
+		slices.Sort(want)
+		var rest []int
+		for len(h) > 0 {
+			rest = append(rest, h.pop())
+		}
+		if !slices.Equal(rest, want) {
+			t.Fatalf("round %d: popped %v, want %v", round, rest, want)
+		}
+	}
+}
