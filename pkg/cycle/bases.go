@@ -43,34 +43,40 @@ func (r *Runner) resolveBases(ctx context.Context, p *pass) {
 		change change.Key
 		target string
 	}
-	walked := map[unit]bool{}
-	var walk func(key change.Key, t Target)
-	walk = func(key change.Key, t Target) {
-		c := p.changes[key]
-		if walked[unit{key, t.Name()}] || c == nil || c.Waiting != "" {
+	walked := make(map[unit]bool, len(p.graph.Order))
+	// walk takes c and n, key's change and node (either may be nil),
+	// from the caller that looked them up already: a map look-up by a
+	// long string key is what this stage costs at 10k units.
+	var walk func(key change.Key, c *change.Change, n *graph.Node, t Target)
+	walk = func(key change.Key, c *change.Change, n *graph.Node, t Target) {
+		if c == nil || c.Waiting != "" {
 			return
 		}
-		walked[unit{key, t.Name()}] = true
+		u := unit{key, t.Name()}
+		if walked[u] {
+			return
+		}
+		walked[u] = true
 		if b, resolve := basePlan(c, p.st.Units[change.UnitKey(key, t.Name())]); resolve {
 			k := baseKey{resolver: r.resolverID(t), url: b.URL, branch: b.Branch}
 			if _, done := p.bases[k]; !done {
 				p.bases[k] = r.resolveBase(ctx, t, b.URL, b.Branch)
 			}
 		}
-		if n := p.graph.Nodes[key]; n != nil {
+		if n != nil {
 			for _, d := range n.Deps {
-				walk(d, t)
+				walk(d, p.changes[d], p.graph.Nodes[d], t)
 			}
 		}
 	}
 	for _, key := range p.graph.Order {
-		c := p.changes[key]
-		if _, ok := p.scope[c.Source]; !ok || c.Merged || p.graph.Nodes[key].Status != graph.Ready {
+		c, n := p.changes[key], p.graph.Nodes[key]
+		if _, ok := p.scope[c.Source]; !ok || c.Merged || n.Status != graph.Ready {
 			continue
 		}
 		for _, name := range c.Targets {
 			if t, ok := r.targets[name]; ok {
-				walk(key, t)
+				walk(key, c, n, t)
 			}
 		}
 	}
