@@ -142,7 +142,10 @@ func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
 		ur.Unit, ur.Outcome, ur.Detail = change.UnitKey(c.Key, t), OutcomeUnknown, node.Reason
 		return d
 	}
-	e := ev.unit(c.Key, t)
+	e, ok := ev.memo[unitRef{c.Key, t}]
+	if !ok {
+		e = ev.unit(c, node, t)
+	}
 	uk := e.unit
 	ur.Unit = uk
 	d.eval = e
@@ -161,7 +164,7 @@ func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
 		ur.Outcome, ur.Detail = OutcomeWaiting, e.wait
 		return d
 	}
-	stored := ev.in.stored[uk]
+	stored := e.stored
 	reason, why := compare(stored, e.fp, e.in)
 	limit := ev.in.retryInfra[c.Source]
 	switch {

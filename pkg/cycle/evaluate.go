@@ -8,6 +8,7 @@ import (
 
 	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/change"
+	"github.com/trawl-ci/trawl/pkg/graph"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -29,6 +30,8 @@ type evaluation struct {
 	// closure is what the unit builds before its change: the node's
 	// closure without the merged dependencies its base holds.
 	closure []change.Key
+	// stored is the unit's stored state, nil for a new unit.
+	stored *state.Unit
 }
 
 // evaluator fingerprints units for decide, memoised along the graph. It
@@ -62,24 +65,30 @@ func (ev *evaluator) newEvaluation() *evaluation {
 	return e
 }
 
-// unit fingerprints change key on target t. The graph guarantees that a
-// ready change's dependencies are ready too.
-func (ev *evaluator) unit(key change.Key, t string) *evaluation {
+// dep fingerprints dependency key on target t: from the memo, as a
+// dependency comes before its dependents in the graph's order.
+func (ev *evaluator) dep(key change.Key, t string) *evaluation {
 	if e, ok := ev.memo[unitRef{key, t}]; ok {
 		return e
 	}
-	uk := change.UnitKey(key, t)
-	c := ev.in.changes[key]
-	node := ev.in.graph.Nodes[key]
+	return ev.unit(ev.in.changes[key], ev.in.graph.Nodes[key], t)
+}
+
+// unit fingerprints change c, of graph node node, on target t; decide
+// calls it once per unit, in the graph's order. The graph guarantees that
+// a ready change's dependencies are ready too.
+func (ev *evaluator) unit(c *change.Change, node *graph.Node, t string) *evaluation {
+	uk := change.UnitKey(c.Key, t)
 	e := ev.newEvaluation()
 	e.unit, e.target = uk, t
-	ev.memo[unitRef{key, t}] = e
+	ev.memo[unitRef{c.Key, t}] = e
 	if c.Waiting != "" {
 		e.wait = c.Waiting
 		return e
 	}
 
 	stored := ev.in.stored[uk]
+	e.stored = stored
 	base, wait, err := ev.base(c, t, stored)
 	if err != nil || wait != "" {
 		e.wait, e.err = wait, err
@@ -107,7 +116,7 @@ func (ev *evaluator) unit(key change.Key, t string) *evaluation {
 		if held(d) {
 			continue
 		}
-		de := ev.unit(d, t)
+		de := ev.dep(d, t)
 		if de.err != nil || de.wait != "" {
 			e.wait = fmt.Sprintf("dependency %s waits: %s", d, firstNonEmpty(de.wait, errString(de.err)))
 			return e
