@@ -220,14 +220,24 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 }
 
 // listOpen reads every page of the open pull requests, newest update
-// first. When there is more than one page it revalidates the earlier pages
-// after the last one: if one changed, the list moved while it was paged
-// (a pull request may have been skipped) and it is read again.
+// first. When there is more than one page and one of them changed since
+// it was last read, it revalidates the earlier pages after the last one:
+// if one changed, the list moved while it was paged (a pull request may
+// have been skipped) and it is read again.
 func (s *Source) listOpen(ctx context.Context, st *fetchStats) ([]*gh.PullRequest, error) {
 	for attempt := 1; ; attempt++ {
+		cached := st.cached
 		pages, err := s.listPages(ctx, st)
 		if err != nil {
 			return nil, err
+		}
+		if st.cached-cached == len(pages) {
+			// Every page is as it was when last read (a 304 each): a
+			// change while paging that could skip a pull request moves
+			// one across a page boundary into a page read already, which
+			// shifts the first page not read yet, and that page would
+			// have been read anew. An idle tick reads each page once.
+			return flatten(pages), nil
 		}
 		moved, err := s.moved(ctx, pages, st)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,8 +106,8 @@ func TestFetchIdleCostsNothing(t *testing.T) {
 		t.Error("idle fetch returned other changes")
 	}
 	reqs := e.requestsSince(n)
-	if len(reqs) == 0 {
-		t.Fatal("idle fetch made no request: the cache must revalidate every page")
+	if len(reqs) != 3 {
+		t.Fatalf("idle fetch made %d requests, want 3: each page revalidated once", len(reqs))
 	}
 	for _, r := range reqs {
 		if r.Status != http.StatusNotModified || r.IfNoneMatch == "" || !r.Authenticated {
@@ -208,6 +209,41 @@ func TestFetchListMovedWhilePaging(t *testing.T) {
 	})
 	e.addPRs(250)
 	got := fetch(t, e.source(t, nil))
+	if len(got) != 250 {
+		t.Fatalf("got %d changes, want 250", len(got))
+	}
+	if got[4].Key != change.Key(key(5)) || got[4].HeadSHA != sha("moved") {
+		t.Errorf("change %s head %s, want %s at its new head", got[4].Key, got[4].HeadSHA, key(5))
+	}
+}
+
+// TestFetchWarmListMovedWhilePaging: on a tick whose pages come from the
+// cache (304s), a push that moves a pull request from a page not read yet
+// to the front while paging still shows: the next page is no longer as
+// cached, so the earlier pages are revalidated and the list read again.
+func TestFetchWarmListMovedWhilePaging(t *testing.T) {
+	var armed atomic.Bool
+	var once sync.Once
+	var e *env
+	e = newEnv(t, ghfake.Options{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			if armed.Load() && r.URL.Query().Get("page") == "1" {
+				// Page 1 was just answered 304; pull request 5 sits on
+				// page 3 and a push moves it to the front.
+				once.Do(func() {
+					if err := e.fake.SetHead(testRepo, 5, sha("moved")); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		})
+	})
+	e.addPRs(250)
+	s := e.source(t, nil)
+	fetch(t, s)
+	armed.Store(true)
+	got := fetch(t, s)
 	if len(got) != 250 {
 		t.Fatalf("got %d changes, want 250", len(got))
 	}
