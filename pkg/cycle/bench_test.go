@@ -49,13 +49,10 @@ func benchChanges(n int) []change.Change {
 	return cs
 }
 
-// BenchmarkDecide10000Units measures what a cycle does between the fetch
-// and the triggers for 10,000 unchanged units: the graph, the
-// fingerprints and the decisions (a plan on a filled state; no I/O, the
-// base resolved once).
-//
-//	go test ./pkg/cycle -run '^$' -bench Decide10000
-func BenchmarkDecide10000Units(b *testing.B) {
+// benchRunner is a runner over 10,000 units of one source and target, after
+// the cycle that triggered them all, with the time its clock gives.
+func benchRunner(b *testing.B) (*Runner, []change.Change, time.Time) {
+	b.Helper()
 	cs := benchChanges(10000)
 	store := &sameStore{st: state.New()}
 	now := time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
@@ -67,6 +64,17 @@ func BenchmarkDecide10000Units(b *testing.B) {
 	if err != nil || rep.Count.Triggered != len(cs) {
 		b.Fatalf("first cycle: %v, triggered %d", err, rep.Count.Triggered)
 	}
+	return r, cs, now
+}
+
+// BenchmarkDecide10000Units measures what a cycle does between the fetch
+// and the triggers for 10,000 unchanged units: the graph, the
+// fingerprints and the decisions (a plan on a filled state; no I/O, the
+// base resolved once).
+//
+//	go test ./pkg/cycle -run '^$' -bench Decide10000
+func BenchmarkDecide10000Units(b *testing.B) {
+	r, cs, _ := benchRunner(b)
 	b.ReportAllocs()
 	cpu := cpuTime()
 	for b.Loop() {
@@ -89,16 +97,7 @@ func BenchmarkDecide10000Units(b *testing.B) {
 //
 //	go test ./pkg/cycle -run '^$' -bench GraphFingerprintDecide10000
 func BenchmarkGraphFingerprintDecide10000(b *testing.B) {
-	cs := benchChanges(10000)
-	store := &sameStore{st: state.New()}
-	now := time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
-	r := New(Options{
-		Sources: []Source{&fakeSource{name: "netdev", changes: cs}}, Targets: []Target{newTarget("kci")},
-		Store: store, GoneGrace: time.Hour, Now: func() time.Time { return now },
-	})
-	if rep, err := r.Run(context.Background(), Act, nil); err != nil || rep.Count.Triggered != len(cs) {
-		b.Fatalf("first cycle: %v", err)
-	}
+	r, cs, now := benchRunner(b)
 	ctx := context.Background()
 	var cpu time.Duration
 	b.ReportAllocs()
