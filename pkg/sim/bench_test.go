@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,5 +281,64 @@ func BenchmarkIdleSoak(b *testing.B) {
 		fmt.Printf("soak 1k: %d idle ticks, live heap %.1f MB after tick 10, %.1f MB after tick %d (growth %.2f MB); wall %s, CPU %s, peak RSS %.0f MB\n",
 			*soakTicks, float64(first)/(1<<20), float64(last)/(1<<20), *soakTicks, growth,
 			m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), float64(m.peakRSS)/(1<<20))
+	}
+}
+
+var idleTicks = flag.Int("sim.idle", 48, "idle ticks of BenchmarkIdleTicks after its cold tick")
+
+// BenchmarkIdleTicks measures a cold tick and then -sim.idle consecutive
+// idle ticks at the shape of issue 13's 10x project (Issue10x: 15,000
+// series, 56 list pages) and at the 10k world of BenchmarkTick without
+// pull requests: the Patchwork requests of each idle tick, split into the
+// list pages (the floor) and the rest (re-checks of dependencies and
+// message-ids nobody resolves), with their most and mean per tick. Over
+// more than 32 ticks it shows whether the re-checks fall due together.
+//
+//	go test ./pkg/sim -run '^$' -bench IdleTicks -benchtime 1x
+func BenchmarkIdleTicks(b *testing.B) {
+	for _, sh := range []struct {
+		name string
+		o    Options
+	}{
+		{"issue-10x", Issue10x},
+		{"10k", Options{Series: 10000, PullRequests: -1, Seed: 1, Webhook: true}},
+	} {
+		b.Run(sh.name, func(b *testing.B) {
+			for range b.N {
+				h := wire(b, startRemote(b, sh.o), false)
+				before := h.w.Stats()
+				p := startProbe()
+				rep := h.tick(b)
+				report(b, h, "ticks "+sh.name+" cold", before, p.end(), rep.Count.Triggered)
+				var pages, others []int64
+				var maxPW, sumPW, maxOther, sumOther, sumRest int64
+				p = startProbe()
+				for i := range *idleTicks {
+					before, listed := h.w.Stats(), h.w.ListPages()
+					if rep := h.tick(b); rep.Count.Triggered != 0 {
+						b.Fatalf("idle tick %d triggered %d", i+1, rep.Count.Triggered)
+					}
+					by := Sub(h.w.Stats(), before)
+					pg := h.w.ListPages() - listed
+					pw := by["patchwork"].Requests
+					pages, others = append(pages, pg), append(others, pw-pg)
+					maxPW, sumPW = max(maxPW, pw), sumPW+pw
+					maxOther, sumOther = max(maxOther, pw-pg), sumOther+pw-pg
+					for f, c := range by {
+						if f != "patchwork" {
+							sumRest += c.Requests
+						}
+					}
+				}
+				m := p.end()
+				n := float64(*idleTicks)
+				b.ReportMetric(float64(maxPW), "pw-max-req/tick")
+				b.ReportMetric(float64(sumPW)/n, "pw-mean-req/tick")
+				b.ReportMetric(float64(maxOther), "pw-max-rechecks/tick")
+				fmt.Printf("%-22s %d idle ticks: Patchwork requests per tick most %d, mean %.2f; list pages per tick %v; other Patchwork requests per tick %v (most %d, mean %.2f); other forges %d requests in all; CPU %s per tick\n",
+					"ticks "+sh.name+" idle", *idleTicks, maxPW, float64(sumPW)/n, slices.Compact(slices.Clone(pages)), others,
+					maxOther, float64(sumOther)/n, sumRest, (m.cpu / time.Duration(*idleTicks)).Round(time.Millisecond))
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 //	GET  /stats     Stats.Snapshot as JSON
 //	GET  /triggers  Triggers as JSON
 //	GET  /units     Units
+//	GET  /listpages ListPages
 //	POST /change    Change, dated by the world's clock
 //	POST /tick      Tick
 //	POST /config?dir=D&checks=true  WriteConfig; answers the path
@@ -25,6 +26,7 @@ func (w *World) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /stats", func(rw http.ResponseWriter, _ *http.Request) { reply(rw, w.Stats.Snapshot()) })
 	mux.HandleFunc("GET /triggers", func(rw http.ResponseWriter, _ *http.Request) { reply(rw, w.Triggers()) })
 	mux.HandleFunc("GET /units", func(rw http.ResponseWriter, _ *http.Request) { reply(rw, w.Units()) })
+	mux.HandleFunc("GET /listpages", func(rw http.ResponseWriter, _ *http.Request) { reply(rw, w.ListPages()) })
 	mux.HandleFunc("POST /change", func(rw http.ResponseWriter, _ *http.Request) {
 		w.Change(w.clock())
 		reply(rw, true)

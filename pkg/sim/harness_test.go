@@ -17,6 +17,7 @@ type world interface {
 	Change()
 	Tick()
 	Triggers() []time.Time
+	ListPages() int64
 	Stats() map[string]Counts
 	WriteConfig(dir string, checks bool) (string, error)
 }

@@ -399,6 +399,8 @@ func (pw *patchwork) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pw.listEvents(w, r)
 	case path == "/api/1.3/covers/" && r.Method == http.MethodGet:
 		pw.listCovers(w, r)
+	case path == "/api/1.3/series/" && r.Method == http.MethodGet:
+		pw.listSeries(w, r)
 	case pwSeriesRe.MatchString(path):
 		id, _ := strconv.ParseInt(pwSeriesRe.FindStringSubmatch(path)[1], 10, 64)
 		pw.mu.Lock()
@@ -513,6 +515,35 @@ func (pw *patchwork) listPatches(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(internal) == "" {
 			pw.listPages++
 		}
+	}
+	pw.mu.Unlock()
+	pw.page(w, r, items)
+}
+
+// listSeries serves /api/1.3/series/ with the filters trawl's search for
+// a newer revision uses: project, submitter (a person id or email) and q,
+// where every term (split at commas and white space) must be in the
+// name, in any case (pwfake's seriesFilters, after Django REST
+// framework's SearchFilter; recorded: series-list-q-search). Items are in
+// the detail form, as the recorded series-list-all.json has them.
+func (pw *patchwork) listSeries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	terms := strings.Fields(strings.ToLower(strings.ReplaceAll(q.Get("q"), ",", " ")))
+	project, submitter := q.Get("project"), q.Get("submitter")
+	pw.mu.Lock()
+	var items [][]byte
+	for _, s := range pw.series {
+		if project != "" && project != "netdev" && project != "1" {
+			break // invalid filter values give 200 [] (INDEX.md)
+		}
+		if submitter != "" && submitter != strconv.FormatInt(s.submitter, 10) && !strings.EqualFold(submitter, person(s.submitter).Email) {
+			continue
+		}
+		name := strings.ToLower(s.name)
+		if slices.ContainsFunc(terms, func(t string) bool { return !strings.Contains(name, t) }) {
+			continue
+		}
+		items = append(items, s.detail)
 	}
 	pw.mu.Unlock()
 	pw.page(w, r, items)

@@ -17,9 +17,9 @@ import (
 )
 
 // serveEnv, when set in the environment of this test binary, makes it a
-// simulator serving "series,prs,seed,webhook" until its standard input
-// closes (webhook 1: the Patchwork series go to the webhook target, 0: to
-// KernelCI).
+// simulator serving "series,prs,seed,webhook,eventsrelist,actionable"
+// until its standard input closes (webhook 1: the Patchwork series go to
+// the webhook target, 0: to KernelCI).
 const serveEnv = "TRAWL_SIM_SERVE"
 
 func TestMain(m *testing.M) {
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 func serve(spec string) error {
 	var o Options
 	var webhook int
-	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook, &o.EventsRelist); err != nil {
+	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook, &o.EventsRelist, &o.Actionable); err != nil {
 		return fmt.Errorf("%s=%q: %w", serveEnv, spec, err)
 	}
 	o.Webhook = webhook == 1
@@ -74,7 +74,7 @@ func startRemote(tb testing.TB, o Options) *remote {
 	if o.Webhook {
 		webhook = 1
 	}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook, o.EventsRelist))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook, o.EventsRelist, o.Actionable))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -131,6 +131,11 @@ func (r *remote) Change() {
 func (r *remote) Tick() {
 	var ok bool
 	r.call(http.MethodPost, "/tick", &ok)
+}
+
+func (r *remote) ListPages() (n int64) {
+	r.call(http.MethodGet, "/listpages", &n)
+	return n
 }
 
 func (r *remote) Triggers() (ts []time.Time) {

@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,38 @@ type Options struct {
 	// of KernelCI: for benchmarks at scale, where the KernelCI fake (which
 	// scans its whole node store per query) would measure itself.
 	Webhook bool
+	// Actionable, above 0, leaves only that many series actionable (a
+	// patch in a state trawl lists) and decides the others as a
+	// maintainer would (see decidedStates), as in a project whose history
+	// is mostly decided; 0 leaves every generated series as it is.
+	Actionable int
+}
+
+// Issue10x is the shape of the "10x" project of issue 13: a real
+// Patchwork 3.1.3 project of 15,000 series of which 3,996 are actionable,
+// whose listing is 56 pages of 250 patches. Its series have about 3.5
+// patches each (netdev's mean); the generated ones about 3.1, so 4,550
+// actionable series make the same 56 pages: the floor an idle tick is
+// held to. PullRequests -1 keeps the figures Patchwork's alone.
+var Issue10x = Options{Series: 15000, Actionable: 4550, PullRequests: -1, Seed: 1, Webhook: true}
+
+// decidedStates are the states a maintainer leaves the series of a
+// project in (Options.Actionable), with their shares: an estimate of a
+// netdev-like project, not a measurement (no recording holds a project's
+// states). The superseded revisions are generated as such already. Accepted series
+// name their commits; changes-requested, deferred and rfc series are open
+// outside the listed states, which is what a dependency on them is
+// re-checked for.
+var decidedStates = []struct {
+	state string
+	share float64
+}{
+	{"accepted", 0.50},
+	{"changes-requested", 0.30},
+	{"rejected", 0.06},
+	{"not-applicable", 0.06},
+	{"deferred", 0.04},
+	{"rfc", 0.04},
 }
 
 // World is one simulated set of servers. Its methods are safe for
@@ -132,6 +165,9 @@ func New(o Options) *World {
 	start := w.now.Add(-time.Duration(o.Series) * time.Minute)
 	for i := 1; i <= o.Series; i++ {
 		w.addSeries(int64(i), start.Add(time.Duration(i)*time.Minute))
+	}
+	if o.Actionable > 0 {
+		w.decide(o.Actionable)
 	}
 	for i := 0; i < max(o.PullRequests, 0); i++ {
 		w.addPR(i)
@@ -191,6 +227,33 @@ func (w *World) addSeries(id int64, at time.Time) {
 		}
 	case r < shareAccepted+sharePartlyAccepted && len(s.patches) > 1:
 		pw.setState(s.patches[0], "accepted", at)
+	}
+}
+
+// decide leaves n of the actionable series actionable, chosen at random,
+// and decides the others: every patch still new takes one state drawn
+// from decidedStates. w.mu or exclusive use is required.
+func (w *World) decide(n int) {
+	var open []*pwSeries
+	for _, s := range w.pw.series {
+		if slices.ContainsFunc(s.patches, func(p *pwPatch) bool { return p.state == "new" }) {
+			open = append(open, s)
+		}
+	}
+	w.rng.Shuffle(len(open), func(i, j int) { open[i], open[j] = open[j], open[i] })
+	for _, s := range open[:max(len(open)-n, 0)] {
+		state, r := decidedStates[0].state, w.rng.Float64()
+		for _, d := range decidedStates {
+			if state = d.state; r < d.share {
+				break
+			}
+			r -= d.share
+		}
+		for _, p := range s.patches {
+			if p.state == "new" {
+				w.pw.setState(p, state, w.now)
+			}
+		}
 	}
 }
 
