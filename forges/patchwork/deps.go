@@ -25,12 +25,13 @@ const mergedState = "accepted"
 var closedStates = []string{"rejected", "not-applicable", "superseded"}
 
 // Bounds on the look-ups of message-ids nobody holds (yet): after a miss,
-// the id is asked again only after a number of Fetches that doubles with
-// each miss, up to maxMissSkip, and each re-check asks one of the two
-// listings (patches, then cover letters, in turn). An unresolvable
-// reference therefore costs at most one request per tick, and far less
-// once it has missed a few times.
-const maxMissSkip = 64
+// the id is asked again within a number of Fetches that doubles with each
+// miss (2, 4, 8 …), up to maxMissEvery (a power of two), on the Fetches of
+// its slot, so that the re-checks of many ids are spread over the Fetches
+// (see slots); each re-check asks one of the two listings (patches, then
+// cover letters, in turn). An unresolvable reference therefore costs at
+// most one request per tick, and far less once it has missed a few times.
+const maxMissEvery = 64
 
 // target is what a dependency reference resolves to.
 type target struct {
@@ -52,11 +53,13 @@ type misses struct {
 	mu    sync.Mutex
 	fetch int64 // Fetches started
 	ids   map[string]*miss
+	slots slots // made on first use
 }
 
 // miss is one message-id not found.
 type miss struct {
 	count int   // misses so far
+	slot  int   // its slot of misses.slots
 	next  int64 // the Fetch from which it is asked again
 	named int64 // the last Fetch that named it
 }
@@ -68,11 +71,12 @@ func (m *misses) tick() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fetch++
-	if m.fetch%maxMissSkip != 0 {
+	if m.fetch%maxMissEvery != 0 {
 		return
 	}
 	for id, x := range m.ids {
-		if x.named < m.fetch-maxMissSkip {
+		if x.named < m.fetch-maxMissEvery {
+			m.slots.free(x.slot)
 			delete(m.ids, id)
 		}
 	}
@@ -102,19 +106,25 @@ func (m *misses) missed(msgid string) {
 	defer m.mu.Unlock()
 	x := m.ids[msgid]
 	if x == nil {
-		x = &miss{}
+		if m.slots.load == nil {
+			m.slots = newSlots(maxMissEvery)
+		}
+		x = &miss{slot: m.slots.take(msgid)}
 		m.ids[msgid] = x
 	}
 	x.count++
 	x.named = m.fetch
-	x.next = m.fetch + min(int64(1)<<min(x.count, 30), maxMissSkip)
+	x.next = nextDue(m.fetch, min(int64(1)<<min(x.count, 30), maxMissEvery), x.slot)
 }
 
 // found forgets msgid.
 func (m *misses) found(msgid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.ids, msgid)
+	if x := m.ids[msgid]; x != nil {
+		m.slots.free(x.slot)
+		delete(m.ids, msgid)
+	}
 }
 
 // resolver resolves the dependency references of one Fetch. It remembers
@@ -345,15 +355,25 @@ func (r *resolver) lookup(ctx context.Context, id int64) target {
 			return target{id: r.latest(sr)} // it has an actionable patch: not merged
 		}
 	}
-	if e, ok := r.s.deps.get(id); ok {
-		if e.sr != nil {
-			if latest := r.latest(e.sr); latest != id {
-				return target{id: latest}
-			}
+	e, known, fresh := r.s.deps.get(id)
+	if known && e.sr != nil {
+		if latest := r.latest(e.sr); latest != id {
+			return target{id: latest}
 		}
+	}
+	if fresh {
 		return e.t
 	}
-	t, sr, keep := r.ask(ctx, id)
+	var (
+		t    target
+		sr   *Series
+		keep bool
+	)
+	if known && e.open(id) {
+		t, sr, keep = r.recheck(ctx, e)
+	} else {
+		t, sr, keep = r.ask(ctx, id)
+	}
 	if keep {
 		r.s.deps.put(id, sr, t)
 	}
@@ -377,7 +397,32 @@ func (r *resolver) ask(ctx context.Context, id int64) (t target, sr *Series, kee
 	if latest := r.latest(sr); latest != id {
 		return target{id: latest}, sr, false
 	}
-	t = r.state(ctx, sr)
+	return r.follow(ctx, sr, r.state(ctx, sr))
+}
+
+// recheck asks again about a series that was open outside the snapshot
+// when last asked, with one request: the states of its patches and its
+// revision line in turn (a re-check that finds it merged or closed
+// follows its line at once). An open series' newer revision is in the
+// listing, which the resolver reads first; the search finds one that was
+// posted and decided between two Fetches.
+func (r *resolver) recheck(ctx context.Context, e depEntry) (target, *Series, bool) {
+	if e.checks%2 == 0 {
+		return r.follow(ctx, e.sr, e.t)
+	}
+	t := r.state(ctx, e.sr)
+	if t.err != nil || t.merged || t.closed {
+		return r.follow(ctx, e.sr, t)
+	}
+	return t, e.sr, true
+}
+
+// follow completes what series sr (not in the snapshot) resolves to,
+// given t, the states of its patches: a merged one is itself; a closed or
+// open one is taken by a newer revision of the same line when there is
+// one. It returns whether the answer rests on the server alone, for the
+// depMemo to keep.
+func (r *resolver) follow(ctx context.Context, sr *Series, t target) (target, *Series, bool) {
 	if t.err != nil || t.merged {
 		return t, sr, t.err == nil
 	}
@@ -390,7 +435,7 @@ func (r *resolver) ask(ctx context.Context, id int64) (t target, sr *Series, kee
 	case newer == nil:
 		return t, sr, true
 	}
-	r.s.log.Debug("dependency follows its revision line", zap.Int64("named", id), zap.Int64("newest", newer.ID))
+	r.s.log.Debug("dependency follows its revision line", zap.Int64("named", sr.ID), zap.Int64("newest", newer.ID))
 	for _, f := range r.fetched {
 		if f.ID == newer.ID {
 			return target{id: newer.ID}, sr, false

@@ -322,22 +322,28 @@ func TestUnresolvedMsgIDBackoff(t *testing.T) {
 		lookups = 0
 		mu.Unlock()
 	}
-	// Both listings (patches, covers) at first; then one at a time, after
-	// 2, 4, 8 ... Fetches.
-	want := []int{2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}
+	// Both listings (patches, covers) at first; then one at a time, within
+	// 2, 4, 8 ... Fetches, on the Fetches of its slot (19 of 64: Fetches
+	// 3, 7, 11, 19, 51 …, the first after the last look-up that is 19
+	// modulo 2, 4, 8, 16, 32 …).
+	want := []int{2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0}
 	if !slices.Equal(perFetch, want) {
 		t.Errorf("message-id look-ups per Fetch %v, want %v", perFetch, want)
 	}
 }
 
-// TestDependencyOutsideTheListingAskedOnASlowerSchedule: the state of a
-// dependency that left the snapshot is asked at most once per tick (the
+// TestDependencyOutsideTheListingAskedOnASlowerSchedule: a dependency that
+// left the snapshot is asked about with at most one request per tick after
+// its first look-up (which reads its states and its revision line; the
 // source's own look-up is not repeated by the cycle; it was asked with and
-// without project= before), and not on every tick: a merged series whose
+// without project= before): a re-check of an open one asks its states and
+// its revision line in turn. It is not asked on every tick: a merged series whose
 // patches name their commits and a closed one are final, never asked
 // again; one still open (deferred), or merged without its commits yet, is
-// asked again after 1, 2, 4 … ticks, and at once when the listing changed.
-// The dependent's outcome stays the same throughout.
+// asked again within 2, 4, 8 … ticks on the ticks of its slot (series 1
+// holds slot 12 of 16: ticks 2, 4, 12, 28 …, the first tick after the
+// last look-up that is 12 modulo 2, 4, 8, then 16), and at once when the
+// listing changed. The dependent's outcome stays the same throughout.
 func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 	const applied = "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	tests := []struct {
@@ -346,13 +352,13 @@ func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 		commit  string
 		change  int // the tick before which the listing changes; 0: never
 		outcome cycle.Outcome
-		asked   []int // the ticks the state of series 1 is asked on
+		asked   []int // the ticks series 1 is asked about on
 	}{
-		{"open outside the actionable states", "deferred", "", 0, cycle.OutcomeBlocked, []int{1, 3, 6, 11}},
-		{"open, the listing changes", "deferred", "", 4, cycle.OutcomeBlocked, []int{1, 3, 4, 9}},
+		{"open outside the actionable states", "deferred", "", 0, cycle.OutcomeBlocked, []int{1, 2, 4, 12}},
+		{"open, the listing changes", "deferred", "", 6, cycle.OutcomeBlocked, []int{1, 2, 4, 6, 12}},
 		{"closed", "rejected", "", 4, cycle.OutcomeBlocked, []int{1}},
 		{"merged with its commits", "accepted", applied, 4, cycle.OutcomeTrigger, []int{1}},
-		{"merged, commits not known yet", "accepted", "", 0, cycle.OutcomeTrigger, []int{1, 3, 6, 11}},
+		{"merged, commits not known yet", "accepted", "", 0, cycle.OutcomeTrigger, []int{1, 2, 4, 12}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,6 +367,12 @@ func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 			srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/api/1.3/patches/" && r.URL.Query().Get("series") == "1" {
+						mu.Lock()
+						asked++
+						mu.Unlock()
+					}
+					if r.URL.Path == "/api/1.3/series/" && r.URL.Query().Has("q") {
+						// Only series 1's revision line is searched.
 						mu.Lock()
 						asked++
 						mu.Unlock()
@@ -395,16 +407,18 @@ func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 				}
 				mu.Lock()
 				switch {
-				case asked > 1:
-					t.Errorf("tick %d: the state of series 1 was asked %d times, want at most once", tick, asked)
-				case asked == 1:
+				case tick == 1 && asked > 2:
+					t.Errorf("tick 1: series 1 was asked about with %d requests, want at most 2 (its states, its revision line)", asked)
+				case tick > 1 && asked > 1:
+					t.Errorf("tick %d: series 1 was asked about with %d requests, want at most one", tick, asked)
+				case asked > 0:
 					got = append(got, tick)
 				}
 				asked = 0
 				mu.Unlock()
 			}
 			if !slices.Equal(got, tt.asked) {
-				t.Errorf("the state of series 1 was asked on ticks %v, want %v", got, tt.asked)
+				t.Errorf("series 1 was asked about on ticks %v, want %v", got, tt.asked)
 			}
 		})
 	}

@@ -270,7 +270,7 @@ func TestMissesForgetUnnamed(t *testing.T) {
 	m.tick()
 	m.missed("gone@x")
 	m.missed("kept@x")
-	for range 3 * maxMissSkip {
+	for range 3 * maxMissEvery {
 		m.tick()
 		m.due("kept@x")
 	}

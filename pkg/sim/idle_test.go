@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,4 +72,79 @@ func TestIdleTickAtTheFloor(t *testing.T) {
 	}
 	t.Logf("%d idle ticks: %d list pages each, %d other requests (%d unresolvable references, %d on accepted series)",
 		ticks-1, pages, extra, nowhere, merged)
+}
+
+// TestIdleTickAtTheIssueShape: at the proportions of issue 13's 10x
+// project (Issue10x: about 30% of the series actionable, the rest decided)
+// scaled down, every idle tick asks Patchwork for each list page once and
+// for nothing else but re-checks of the references still unresolved: a
+// dependency open outside the listed states (changes requested, deferred,
+// rfc) or a message id no mail has. Each costs at most one request a
+// tick, and once the intervals of the dependencies have grown to 16
+// ticks (from tick 17) their re-checks are spread: no tick re-checks more
+// than its share of them, ceil(n/16), besides the m message ids.
+func TestIdleTickAtTheIssueShape(t *testing.T) {
+	const ticks = 40
+	o := Issue10x
+	o.Series, o.Actionable = 1200, 1200*Issue10x.Actionable/Issue10x.Series
+	h := newHarness(t, o, false)
+	w := h.w.(local).World
+
+	w.pw.mu.Lock()
+	listed := 0
+	listedSeries := map[int64]bool{}
+	for _, p := range w.pw.patches {
+		if p.state == "new" {
+			listed++
+			listedSeries[p.series.id] = true
+		}
+	}
+	openOutside := map[int64]bool{}
+	nowhere := 0
+	for _, s := range w.pw.series {
+		_, ref, ok := strings.Cut(s.coverText+"\n"+s.patches[0].text, "Depends-on: ")
+		if !listedSeries[s.id] || !ok {
+			continue
+		}
+		ref, _, _ = strings.Cut(ref, "\n")
+		p := w.pw.byMsgID[bareID(ref)]
+		switch {
+		case p == nil:
+			nowhere++
+		case !listedSeries[p.series.id] && slices.Contains([]string{"changes-requested", "deferred", "rfc"}, p.state):
+			openOutside[p.series.id] = true
+		}
+	}
+	w.pw.mu.Unlock()
+	pages := int64(math.Ceil(float64(listed) / 250))
+	deps := len(openOutside)
+	if pages < 2 || deps < 2 || nowhere == 0 {
+		t.Fatalf("the world lists %d pages, %d dependencies open outside the listing, %d unresolvable message ids: too small to test",
+			pages, deps, nowhere)
+	}
+	most := (deps+15)/16 + nowhere
+
+	h.tick(t)
+	var others []int64
+	for tick := 2; tick <= ticks; tick++ {
+		before, pagesBefore := w.Stats.Snapshot(), w.ListPages()
+		if rep := h.tick(t); rep.Count.Triggered != 0 {
+			t.Fatalf("idle tick %d triggered %d", tick, rep.Count.Triggered)
+		}
+		got := w.ListPages() - pagesBefore
+		other := Sub(w.Stats.Snapshot(), before)["patchwork"].Requests - got
+		others = append(others, other)
+		if got != pages {
+			t.Errorf("idle tick %d: %d list page requests, want %d (each page once)", tick, got, pages)
+		}
+		if other > int64(deps+nowhere) {
+			t.Errorf("idle tick %d: %d requests besides the list pages, want at most %d (one per unresolved reference)", tick, other, deps+nowhere)
+		}
+		if tick > 16 && other > int64(most) {
+			t.Errorf("idle tick %d: %d requests besides the list pages, want at most %d (%d dependencies over 16 ticks, %d message ids)",
+				tick, other, most, deps, nowhere)
+		}
+	}
+	t.Logf("%d idle ticks: %d list pages each, other requests per tick %v (%d dependencies open outside the listing, %d unresolvable message ids)",
+		ticks-1, pages, others, deps, nowhere)
 }
