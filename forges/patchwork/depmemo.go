@@ -37,7 +37,7 @@ type depMemo struct {
 
 // depEntry is what the look-up of one named series found.
 type depEntry struct {
-	sr    *Series // the detail read, for its revision line; nil when none
+	sr    *Series // the series the answer is about, for its revision line; nil when none
 	t     target
 	every int64 // the interval of its re-checks; 0 while final
 	slot  int   // its slot while it is re-checked; -1 when none
@@ -49,10 +49,13 @@ type depEntry struct {
 	checks int
 }
 
-// open reports an entry for series id that was open outside the
-// snapshot: neither merged nor closed, nor another series, nor none.
-func (e *depEntry) open(id int64) bool {
-	return e.sr != nil && e.t.id == id && !e.t.merged && !e.t.closed
+// recheckable reports an entry about a series of the project outside the
+// snapshot (the one named, or the newer revision that took its place)
+// that a re-check asks about with one request (resolver.recheck): one
+// that was open, or merged without the commits of its patches; not one
+// that named nothing or a series of another project.
+func (e *depEntry) recheckable() bool {
+	return e.sr != nil && e.t.id == e.sr.ID
 }
 
 func newDepMemo() *depMemo {
@@ -91,8 +94,9 @@ func (m *depMemo) get(id int64) (e depEntry, known, fresh bool) {
 	return *p, true, m.fetch < p.next
 }
 
-// put records what a look-up of series id found now: sr is the detail it
-// read (nil when none).
+// put records what a look-up of series id found now: sr is the series
+// the answer is about (the one named, or the newer revision that took its
+// place; nil when none).
 func (m *depMemo) put(id int64, sr *Series, t target) {
 	if t.err != nil {
 		return

@@ -357,7 +357,7 @@ func (r *resolver) lookup(ctx context.Context, id int64) target {
 	}
 	e, known, fresh := r.s.deps.get(id)
 	if known && e.sr != nil {
-		if latest := r.latest(e.sr); latest != id {
+		if latest := r.latest(e.sr); latest != e.sr.ID {
 			return target{id: latest}
 		}
 	}
@@ -369,7 +369,7 @@ func (r *resolver) lookup(ctx context.Context, id int64) target {
 		sr   *Series
 		keep bool
 	)
-	if known && e.open(id) {
+	if known && e.recheckable() {
 		t, sr, keep = r.recheck(ctx, e)
 	} else {
 		t, sr, keep = r.ask(ctx, id)
@@ -400,14 +400,15 @@ func (r *resolver) ask(ctx context.Context, id int64) (t target, sr *Series, kee
 	return r.follow(ctx, sr, r.state(ctx, sr))
 }
 
-// recheck asks again about a series that was open outside the snapshot
-// when last asked, with one request: the states of its patches and its
-// revision line in turn (a re-check that finds it merged or closed
-// follows its line at once). An open series' newer revision is in the
-// listing, which the resolver reads first; the search finds one that was
-// posted and decided between two Fetches.
+// recheck asks again about a series of the project outside the snapshot
+// (the one named, or the newest revision of its line that took its
+// place), with one request: the states of its patches, and for one that
+// was open its revision line in turn; a re-check that finds it closed, or
+// no longer merged, follows its line at once. An open series' newer
+// revision is in the listing, which the resolver reads first; the search
+// finds one that was posted and decided between two Fetches.
 func (r *resolver) recheck(ctx context.Context, e depEntry) (target, *Series, bool) {
-	if e.checks%2 == 0 {
+	if !e.t.merged && e.checks%2 == 0 {
 		return r.follow(ctx, e.sr, e.t)
 	}
 	t := r.state(ctx, e.sr)
@@ -420,7 +421,9 @@ func (r *resolver) recheck(ctx context.Context, e depEntry) (target, *Series, bo
 // follow completes what series sr (not in the snapshot) resolves to,
 // given t, the states of its patches: a merged one is itself; a closed or
 // open one is taken by a newer revision of the same line when there is
-// one. It returns whether the answer rests on the server alone, for the
+// one. It returns the series the answer is about (sr, or the newer
+// revision outside the snapshot, which later re-checks then follow in
+// its place), and whether the answer rests on the server alone, for the
 // depMemo to keep.
 func (r *resolver) follow(ctx context.Context, sr *Series, t target) (target, *Series, bool) {
 	if t.err != nil || t.merged {
@@ -442,7 +445,7 @@ func (r *resolver) follow(ctx context.Context, sr *Series, t target) (target, *S
 		}
 	}
 	t = r.state(ctx, newer)
-	return t, sr, t.err == nil
+	return t, newer, t.err == nil
 }
 
 // state looks up the states of the patches of series sr (not in the

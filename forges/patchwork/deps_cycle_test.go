@@ -424,6 +424,87 @@ func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 	}
 }
 
+// TestDependencyOnANewerRevisionOutsideTheListing: a dependency on v2 of
+// "A sample series" (superseded) whose v3 (series 15) is deferred, outside
+// the listing, follows its line to v3, and is then re-checked as v3 with
+// one request per tick at most (v3's states and its line, in turn; it was
+// three, v2's states, the search and v3's states, on every re-check); v3
+// accepted with its commits is found within two re-check intervals, the
+// dependent is built, and v3 is not asked about again.
+func TestDependencyOnANewerRevisionOutsideTheListing(t *testing.T) {
+	const applied = "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	var mu sync.Mutex
+	asked := 0
+	srv := newServer(t, pwfake.P2DependsOn, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			if (r.URL.Path == "/api/1.3/patches/" && slices.Contains([]string{"2", "3", "15"}, q.Get("series"))) ||
+				(r.URL.Path == "/api/1.3/series/" && q.Has("q")) {
+				mu.Lock()
+				asked++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	// Series 16 names series 1 (accepted with its commits: final) and,
+	// instead of series 1's cover letter, v2's.
+	srv.fake.EditText("Depends-on: <20261121050000.4242-0-stephenfinucane@example.org>",
+		"Depends-on: <1473632795-9971-1-git-send-email-stephenfinucane@gmail.com>")
+	accept(t, srv.fake, applied)
+	for id, state := range map[int64]string{7: "superseded", 8: "superseded", 27: "deferred", 28: "deferred"} {
+		if err := srv.fake.Decide(id, state, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := srv.newSource(t, srv.opts("netdev"))
+	r := cycle.New(cycle.Options{Sources: []cycle.Source{src}, Targets: []cycle.Target{&recTarget{base: "c1"}},
+		Store: &memStore{st: state.New()}, GoneGrace: time.Hour, Now: func() time.Time { return testNow }})
+	const acceptedOn = 20
+	var got []int
+	built := 0
+	for tick := 1; tick <= acceptedOn+2*maxDepEvery; tick++ {
+		if tick == acceptedOn {
+			for _, id := range []int64{27, 28} {
+				if err := srv.fake.Decide(id, "accepted", applied); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		rep, err := r.Run(t.Context(), cycle.Plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range rep.Units {
+			if u.Change != seriesKeys("netdev", 16)[0] {
+				continue
+			}
+			switch {
+			case u.Outcome == cycle.OutcomeTrigger && built == 0:
+				built = tick
+			case u.Outcome != cycle.OutcomeBlocked && built == 0:
+				t.Errorf("tick %d: series 16: %s %q, want blocked until v3 is found accepted", tick, u.Outcome, u.Detail)
+			}
+		}
+		mu.Lock()
+		if tick > 1 && asked > 1 {
+			t.Errorf("tick %d: v2 and v3 were asked about with %d requests, want at most one", tick, asked)
+		}
+		if asked > 0 {
+			got = append(got, tick)
+			if built != 0 && built < tick {
+				t.Errorf("tick %d: v3 asked about again after it was found accepted on tick %d", tick, built)
+			}
+		}
+		asked = 0
+		mu.Unlock()
+	}
+	if built < acceptedOn || built >= acceptedOn+2*maxDepEvery {
+		t.Errorf("v3 accepted before tick %d: series 16 built on it on tick %d, want within %d ticks", acceptedOn, built, 2*maxDepEvery)
+	}
+	t.Logf("asked on ticks %v; built on tick %d", got, built)
+}
+
 var (
 	_ cycle.Owner         = (*Source)(nil)
 	_ cycle.Follower      = (*Source)(nil)
