@@ -17,9 +17,10 @@
 // one patch, about 15% of the series a newer revision of an earlier one
 // (half of the superseded revisions still listed as new), about 5% naming
 // dependencies in a Depends-on tag (some on accepted series, some on
-// message ids no series has), about 3% partly accepted. Tick applies a
-// churn: new series, new revisions, accepted series, pushes to pull and
-// merge requests.
+// message ids no series has), about 3% partly accepted; with
+// Options.Actionable, all but that many series decided (Issue10x: the
+// shape of issue 13's 10x project). Tick applies a churn: new series, new
+// revisions, accepted series, pushes to pull and merge requests.
 package sim
 
 import (
