@@ -403,8 +403,8 @@ func (r *resolver) ask(ctx context.Context, id int64) (t target, sr *Series, kee
 // recheck asks again about a series of the project outside the snapshot
 // (the one named, or the newest revision of its line that took its
 // place), with one request: the states of its patches, and for one that
-// was open its revision line in turn; a re-check that finds it closed, or
-// no longer merged, follows its line at once. An open series' newer
+// was open its revision line in turn; a re-check that finds it closed
+// follows its line at once. An open series' newer
 // revision is in the listing, which the resolver reads first; the search
 // finds one that was posted and decided between two Fetches.
 func (r *resolver) recheck(ctx context.Context, e depEntry) (target, *Series, bool) {
