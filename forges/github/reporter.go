@@ -129,7 +129,12 @@ type Reporter struct {
 	s      *Source
 }
 
-var _ report.Reporter = (*Reporter)(nil)
+// What the cycle finds on a GitHub reporter: a status costs one request
+// (Poster) where no crash can have left it posted unrecorded.
+var (
+	_ report.Reporter = (*Reporter)(nil)
+	_ report.Poster   = (*Reporter)(nil)
+)
 
 // Reporter returns the status reporter of this source's repository.
 func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
@@ -157,8 +162,7 @@ func (r *Reporter) Items(c *change.Change) []string { return []string{c.HeadSHA}
 // post and the state write then makes no duplicate, and the repository's
 // cap of 1,000 statuses per commit and context is not spent on repeats.
 func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, posted string) (report.Done, error) {
-	st := Status{State: StatusState(posted), Context: forgekit.Context(m, r.o.Context, "/", r.o.PerTarget),
-		Description: report.Description(m, maxDescription), TargetURL: m.URL}
+	st := r.status(m, posted)
 	return forgekit.LookBeforePost(ctx, m, posted,
 		func(ctx context.Context) ([]forgekit.Existing, error) { return r.current(ctx, sha, st.Context) },
 		func(ctx context.Context) (report.Done, error) {
@@ -167,4 +171,20 @@ func (r *Reporter) Report(ctx context.Context, sha string, m report.Message, pos
 			}
 			return report.Posted, nil
 		})
+}
+
+// Post posts the status on the head commit without looking first: one
+// request, paced like every status (Opts.Writes). GitHub takes a repeated
+// status as a new one (POST /repos/{owner}/{repo}/statuses/{sha} always
+// answers 201 and adds to the commit's list, up to 1,000 per context), so
+// the cycle calls Post only for a commit no earlier run may have posted
+// on, and Report, which looks first, for the others.
+func (r *Reporter) Post(ctx context.Context, sha string, m report.Message, posted string) error {
+	return r.s.PostStatus(ctx, r.s.o.Repo, sha, r.status(m, posted))
+}
+
+// status is the commit status that reports m as posted.
+func (r *Reporter) status(m report.Message, posted string) Status {
+	return Status{State: StatusState(posted), Context: forgekit.Context(m, r.o.Context, "/", r.o.PerTarget),
+		Description: report.Description(m, maxDescription), TargetURL: m.URL}
 }

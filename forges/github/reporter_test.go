@@ -3,11 +3,13 @@ package github
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
+	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -124,14 +126,7 @@ func FuzzClip(f *testing.F) {
 }
 
 func TestReporterPostsEachStateOnce(t *testing.T) {
-	e := newEnv(t, ghfake.Options{}, nil)
-	e.addPRs(1)
-	s := e.source(t, nil)
-	r, err := s.Reporter(ReporterOpts{Name: "github:base-types", Context: "trawl", PerTarget: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := fetch(t, s)[0]
+	e, s, r, c := onePRReporter(t)
 	items := r.Items(&c)
 	if len(items) != 1 || items[0] != c.HeadSHA {
 		t.Fatalf("Items = %v, want the head commit", items)
@@ -160,4 +155,53 @@ func TestReporterPostsEachStateOnce(t *testing.T) {
 	if _, err := s.Reporter(ReporterOpts{Name: "x", Context: "trawl", States: map[targets.State]string{targets.StateFail: "broken"}}); err == nil {
 		t.Fatal("an unknown status state was accepted")
 	}
+}
+
+// TestReporterPostsOnceAndLooksAfterAKill: a status no earlier run began
+// costs one request (Post), for each state of a result; a status whose
+// post may have reached GitHub before trawl was killed (the cycle then
+// calls Report) is looked up first and not posted again, since GitHub
+// stores a repeated status as a second one.
+func TestReporterPostsOnceAndLooksAfterAKill(t *testing.T) {
+	e, _, r, c := onePRReporter(t)
+	item := r.Items(&c)[0]
+	for i, st := range []targets.State{targets.StatePending, targets.StateFail} {
+		m := report.Message{Target: "buildbot", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}
+		posted, _ := r.Map(st)
+		n := len(e.fake.Requests())
+		if err := r.Post(context.Background(), item, m, posted); err != nil {
+			t.Fatalf("post %s: %v", st, err)
+		}
+		if got := e.requestsSince(n); len(got) != 1 || got[0].Method != http.MethodPost {
+			t.Fatalf("post %s sent %+v, want one POST", st, got)
+		}
+		// Killed before the post was recorded: the next run looks first.
+		n = len(e.fake.Requests())
+		done, err := r.Report(context.Background(), item, m, posted)
+		if err != nil || done != report.Found {
+			t.Fatalf("report %s after a kill: %v, %v; want found", st, done, err)
+		}
+		for _, req := range e.requestsSince(n) {
+			if req.Method != http.MethodGet {
+				t.Errorf("report %s after a kill sent %s %s: only a look-up was due", st, req.Method, req.URI)
+			}
+		}
+		if got := len(e.fake.Statuses()); got != i+1 {
+			t.Fatalf("%d statuses after %s, want %d: one per state", got, st, i+1)
+		}
+	}
+}
+
+// onePRReporter is a fake GitHub with one pull request, its source, a
+// per-target status reporter on it and the pull request's change.
+func onePRReporter(t *testing.T) (*env, *Source, *Reporter, change.Change) {
+	t.Helper()
+	e := newEnv(t, ghfake.Options{}, nil)
+	e.addPRs(1)
+	s := e.source(t, nil)
+	r, err := s.Reporter(ReporterOpts{Name: "github:base-types", Context: "trawl", PerTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s, r, fetch(t, s)[0]
 }

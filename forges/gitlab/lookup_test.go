@@ -39,14 +39,7 @@ func fetchOne(t *testing.T, s *Source, iid int64) change.Change {
 // name, so a long history never makes it post a repeat; the relay read
 // sees the newest too.
 func TestStatusReadsEveryPageAndTheNewest(t *testing.T) {
-	w := newWorld(t, glfake.Options{})
-	w.addMR(1, nil)
-	s := w.source(t, w.opts())
-	c := fetchOne(t, s, 1)
-	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, s, r, c := oneMRReporter(t)
 	// 131 conclusive statuses, success and failed in turn: each post of a
 	// finished state starts a new one. The newest (run 130) is success;
 	// the newest of the first page of 20 would be failed (run 19).

@@ -178,7 +178,12 @@ type Reporter struct {
 	s      *Source
 }
 
-var _ report.Reporter = (*Reporter)(nil)
+// What the cycle finds on a GitLab reporter: a status costs one request
+// (Poster) where no crash can have left it posted unrecorded.
+var (
+	_ report.Reporter = (*Reporter)(nil)
+	_ report.Poster   = (*Reporter)(nil)
+)
 
 // Reporter returns the status reporter of this source.
 func (s *Source) Reporter(o ReporterOpts) (*Reporter, error) {
@@ -237,6 +242,24 @@ func (r *Reporter) places(project string, m report.Message) []place {
 // (report.Found). A place the credential may not see or write (403, 404)
 // gives way to the next one.
 func (r *Reporter) Report(ctx context.Context, item string, m report.Message, posted string) (report.Done, error) {
+	return r.report(ctx, item, m, posted, true)
+}
+
+// Post posts the status without looking first: one request where the
+// place is known to be writable. The cycle calls it for a commit no
+// earlier run may have posted on, and Report for the others: GitLab
+// refuses only a pending or running status posted again (a 400 that
+// postStatus takes as done, see repeatedState), while a conclusive one
+// posted again is a second status (Ci::CreateCommitStatusService updates
+// only a status still pending or running; glfake does the same).
+func (r *Reporter) Post(ctx context.Context, item string, m report.Message, posted string) error {
+	_, err := r.report(ctx, item, m, posted, false)
+	return err
+}
+
+// report posts the status of m on item at the first place that takes
+// it, looking for it there first when look is set.
+func (r *Reporter) report(ctx context.Context, item string, m report.Message, posted string, look bool) (report.Done, error) {
 	i := strings.LastIndexByte(item, '@')
 	if i <= 0 {
 		return 0, fmt.Errorf("gitlab reporter %s: item %q is not project@sha", r.o.Name, item)
@@ -250,7 +273,11 @@ func (r *Reporter) Report(ctx context.Context, item string, m report.Message, po
 		err  error
 	)
 	for n, pl := range places {
-		done, err = r.reportAt(ctx, pl, sha, st, m)
+		if look {
+			done, err = r.reportAt(ctx, pl, sha, st, m)
+		} else {
+			done, err = r.postAt(ctx, pl, sha, st)
+		}
 		if n == len(places)-1 || !hidden(err) {
 			return done, err
 		}
@@ -286,17 +313,21 @@ func (r *Reporter) reportAt(ctx context.Context, pl place, sha string, st Status
 		func(ctx context.Context) ([]forgekit.Existing, error) {
 			return r.current(ctx, pl.project, sha, st.Name)
 		},
-		func(ctx context.Context) (report.Done, error) {
-			st.Ref = pl.ref
-			found, err := r.s.postStatus(ctx, pl.project, sha, st)
-			switch {
-			case err != nil:
-				return 0, err
-			case found:
-				return report.Found, nil
-			}
-			return report.Posted, nil
-		})
+		func(ctx context.Context) (report.Done, error) { return r.postAt(ctx, pl, sha, st) })
+}
+
+// postAt posts st on sha at pl. It says report.Found when GitLab answered
+// that the status is in that state already.
+func (r *Reporter) postAt(ctx context.Context, pl place, sha string, st Status) (report.Done, error) {
+	st.Ref = pl.ref
+	found, err := r.s.postStatus(ctx, pl.project, sha, st)
+	switch {
+	case err != nil:
+		return 0, err
+	case found:
+		return report.Found, nil
+	}
+	return report.Posted, nil
 }
 
 // maxDescription bounds a status description to one readable line.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
+	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/httpx"
 	"github.com/trawl-ci/trawl/pkg/report"
 	"github.com/trawl-ci/trawl/pkg/targets"
@@ -307,4 +308,70 @@ func TestStatusConflict(t *testing.T) {
 	if got := w.fake.Statuses(); len(got) != 1 || got[0].State != "running" {
 		t.Errorf("statuses %+v", got)
 	}
+}
+
+// TestReporterPostsOnceAndLooksAfterAKill: a status no earlier run began
+// costs one request (Post); a pending status posted again (GitLab's 400
+// "Cannot transition status via :enqueue from :pending") is done, not
+// refused; a conclusive status whose post may have reached GitLab before
+// trawl was killed (the cycle then calls Report) is looked up first and
+// not posted again, since GitLab stores a repeated conclusive status as a
+// second one.
+func TestReporterPostsOnceAndLooksAfterAKill(t *testing.T) {
+	w, _, r, c := oneMRReporter(t)
+	item := r.Items(&c)[0]
+	message := func(st targets.State) (report.Message, string) {
+		posted, _ := r.Map(st)
+		return report.Message{Change: string(c.Key), Target: "ci", Fingerprint: "0123456789abcdef", State: st, Summary: string(st)}, posted
+	}
+	post := func(st targets.State) []glfake.Request {
+		t.Helper()
+		n := len(w.fake.Requests())
+		m, posted := message(st)
+		if err := r.Post(context.Background(), item, m, posted); err != nil {
+			t.Fatalf("post %s: %v", st, err)
+		}
+		return w.fake.Requests()[n:]
+	}
+	if got := post(targets.StatePending); len(got) != 1 || got[0].Method != http.MethodPost {
+		t.Fatalf("post pending sent %+v, want one POST", got)
+	}
+	// Posted again (an earlier run's post reached GitLab): GitLab refuses
+	// the transition to the state the status is in, which is done.
+	if got := post(targets.StatePending); len(got) != 1 {
+		t.Fatalf("post pending again sent %d requests, want one", len(got))
+	}
+	if got := post(targets.StateFail); len(got) != 1 || got[0].Method != http.MethodPost {
+		t.Fatalf("post failed sent %+v, want one POST", got)
+	}
+	// Killed before the post was recorded: the next run looks first.
+	n := len(w.fake.Requests())
+	m, posted := message(targets.StateFail)
+	done, err := r.Report(context.Background(), item, m, posted)
+	if err != nil || done != report.Found {
+		t.Fatalf("report after a kill: %v, %v; want found", done, err)
+	}
+	for _, rq := range w.fake.Requests()[n:] {
+		if rq.Method != http.MethodGet {
+			t.Errorf("report after a kill sent %s %s: only a look-up was due", rq.Method, rq.Path)
+		}
+	}
+	if got := w.fake.Statuses(); len(got) != 1 || got[0].State != "failed" {
+		t.Fatalf("statuses %+v, want one, pending moved to failed", got)
+	}
+}
+
+// oneMRReporter is a fake GitLab with merge request 1, its source, a
+// status reporter on it and the merge request's change.
+func oneMRReporter(t *testing.T) (*world, *Source, *Reporter, change.Change) {
+	t.Helper()
+	w := newWorld(t, glfake.Options{})
+	w.addMR(1, nil)
+	s := w.source(t, w.opts())
+	c := fetchOne(t, s, 1)
+	r, err := s.Reporter(ReporterOpts{Name: "gl", Context: "trawl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, s, r, c
 }

@@ -88,7 +88,7 @@ func TestRefusedCredentialIsPermanentAndSaysSo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, fake := authedReporter(t, "Bearer "+token, tt.auth)
-			err := r.Post(t.Context(), result(targets.StateFail))
+			err := r.PostResult(t.Context(), result(targets.StateFail))
 			if !report.Permanent(err) || !errors.Is(err, httpx.ErrForbidden) {
 				t.Fatalf("error %v: want a permanent 401", err)
 			}
@@ -107,7 +107,7 @@ func TestRefusedCredentialIsPermanentAndSaysSo(t *testing.T) {
 
 func TestUnreadableTokenIsRetryable(t *testing.T) {
 	r, fake := authedReporter(t, "Bearer "+token, resultsdb.Auth{Secret: secret.Source{File: filepath.Join(t.TempDir(), "missing")}})
-	err := r.Post(t.Context(), result(targets.StateFail))
+	err := r.PostResult(t.Context(), result(targets.StateFail))
 	if err == nil || report.Permanent(err) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("error %v: want a retryable error naming the file", err)
 	}

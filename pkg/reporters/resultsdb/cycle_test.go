@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/trawl-ci/trawl/pkg/change"
@@ -57,5 +59,56 @@ func TestReportIsIdempotentAcrossACrash(t *testing.T) {
 	m.Fingerprint = "cafe"
 	if _, err := r.Report(ctx, items[0], m, posted); err == nil || report.Permanent(err) {
 		t.Fatalf("503 on look-up: err %v, want a retryable error", err)
+	}
+}
+
+// TestReportPostsOnceAndLooksAfterAKill: a result no earlier run began
+// costs one request (Post); a result whose post may have reached
+// ResultsDB before trawl was killed (the cycle then calls Report) is
+// looked up first and not posted again, since ResultsDB stores a repeated
+// result as a second one (results are append-only: recorded
+// post-201-trawl-same-item-newer).
+func TestReportPostsOnceAndLooksAfterAKill(t *testing.T) {
+	fake := rdbfake.New(rdbfake.Options{})
+	var (
+		mu   sync.Mutex
+		sent []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, r.Method)
+		mu.Unlock()
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	since := func(n int) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sent[n:])
+	}
+	r, err := New(Opts{Name: "rdb", URL: srv.URL, Testcase: "trawl.kernelci.build", HTTP: &http.Client{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &change.Change{Key: "pw:pw.example.org/netdev/series/3"}
+	item := r.Items(c)[0]
+	posted, _ := r.Map(targets.StateFail)
+	m := report.Message{Unit: string(c.Key) + "@kci", Change: string(c.Key), Target: "kci", Fingerprint: "f00d", State: targets.StateFail, Summary: "tests 1 failed"}
+	if err := r.Post(t.Context(), item, m, posted); err != nil {
+		t.Fatal(err)
+	}
+	if got := since(0); !slices.Equal(got, []string{http.MethodPost}) {
+		t.Fatalf("post sent %v, want one POST", got)
+	}
+	// Killed before the post was recorded: the next run looks first.
+	done, err := r.Report(t.Context(), item, m, posted)
+	if err != nil || done != report.Found {
+		t.Fatalf("report after a kill: %v, %v; want found", done, err)
+	}
+	if got := since(1); !slices.Equal(got, []string{http.MethodGet}) {
+		t.Errorf("report after a kill sent %v, want one look-up", got)
+	}
+	if got := len(fake.Results()); got != 1 {
+		t.Fatalf("ResultsDB holds %d results, want 1", got)
 	}
 }

@@ -97,13 +97,13 @@ func TestPostAgainstRecordedAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = r.Post(t.Context(), resultsdb.Result{
+			err = r.PostResult(t.Context(), resultsdb.Result{
 				Item: p.Data["item"], State: states[p.Outcome], RefURL: p.RefURL, Note: p.Note,
 				Fingerprint: p.Data["fingerprint"], ChangeURL: p.Data["change_url"], Submitter: p.Data["submitter"],
 				Unit: p.Data["unit"], Target: p.Data["target"],
 			})
 			if err != nil {
-				t.Fatalf("Post against the recorded 201: %v", err)
+				t.Fatalf("PostResult against the recorded 201: %v", err)
 			}
 			rs.mu.Lock()
 			got := string(rs.last)

@@ -4,7 +4,7 @@
 //
 // # What is posted
 //
-// Post sends one POST <URL>/api/v2.0/results:
+// PostResult sends one POST <URL>/api/v2.0/results:
 //
 //	{"testcase": {"name": Opts.Testcase}, "outcome": <outcome>,
 //	 "ref_url": Result.RefURL, "note": Result.Note,
@@ -32,16 +32,16 @@
 // one, and Greenwave gates on the latest per testcase and item. No preset
 // outcome means "not finished": a pending result posted as INFO would pass
 // a gate and one posted as NEEDS_INSPECTION would fail it, until a later
-// result replaced it, and it would stay in the history either way. Post
+// result replaced it, and it would stay in the history either way. PostResult
 // therefore returns nil without any request for a state that is not
 // conclusive. The caller tells the two apart with
-// targets.State.Conclusive(): Post skips exactly the states for which it is
+// targets.State.Conclusive(): PostResult skips exactly the states for which it is
 // false, and only a conclusive state's result should be marked as
 // reported.
 //
 // # Errors and retries
 //
-// Post never retries; the caller's outbox tries again on a later tick. The
+// PostResult never retries; the caller's outbox tries again on a later tick. The
 // HTTP client from pkg/httpx retries a POST only on 429. A failed post
 // returns an error wrapping *httpx.StatusError when the server answered:
 //
@@ -53,7 +53,7 @@
 //   - errors.Is(err, httpx.ErrServer) (5xx, 429), transport errors and
 //     timeouts are retryable.
 //
-// Post also fails, before any request, for a result without an Item or
+// PostResult also fails, before any request, for a result without an Item or
 // with a state it has no outcome for: bugs of the caller, which no retry
 // fixes.
 //
@@ -113,7 +113,7 @@ const maxBody = 1 << 20
 type Opts struct {
 	// Name is the configured reporter name, used in errors and logs.
 	Name string
-	// URL is the ResultsDB root, e.g. https://resultsdb.example.org; Post
+	// URL is the ResultsDB root, e.g. https://resultsdb.example.org; PostResult
 	// appends /api/v2.0/results.
 	URL string
 	// Testcase is the testcase name, e.g. "trawl.kernelci.build": not empty,
@@ -135,7 +135,7 @@ type Opts struct {
 	Logger *zap.Logger
 }
 
-// Result is one unit's result, as Post records it.
+// Result is one unit's result, as PostResult records it.
 type Result struct {
 	// Item is data.item: the change key, e.g.
 	// pw:patchwork.kernel.org/netdevbpf/series/812345. Required.
@@ -167,7 +167,12 @@ type Reporter struct {
 	log      *zap.Logger
 }
 
-var _ report.Reporter = (*Reporter)(nil)
+// What the cycle finds on a ResultsDB reporter: a result costs one
+// request (Poster) where no crash can have left it posted unrecorded.
+var (
+	_ report.Reporter = (*Reporter)(nil)
+	_ report.Poster   = (*Reporter)(nil)
+)
 
 // conclusiveStates are the states a result is posted for.
 var conclusiveStates = []targets.State{targets.StateSuccess, targets.StateFail, targets.StateWarning, targets.StateInfra}
@@ -320,10 +325,10 @@ func (r *Reporter) data(res Result) map[string]string {
 	return d
 }
 
-// Post records res. For a state that is not conclusive it does nothing and
+// PostResult records res. For a state that is not conclusive it does nothing and
 // returns nil. See the package documentation for which errors are
 // permanent.
-func (r *Reporter) Post(ctx context.Context, res Result) error {
+func (r *Reporter) PostResult(ctx context.Context, res Result) error {
 	if !res.State.Conclusive() {
 		r.log.Debug("not posting a result that is not conclusive: ResultsDB results are final",
 			zap.String("item", res.Item), zap.String("state", string(res.State)))

@@ -138,7 +138,7 @@ func TestPostOutcome(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.state), func(t *testing.T) {
 			e := newEnv(t)
-			if err := e.reporter(t).Post(t.Context(), result(tt.state)); err != nil {
+			if err := e.reporter(t).PostResult(t.Context(), result(tt.state)); err != nil {
 				t.Fatal(err)
 			}
 			if posted := tt.state.Conclusive(); posted != (tt.want != "") {
@@ -180,7 +180,7 @@ func TestOutcomeOverrides(t *testing.T) {
 		targets.StateInfra:   "ERROR",
 	}
 	for _, s := range []targets.State{targets.StateSuccess, targets.StateWarning, targets.StateInfra} {
-		if err := r.Post(t.Context(), result(s)); err != nil {
+		if err := r.PostResult(t.Context(), result(s)); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 		rs := e.fake.Results()
@@ -193,7 +193,7 @@ func TestOutcomeOverrides(t *testing.T) {
 // TestPostBody pins the request body: testdata/post.golden.json.
 func TestPostBody(t *testing.T) {
 	e := newEnv(t)
-	if err := e.reporter(t).Post(t.Context(), result(targets.StateFail)); err != nil {
+	if err := e.reporter(t).PostResult(t.Context(), result(targets.StateFail)); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -248,7 +248,7 @@ func TestDataFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			r := e.reporter(t, func(o *resultsdb.Opts) { o.ItemType = tt.itemType })
-			if err := r.Post(t.Context(), tt.res); err != nil {
+			if err := r.PostResult(t.Context(), tt.res); err != nil {
 				t.Fatal(err)
 			}
 			got := e.fake.Results()[0]
@@ -270,7 +270,7 @@ func TestBadOutcomeIsPermanent(t *testing.T) {
 	r := e.reporter(t, func(o *resultsdb.Opts) {
 		o.Outcomes = map[targets.State]string{targets.StateFail: "BROKEN"}
 	})
-	err := r.Post(t.Context(), result(targets.StateFail))
+	err := r.PostResult(t.Context(), result(targets.StateFail))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -317,7 +317,7 @@ func TestRetryableErrors(t *testing.T) {
 			r := e.reporter(t)
 			ctx, cancel := tt.setup(e)
 			defer cancel()
-			err := r.Post(ctx, result(targets.StateSuccess))
+			err := r.PostResult(ctx, result(targets.StateSuccess))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -325,10 +325,10 @@ func TestRetryableErrors(t *testing.T) {
 				t.Errorf("error %v is permanent", err)
 			}
 			if n := e.hits.Load(); n != tt.hits {
-				t.Errorf("%d requests, want %d: Post must not retry", n, tt.hits)
+				t.Errorf("%d requests, want %d: PostResult must not retry", n, tt.hits)
 			}
 			// The outbox's next try succeeds and stores one result.
-			if err := r.Post(t.Context(), result(targets.StateSuccess)); err != nil {
+			if err := r.PostResult(t.Context(), result(targets.StateSuccess)); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(e.fake.Results()); n != 1 {
@@ -341,7 +341,7 @@ func TestRetryableErrors(t *testing.T) {
 func TestServerErrorNamesStatus(t *testing.T) {
 	e := newEnv(t)
 	e.fake.FailNext(http.StatusBadGateway)
-	err := e.reporter(t).Post(t.Context(), result(targets.StateSuccess))
+	err := e.reporter(t).PostResult(t.Context(), result(targets.StateSuccess))
 	if !errors.Is(err, httpx.ErrServer) || !strings.Contains(err.Error(), "502 Bad Gateway") {
 		t.Errorf("error %v", err)
 	}
@@ -355,7 +355,7 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.Post(t.Context(), result(targets.StateSuccess))
+	err = r.PostResult(t.Context(), result(targets.StateSuccess))
 	if err == nil || report.Permanent(err) {
 		t.Errorf("error %v: want a retryable one", err)
 	}
@@ -373,7 +373,7 @@ func TestRedirectedPostIsAnError(t *testing.T) {
 	}))
 	defer redirect.Close()
 	r := e.reporter(t, func(o *resultsdb.Opts) { o.URL = redirect.URL })
-	err := r.Post(t.Context(), result(targets.StateSuccess))
+	err := r.PostResult(t.Context(), result(targets.StateSuccess))
 	if err == nil || !strings.Contains(err.Error(), "not 201 Created") {
 		t.Fatalf("error %v", err)
 	}
@@ -397,7 +397,7 @@ func TestUnreadableAnswerIsSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Post(t.Context(), result(targets.StateSuccess)); err != nil {
+	if err := r.PostResult(t.Context(), result(targets.StateSuccess)); err != nil {
 		t.Errorf("error %v", err)
 	}
 }
@@ -413,7 +413,7 @@ func TestPostRefusesWithoutRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			if err := e.reporter(t).Post(t.Context(), tt.res); err == nil {
+			if err := e.reporter(t).PostResult(t.Context(), tt.res); err == nil {
 				t.Error("no error")
 			}
 			if n := e.hits.Load(); n != 0 {
@@ -431,7 +431,7 @@ func TestGreenwaveQuery(t *testing.T) {
 	other := result(targets.StateSuccess)
 	other.Item = "pw:patchwork.kernel.org/netdevbpf/series/812399"
 	for _, res := range []resultsdb.Result{result(targets.StateSuccess), other, result(targets.StateFail)} {
-		if err := r.Post(t.Context(), res); err != nil {
+		if err := r.PostResult(t.Context(), res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -524,7 +524,7 @@ func TestURLUnderPrefix(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	r := e.reporter(t, func(o *resultsdb.Opts) { o.URL = srv.URL + "/resultsdb/" })
-	if err := r.Post(t.Context(), result(targets.StateSuccess)); err != nil {
+	if err := r.PostResult(t.Context(), result(targets.StateSuccess)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.fake.Results()) != 1 {
