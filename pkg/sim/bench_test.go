@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trawl-ci/trawl/pkg/config"
 )
 
 var (
@@ -338,6 +340,57 @@ func BenchmarkIdleTicks(b *testing.B) {
 				fmt.Printf("%-22s %d idle ticks: Patchwork requests per tick most %d, mean %.2f; list pages per tick %v; other Patchwork requests per tick %v (most %d, mean %.2f); other forges %d requests in all; CPU %s per tick\n",
 					"ticks "+sh.name+" idle", *idleTicks, maxPW, float64(sumPW)/n, slices.Compact(slices.Clone(pages)), others,
 					maxOther, float64(sumOther)/n, sumRest, (m.cpu / time.Duration(*idleTicks)).Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// serverLatency is the simulated time a server takes per request in
+// BenchmarkColdWithChecksAtLatency: the real Patchwork 3.1.3 of issue 13
+// took 452 s for the 38,019 requests of a cold tick with checks at 10x,
+// about 12 ms a request.
+const serverLatency = 12 * time.Millisecond
+
+// BenchmarkColdWithChecksAtLatency measures a cold tick with reports at
+// 1k and 10k units against servers that take serverLatency per request:
+// the Patchwork series built on KernelCI with a pending check on every
+// patch, the merge requests built by the webhook target with a pending
+// GitLab commit status on each (the simulated GitHub reports none: its
+// secondary limit refuses thousands of statuses at once). It prints the
+// requests by forge, the report requests per report posted, and the wall
+// time against the default cycle deadline (issue 13: under half of it).
+//
+//	go test ./pkg/sim -run '^$' -bench ColdWithChecksAtLatency -benchtime 1x
+func BenchmarkColdWithChecksAtLatency(b *testing.B) {
+	deadline := time.Duration(config.DefaultCycleTimeout)
+	for _, sc := range scales {
+		b.Run(sc.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				h := wire(b, startRemote(b, Options{Series: sc.series, PullRequests: sc.prs, Seed: 1, Latency: serverLatency}), true)
+				before := h.w.Stats()
+				b.StartTimer()
+				p := startProbe()
+				rep := h.tick(b)
+				m := p.end()
+				b.StopTimer()
+				name := "tick " + sc.name + " cold+checks@" + serverLatency.String()
+				report(b, h, name, before, m, rep.Count.Triggered)
+				var line []string
+				for forge, c := range Sub(h.w.Stats(), before) {
+					if c.ReportPosts == 0 {
+						continue
+					}
+					perPost := float64(c.Reports) / float64(c.ReportPosts)
+					b.ReportMetric(perPost, forge+"-req/report")
+					line = append(line, fmt.Sprintf("%s %d requests for %d posted (%.2f a report)", forge, c.Reports, c.ReportPosts, perPost))
+				}
+				sort.Strings(line)
+				share := float64(m.wall) / float64(deadline)
+				b.ReportMetric(100*share, "%-of-deadline")
+				fmt.Printf("%-22s reports: %s; units reported %d, found %d, retrying %d, failed %d; wall %s = %.0f%% of the default cycle deadline (%s)\n",
+					name, strings.Join(line, "; "), rep.Reports.Posted, rep.Reports.Found, rep.Reports.Retrying, rep.Reports.Failed,
+					m.wall.Round(time.Millisecond), 100*share, deadline)
 			}
 		})
 	}

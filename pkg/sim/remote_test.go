@@ -17,9 +17,9 @@ import (
 )
 
 // serveEnv, when set in the environment of this test binary, makes it a
-// simulator serving "series,prs,seed,webhook,eventsrelist,actionable"
+// simulator serving "series,prs,seed,webhook,eventsrelist,actionable,latency"
 // until its standard input closes (webhook 1: the Patchwork series go to
-// the webhook target, 0: to KernelCI).
+// the webhook target, 0: to KernelCI; latency in microseconds).
 const serveEnv = "TRAWL_SIM_SERVE"
 
 func TestMain(m *testing.M) {
@@ -36,11 +36,12 @@ func TestMain(m *testing.M) {
 // serve runs a world in this process and prints the URL of its controls.
 func serve(spec string) error {
 	var o Options
-	var webhook int
-	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook, &o.EventsRelist, &o.Actionable); err != nil {
+	var webhook, latency int64
+	if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d,%d,%d,%d", &o.Series, &o.PullRequests, &o.Seed, &webhook, &o.EventsRelist, &o.Actionable, &latency); err != nil {
 		return fmt.Errorf("%s=%q: %w", serveEnv, spec, err)
 	}
 	o.Webhook = webhook == 1
+	o.Latency = time.Duration(latency) * time.Microsecond
 	w := New(o)
 	w.Start()
 	defer w.Close()
@@ -74,7 +75,7 @@ func startRemote(tb testing.TB, o Options) *remote {
 	if o.Webhook {
 		webhook = 1
 	}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook, o.EventsRelist, o.Actionable))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%d,%d,%d,%d", serveEnv, o.Series, o.PullRequests, o.Seed, webhook, o.EventsRelist, o.Actionable, o.Latency.Microseconds()))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -91,6 +91,11 @@ type Options struct {
 	// maintainer would (see decidedStates), as in a project whose history
 	// is mostly decided; 0 leaves every generated series as it is.
 	Actionable int
+	// Latency delays every answer of every simulated server to trawl by
+	// this much, as a real server's round trip and work would; 0 (the
+	// default, for tests) answers at once. The requests the fakes make
+	// themselves (KernelCI fetching patches) are not delayed.
+	Latency time.Duration
 }
 
 // Issue10x is the shape of the "10x" project of issue 13: a real
@@ -314,12 +319,12 @@ func (w *World) Start() URLs {
 		return srv.URL
 	}
 	w.urls = URLs{
-		Patchwork:        serve(w.pw),
-		GitHub:           serve(w.Stats.wrap("github", w.gh)),
-		GitLab:           serve(w.Stats.wrap("gitlab", w.gl)),
-		KernelCIAPI:      serve(w.Stats.wrap("kernelci", w.kci.APIHandler())),
-		KernelCIPipeline: serve(w.Stats.wrap("kernelci", w.kci.PipelineHandler())),
-		Webhook:          serve(w.hook),
+		Patchwork:        serve(delay(w.o.Latency, w.pw)),
+		GitHub:           serve(delay(w.o.Latency, w.Stats.wrap("github", w.gh))),
+		GitLab:           serve(delay(w.o.Latency, w.Stats.wrap("gitlab", w.gl))),
+		KernelCIAPI:      serve(delay(w.o.Latency, w.Stats.wrap("kernelci", w.kci.APIHandler()))),
+		KernelCIPipeline: serve(delay(w.o.Latency, w.Stats.wrap("kernelci", w.kci.PipelineHandler()))),
+		Webhook:          serve(delay(w.o.Latency, w.hook)),
 	}
 	return w.urls
 }
@@ -465,6 +470,25 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		h.stats.trigger()
 	}
+}
+
+// delay answers trawl's requests to h after d (Options.Latency), or when
+// the request is cancelled first.
+func delay(d time.Duration, h http.Handler) http.Handler {
+	if d <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(internal) == "" {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // marked marks the requests the fakes make themselves (KernelCI checking

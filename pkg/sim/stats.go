@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,6 +15,11 @@ type Counts struct {
 	NotModified int64 // answered 304
 	Errors      int64 // answered 4xx or 5xx
 	Bytes       int64 // response body bytes sent
+	// Reports are the requests about reports: Patchwork checks, GitHub
+	// and GitLab commit statuses, posted or read.
+	Reports int64
+	// ReportPosts are the reports posted (a POST the server took).
+	ReportPosts int64
 }
 
 // Stats counts trawl's requests per forge (the requests the fakes make
@@ -40,6 +46,12 @@ func (s *Stats) count(forge string, r *http.Request, status, bytes int) {
 		c.NotModified++
 	case status >= 400:
 		c.Errors++
+	}
+	if p := r.URL.Path; strings.Contains(p, "/checks/") || strings.Contains(p, "/statuses") || strings.HasSuffix(p, "/status") {
+		c.Reports++
+		if r.Method == http.MethodPost && status < 300 {
+			c.ReportPosts++
+		}
 	}
 	s.by[forge] = c
 }
@@ -68,7 +80,8 @@ func Sub(now, before map[string]Counts) map[string]Counts {
 	out := map[string]Counts{}
 	for k, c := range now {
 		b := before[k]
-		out[k] = Counts{c.Requests - b.Requests, c.NotModified - b.NotModified, c.Errors - b.Errors, c.Bytes - b.Bytes}
+		out[k] = Counts{c.Requests - b.Requests, c.NotModified - b.NotModified, c.Errors - b.Errors, c.Bytes - b.Bytes,
+			c.Reports - b.Reports, c.ReportPosts - b.ReportPosts}
 	}
 	return out
 }
