@@ -83,8 +83,8 @@ type Options struct {
 	// (events_relist) in the written configuration.
 	EventsRelist int
 	// Webhook builds the Patchwork series with the webhook target instead
-	// of KernelCI: for benchmarks at scale, where the KernelCI fake (which
-	// scans its whole node store per query) would measure itself.
+	// of KernelCI: for benchmarks of the tick itself, where the KernelCI
+	// fake's work (checking every patch URL of a trigger) would count.
 	Webhook bool
 	// Actionable, above 0, leaves only that many series actionable (a
 	// patch in a state trawl lists) and decides the others as a

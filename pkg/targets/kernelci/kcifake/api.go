@@ -137,13 +137,18 @@ func pageParams(q url.Values) (limit, offset int, verr map[string]any) {
 
 // query returns copies of the nodes satisfying every condition, in
 // insertion order, from offset and at most limit of them, with the total
-// count of matches.
+// count of matches. It looks only at the index's candidates (index.go).
 func (f *Fake) query(conds []cond, offset, limit int) ([]*Node, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return filter(f.candidatesLocked(conds), conds, offset, limit)
+}
+
+// filter is query over the given nodes.
+func filter(nodes []*Node, conds []cond, offset, limit int) ([]*Node, int) {
 	items := []*Node{}
 	total := 0
-	for _, n := range f.nodes {
+	for _, n := range nodes {
 		if parentMismatch(conds, n) || fieldMismatch(conds, n) {
 			continue
 		}

@@ -109,6 +109,8 @@ type Fake struct {
 	submissions int
 	noApply     map[string]bool // patchset nodes whose patches do not apply
 	trees       uint64          // tree ids handed out
+	// index lists the nodes by the values of a few fields (index.go).
+	index map[string]map[string][]*Node
 }
 
 // New returns an empty fake.
@@ -278,6 +280,7 @@ func (f *Fake) insertLocked(n *Node) *Node {
 	}
 	f.nodes = append(f.nodes, n)
 	f.byID[n.ID] = n
+	f.indexLocked(n)
 	return answer
 }
 
@@ -551,6 +554,7 @@ func (f *Fake) Delete(id string) {
 	defer f.mu.Unlock()
 	delete(f.byID, id)
 	f.nodes = slices.DeleteFunc(f.nodes, func(n *Node) bool { return n.ID == id })
+	f.reindexLocked()
 }
 
 // allowedLocked reports whether every artifact URL of n has an allowed host.
@@ -579,4 +583,5 @@ func (f *Fake) Seed(nodes ...Node) {
 		f.nodes = append(f.nodes, c)
 		f.byID[c.ID] = c
 	}
+	f.reindexLocked()
 }
