@@ -189,15 +189,21 @@ func setReported(m map[string]*state.Reported, p *state.Post, now time.Time, fai
 }
 
 // postWorkers bounds the posts one reporter (one forge instance, one
-// credential) has in flight.
+// credential) has in flight. It is not configured: at a real server's
+// latency it posts the checks of a cold tick at 10,000 units in a small
+// part of the cycle deadline (pkg/sim BenchmarkColdWithChecksAtLatency),
+// and GitHub's status posts are paced per credential besides
+// (forges/github Writes), as its secondary rate limits ask of content
+// creation.
 const postWorkers = 8
 
 // postAll posts the due reports, concurrently within postWorkers per
-// reporter, and returns how each ended. Before the first post it records,
-// in the state and on disk, the items whose posting starts: an item found
-// so recorded by a later cycle is looked up before it is posted again. If
-// that record cannot be written, every item is looked up first; so are
-// the items of a unit whose job was adopted (after a lost state).
+// reporter, each reporter's apart from the others', and returns how each
+// ended. Before the first post it records, in the state and on disk, the
+// items whose posting starts: an item found so recorded by a later cycle
+// is looked up before it is posted again. If that record cannot be
+// written, every item is looked up first; so are the items of a unit
+// whose job was adopted (after a lost state).
 func (r *Runner) postAll(ctx context.Context, st *state.State, due []*state.Post, byName map[string]Reporter, now time.Time) map[*state.Post]postOutcome {
 	started := make(map[*state.Post][]string, len(due)) // as an earlier attempt left them
 	for _, p := range due {
@@ -220,32 +226,48 @@ func (r *Runner) postAll(ctx context.Context, st *state.State, due []*state.Post
 		mu  sync.Mutex
 		wg  sync.WaitGroup
 		out = make(map[*state.Post]postOutcome, len(due))
-		sem = map[string]chan struct{}{}
 	)
-	for _, p := range due {
-		if sem[p.Reporter] == nil {
-			sem[p.Reporter] = make(chan struct{}, postWorkers)
-		}
-	}
-	for _, p := range due {
-		s := sem[p.Reporter]
-		select {
-		case s <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	for _, posts := range byReporter(due) {
 		wg.Go(func() {
-			defer func() { <-s }()
-			o := r.post(ctx, byName[p.Reporter], p, look[p], now)
-			mu.Lock()
-			out[p] = o
-			mu.Unlock()
+			// One reporter's posts: at most postWorkers at once, and never
+			// held up by another reporter's (a paced GitHub).
+			sem := make(chan struct{}, postWorkers)
+			var inFlight sync.WaitGroup
+			defer inFlight.Wait()
+			for _, p := range posts {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				inFlight.Go(func() {
+					defer func() { <-sem }()
+					o := r.post(ctx, byName[p.Reporter], p, look[p], now)
+					mu.Lock()
+					out[p] = o
+					mu.Unlock()
+				})
+			}
 		})
 	}
 	wg.Wait()
 	return out
+}
+
+// byReporter splits due reports by reporter, each in outbox order.
+func byReporter(due []*state.Post) [][]*state.Post {
+	var groups [][]*state.Post
+	at := map[string]int{}
+	for _, p := range due {
+		i, ok := at[p.Reporter]
+		if !ok {
+			i = len(groups)
+			at[p.Reporter] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
 }
 
 // post posts p on every item not done yet, in order. It ends in postFound
