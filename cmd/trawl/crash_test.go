@@ -23,6 +23,7 @@ import (
 	"github.com/trawl-ci/trawl/forges/github/ghfake"
 	"github.com/trawl-ci/trawl/forges/gitlab/glfake"
 	"github.com/trawl-ci/trawl/forges/patchwork/pwfake"
+	"github.com/trawl-ci/trawl/pkg/reporters/resultsdb/rdbfake"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot/bbmaster"
 	"github.com/trawl-ci/trawl/pkg/targets/jenkins"
@@ -35,9 +36,10 @@ import (
 // posting checks) and started again, against a recorded Patchwork (and,
 // beside exec and webhook, a GitHub with pull requests) and a fake of each
 // target type that counts what it is asked. Whatever the instant, no
-// trigger, check or commit status may be lost or duplicated. ResultsDB and
-// GitLab as a source are not in it; GitLab pipelines and GitHub workflow
-// runs are, as targets (crash_forgeci_test.go).
+// trigger, check, commit status or ResultsDB result (the exec world's
+// series also go to a ResultsDB) may be lost or duplicated. GitLab as a
+// source is not in it; GitLab pipelines and GitHub workflow runs are, as
+// targets (crash_forgeci_test.go).
 //
 // In CI it kills a few dozen times per target; TRAWL_TORTURE=1 (make
 // torture) kills tortureKills times per target. TRAWL_TORTURE_SEED replays
@@ -72,9 +74,10 @@ type crashWorld struct {
 	bbProject  string
 	bbAdvances int
 	jk         *jenkinsfake.Fake
-	gl         *glfake.Fake // gitlab-pipeline: the CI project's pipelines
-	ghci       *ghfake.Fake // github-workflow: the workflow's runs
-	gate       triggerGate  // gitlab-pipeline, github-workflow: crash_forgeci_test.go
+	gl         *glfake.Fake  // gitlab-pipeline: the CI project's pipelines
+	rdb        *rdbfake.Fake // exec: the ResultsDB the series' results go to
+	ghci       *ghfake.Fake  // github-workflow: the workflow's runs
+	gate       triggerGate   // gitlab-pipeline, github-workflow: crash_forgeci_test.go
 
 	mu         sync.Mutex
 	deliveries map[string][]string // webhook: delivery id -> units, one per POST
@@ -100,7 +103,7 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 	write("pw.token", pwfake.BotToken, 0o600)
 
 	baseURL := "https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git"
-	var target string
+	var target, reporters, pwReporters string
 	switch kind {
 	case "kernelci":
 		w.kci = kcifake.New(kcifake.Options{Secret: []byte("test-secret")})
@@ -119,6 +122,11 @@ func newCrashWorld(t *testing.T, kind string) *crashWorld {
 		script := write("ci.sh", "#!/bin/sh\necho \"$TRAWL_JOB $TRAWL_UNIT\" >> "+w.runs+"\nsleep 0.2\necho built\n", 0o755)
 		// Every unit runs at once: the suite is about kills, not the queue.
 		target = fmt.Sprintf("max_running: %d\n    exec: {command: [%s], timeout: 1m}", units+prs, script)
+		w.rdb = rdbfake.New(rdbfake.Options{})
+		rdb := httptest.NewServer(w.rdb.Handler())
+		t.Cleanup(rdb.Close)
+		reporters = fmt.Sprintf("reporters:\n  - {name: rdb, type: resultsdb, resultsdb: {url: %s, testcase: trawl.ci}}\n", rdb.URL)
+		pwReporters = ", reporters: [rdb]"
 	case "webhook":
 		baseURL = bareRepo(t, w.dir)
 		hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -189,8 +197,8 @@ sources:
     targets: [ci]
     base: {tree: net-next, url: %s, branch: main}
     patchwork: {url: %s, project: netdev, lookback: 10000d, token_file: pw.token}
-    report: {context: ci}
-%s`, kind, target, baseURL, pwSrv.URL, github), 0o600)
+    report: {context: ci%s}
+%s%s`, kind, target, baseURL, pwSrv.URL, pwReporters, github, reporters), 0o600)
 	return w
 }
 
@@ -255,6 +263,9 @@ func (w *crashWorld) settled(t *testing.T) bool {
 			return false
 		}
 		if w.kind != "webhook" && !rep.State.Conclusive() {
+			return false
+		}
+		if rdb := u.Reports["rdb"]; w.rdb != nil && u.Source == "netdev" && (rdb == nil || rdb.Fingerprint != u.Fingerprint) {
 			return false
 		}
 	}
@@ -387,7 +398,42 @@ func (w *crashWorld) verify(t *testing.T) (triggers, redeliveries, checks int, v
 	if withChecks != want {
 		bad("%d patches and commits carry our reports, want %d", withChecks, want)
 	}
+	if w.rdb != nil {
+		checks += w.verifyResultsDB(bad)
+	}
 	return triggers, redeliveries, checks, violations
+}
+
+// verifyResultsDB checks that every series unit has exactly one result
+// in ResultsDB, for its fingerprint, and returns how many it holds.
+func (w *crashWorld) verifyResultsDB(bad func(string, ...any)) int {
+	results := w.rdb.Results()
+	perUnit := map[string]int{}
+	for _, r := range results {
+		unit, fp := r.Data["unit"], r.Data["fingerprint"]
+		if len(unit) != 1 || len(fp) != 1 {
+			bad("resultsdb: result %d without one unit and one fingerprint: %v", r.ID, r.Data)
+			continue
+		}
+		perUnit[unit[0]+" "+fp[0]]++
+	}
+	for u, n := range perUnit {
+		if n > 1 {
+			bad("resultsdb: %d results for %s", n, u)
+		}
+	}
+	if want := w.units - w.prs(); len(perUnit) != want {
+		bad("resultsdb: results for %d units, want %d (one per series)", len(perUnit), want)
+	}
+	return len(results)
+}
+
+// prs is how many of the world's units are pull requests.
+func (w *crashWorld) prs() int {
+	if w.gh == nil {
+		return 0
+	}
+	return prs
 }
 
 // tally is what a crash run did, per target type.
