@@ -79,15 +79,17 @@
 // commit and answers 404. A fork that refused once is not asked again by
 // this process.
 //
-// Before posting, the Reporter reads every status of the commit with that
-// name (all=true, per_page=100, every page: GitLab serves 20 a page by
-// default, oldest first) and compares the newest one, by id, whatever the
-// order: found, it returns report.Found and posts nothing. GitLab
-// refuses to repeat the state of a running or pending status ("Cannot
-// transition status via :run from :running", a 400, or a 409 when a
-// concurrent update got there first): that repeat is found too. Any other
-// 409 ("another update to this commit status is in progress") is a
-// *report.WaitError, retried later; any other refusal is an error. The
-// relay read (Statuses) merges the statuses of the target project and of a
-// visible fork.
+// The cycle has the Reporter post without looking first (Post: one
+// request) unless an interrupted run may have posted the status already;
+// then (Report), before posting, the Reporter reads every status of the
+// commit with that name (all=true, per_page=100, every page: GitLab serves
+// 20 a page by default, oldest first) and compares the newest one, by id,
+// whatever the order: found, it returns report.Found and posts nothing.
+// GitLab refuses to repeat the state of a running or pending status
+// ("Cannot transition status via :run from :running", a 400, or a 409 when
+// a concurrent update got there first): that repeat, met by Post or
+// Report, is done, not refused. Any other 409 ("another update to this
+// commit status is in progress") is a *report.WaitError, retried later;
+// any other refusal is an error. The relay read (Statuses) merges the
+// statuses of the target project and of a visible fork.
 package gitlab
