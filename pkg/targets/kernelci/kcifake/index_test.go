@@ -98,3 +98,40 @@ func TestIndexAnswersAsAFullScan(t *testing.T) {
 		t.Fatalf("%d matches over %d queries: the queries test little", matched, len(queries))
 	}
 }
+
+// BenchmarkAdoptionQuery is the KernelCI target's adoption query (name,
+// tree, branch and first patch) in a store of 10,000 patchsets, through
+// the index and as a full scan, the store's way before the index.
+//
+//	go test ./pkg/targets/kernelci/kcifake -run '^$' -bench AdoptionQuery
+func BenchmarkAdoptionQuery(b *testing.B) {
+	f := New(Options{})
+	checkout := f.AddCheckout("net-next", "https://git.example.org/a.git", "main", "1111111111111111111111111111111111111111")
+	for i := range 10000 {
+		f.AddNode(Node{Kind: "checkout", Name: "patchset", Parent: StrPtr(checkout), State: "running", TreeID: fmt.Sprintf("tree-%d", i),
+			Data:      map[string]any{"kernel_revision": map[string]any{"url": "https://git.example.org/a.git", "branch": "main"}},
+			Artifacts: map[string]string{"patch0": fmt.Sprintf("https://pw.example.org/patch/%d/mbox/", i)}})
+	}
+	conds, detail := parseConds(url.Values{"name": {"patchset"}, "data.kernel_revision.url": {"https://git.example.org/a.git"},
+		"data.kernel_revision.branch": {"main"}, "artifacts.patch0": {"https://pw.example.org/patch/5000/mbox/"}})
+	if detail != "" {
+		b.Fatal(detail)
+	}
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			if _, n := f.query(conds, 0, 50); n != 1 {
+				b.Fatalf("%d matches", n)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			f.mu.Lock()
+			_, n := filter(f.nodes, conds, 0, 50)
+			f.mu.Unlock()
+			if n != 1 {
+				b.Fatalf("%d matches", n)
+			}
+		}
+	})
+}
