@@ -138,6 +138,14 @@ const (
 	createPerHour = 500
 	// createSpacing spreads content creation to at most 80 a minute.
 	createSpacing = time.Minute / 80
+	// createBusyMax is the longest the posts of an account are paced
+	// without a break: a post that would extend a run of paced posts
+	// beyond it is held back for a later cycle, so that a cold cycle with
+	// hundreds of statuses to post (500 take over six minutes at 80 a
+	// minute) does not sit in its posting stage for most of the cycle
+	// deadline. A cycle posts about a minute's worth; the next one, a
+	// schedule later, finds the pace idle and posts the next minute's.
+	createBusyMax = time.Minute
 )
 
 // limits is what GitHub's rate limit answers and trawl's own writes say
@@ -162,6 +170,9 @@ type Writes struct {
 	// created are the times of the content-creating requests of the last
 	// hour, oldest first.
 	created []time.Time
+	// busySince is when the current run of paced posts began (a post that
+	// had to wait for its turn); zero when the last post did not wait.
+	busySince time.Time
 }
 
 // waitError is the error of a request not sent, or refused, before t.
@@ -235,9 +246,10 @@ func (s *Source) call(ctx context.Context, do func() (*gh.Response, error)) erro
 
 // create sends one content-creating request: as call, and kept under
 // GitHub's content creation limits. It waits out the spacing of 80 a
-// minute (under a second) and, once 500 were sent in the last hour,
-// returns a *report.WaitError until the oldest leaves the hour, without
-// sending anything.
+// minute (under a second) and, once 500 were sent in the last hour or
+// once the account's posts were paced for createBusyMax without a break,
+// returns a held *report.WaitError (report.WaitError.Held) naming when,
+// without sending anything.
 func (s *Source) create(ctx context.Context, do func() (*gh.Response, error)) error {
 	if err := s.blocked(); err != nil {
 		return err
@@ -269,12 +281,23 @@ func (s *Source) reserveCreate(ctx context.Context) error {
 	if len(kept) >= createPerHour {
 		until := kept[len(kept)-createPerHour].Add(time.Hour)
 		w.mu.Unlock()
-		return waitError(until, fmt.Errorf("%d statuses posted in the last hour, GitHub's limit on content creation: next one at %s",
-			createPerHour, until.UTC().Format(time.RFC3339)))
+		return &report.WaitError{Until: until, Held: true, Err: fmt.Errorf("%d statuses posted in the last hour, GitHub's limit on content creation: next one at %s",
+			createPerHour, until.UTC().Format(time.RFC3339))}
 	}
 	var wait time.Duration
 	if n := len(kept); n > 0 {
 		wait = kept[n-1].Add(createSpacing).Sub(now)
+	}
+	switch {
+	case wait <= 0:
+		w.busySince = time.Time{}
+	case w.busySince.IsZero():
+		w.busySince = now
+	case now.Sub(w.busySince) >= createBusyMax:
+		until := now.Add(wait)
+		w.mu.Unlock()
+		return &report.WaitError{Until: until, Held: true, Err: fmt.Errorf("statuses posted at GitHub's pace of %d a minute for %s: held back for a later cycle, from %s",
+			int(time.Minute/createSpacing), createBusyMax, until.UTC().Format(time.RFC3339))}
 	}
 	// The slot is taken before waiting, so that concurrent posts queue
 	// behind each other.

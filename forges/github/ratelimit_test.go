@@ -128,13 +128,10 @@ func TestSecondaryLimitBacksOff(t *testing.T) {
 	}
 }
 
-// A first tick over hundreds of pull requests posts every status: the
-// reporter keeps under GitHub's content creation limits (80 a minute, 500
-// an hour, which the fake enforces with its secondary limit 403), and what
-// does not fit in the hour waits in the outbox, as the cycle keeps it, for
-// the time the reporter names.
-func TestFirstTickOverHundredsOfPRsLosesNothing(t *testing.T) {
-	const prs = 540
+// pacedReporter is the status reporter of a source over prs pull
+// requests whose waits for GitHub's pace move the test clock.
+func pacedReporter(t *testing.T, prs int) (*env, *Reporter) {
+	t.Helper()
 	e := newEnv(t, ghfake.Options{Limit: 10000}, nil)
 	e.addPRs(prs)
 	s := e.source(t, func(o *Opts) {
@@ -144,6 +141,17 @@ func TestFirstTickOverHundredsOfPRsLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, r
+}
+
+// A first tick over hundreds of pull requests posts every status: the
+// reporter keeps under GitHub's content creation limits (80 a minute, 500
+// an hour, which the fake enforces with its secondary limit 403), and what
+// does not fit in the hour waits in the outbox, as the cycle keeps it, for
+// the time the reporter names.
+func TestFirstTickOverHundredsOfPRsLosesNothing(t *testing.T) {
+	const prs = 540
+	e, r := pacedReporter(t, prs)
 	// The outbox: every pull request's head, and when it is due.
 	due := map[string]time.Time{}
 	for i := 1; i <= prs; i++ {
@@ -211,5 +219,46 @@ func TestSourcesOfOneAccountSharePacing(t *testing.T) {
 	}
 	if w := e.sleeper.Waits(); len(w) != 1 || w[0] != 750*time.Millisecond {
 		t.Errorf("waits %v, want the second source's post spaced 750ms after the first's", w)
+	}
+}
+
+// A cycle with more statuses to post than a minute of GitHub's pace holds
+// (80 a minute) posts a minute's worth and holds the others back, sending
+// nothing for them: a held wait (the cycle counts no attempt) from their
+// turn, so that the posting stage does not last for most of the cycle
+// deadline. The next cycle, a schedule later, finds the pace idle and
+// posts the next minute's worth.
+func TestPostsBeyondAMinuteOfPaceAreHeldBack(t *testing.T) {
+	const prs = 100
+	e, r := pacedReporter(t, prs)
+	cycle := func(from int) (posted, held int) {
+		t.Helper()
+		for i := from; i <= prs; i++ {
+			err := reportOnce(r, sha(fmt.Sprintf("head-%d", i)), "f1")
+			if err == nil {
+				posted++
+				continue
+			}
+			var w *report.WaitError
+			if !errors.As(err, &w) || !w.Held || report.Permanent(err) || !w.Until.After(e.clock.Now()) {
+				t.Fatalf("post %d: %v, want a held wait until a later time", i, err)
+			}
+			held++
+		}
+		return posted, held
+	}
+	// Posts 1 to 81 are paced within the minute (the first does not wait).
+	if posted, held := cycle(1); posted != 81 || held != prs-81 {
+		t.Fatalf("first cycle posted %d and held %d, want 81 and %d", posted, held, prs-81)
+	}
+	if n := e.fake.Refused(); n != 0 {
+		t.Errorf("GitHub refused %d posts; the pace should keep under its limit", n)
+	}
+	e.clock.Add(time.Minute)
+	if posted, held := cycle(82); posted != prs-81 || held != 0 {
+		t.Fatalf("next cycle posted %d and held %d, want %d and 0", posted, held, prs-81)
+	}
+	if got := len(e.fake.Statuses()); got != prs {
+		t.Fatalf("GitHub holds %d statuses, want %d", got, prs)
 	}
 }

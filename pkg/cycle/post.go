@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -295,6 +296,12 @@ func (r *Runner) post(ctx context.Context, rp Reporter, p *state.Post, look []st
 			continue
 		}
 		p.LastError = fmt.Sprintf("%s: %v", item, err)
+		if w, ok := errors.AsType[*report.WaitError](err); ok && w.Held {
+			p.NextAttempt = w.Until
+			r.log.Info("report held back by the reporter's pace; posted on a later cycle", zap.String("unit", p.Message.Unit),
+				zap.String("reporter", p.Reporter), zap.String("item", item), zap.Time("next", p.NextAttempt), zap.Error(err))
+			return postRetry
+		}
 		if report.Permanent(err) {
 			r.log.Error("report refused; not retried", zap.String("unit", p.Message.Unit), zap.String("reporter", p.Reporter),
 				zap.String("item", item), zap.String("state", p.Posted), zap.Error(err))

@@ -2,6 +2,7 @@ package cycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -453,5 +454,28 @@ func TestWaitIsRetriedAfterItsTimeNotDropped(t *testing.T) {
 	h.run(t, Act)
 	if got := rp.take(); !eq(got, []string{"10:pending"}) {
 		t.Fatalf("after the reset posted %v, want the report", got)
+	}
+}
+
+// TestHeldPostCostsNoAttempt: a post the reporter holds back by its own
+// pace (nothing sent) is tried again from the time it names, and counts
+// no attempt, so that its backoff does not grow while it waits its turn;
+// the next cycle posts it.
+func TestHeldPostCostsNoAttempt(t *testing.T) {
+	h, _, rp := reportingHarness(t, series(1, 1, "a"))
+	turn := h.now.Add(30 * time.Second)
+	rp.fail["10"] = &report.WaitError{Err: errors.New("held back for a later cycle"), Until: turn, Held: true}
+	rep := h.run(t, Act)
+	if rep.Reports.Retrying != 1 || rep.Reports.Failed != 0 || len(h.store.st.Outbox) != 1 {
+		t.Fatalf("counts %+v outbox %d; want the held post kept", rep.Reports, len(h.store.st.Outbox))
+	}
+	if p := h.store.st.Outbox[0]; p.Attempts != 0 || !p.NextAttempt.Equal(turn) {
+		t.Fatalf("attempts %d, next %v; want 0 and its turn %v", p.Attempts, p.NextAttempt, turn)
+	}
+	delete(rp.fail, "10")
+	h.now = h.now.Add(time.Minute)
+	h.run(t, Act)
+	if got := rp.take(); !eq(got, []string{"10:pending"}) {
+		t.Fatalf("the next cycle posted %v, want the held report", got)
 	}
 }

@@ -72,6 +72,11 @@ type Status struct {
 type WaitError struct {
 	Err   error
 	Until time.Time
+	// Held says that the reporter sent nothing: its own pacing holds the
+	// post back until Until (GitHub's limits on content creation). That
+	// is no failure: the post costs no attempt, so its backoff does not
+	// grow while it waits its turn.
+	Held bool
 }
 
 func (e *WaitError) Error() string { return e.Err.Error() }
