@@ -385,7 +385,7 @@ func holdsAll(ids, prev map[int64]bool) bool {
 // fixtures/patchwork/INDEX.md), so an idle tick reads every page of the
 // listing in full, and decoding them was a third of its CPU at 10,000
 // series. The items it hands out are shared between reads: read-only.
-// A nil *pageMemo keeps nothing.
+// A nil *pageMemo keeps nothing (see decodePage).
 type pageMemo struct {
 	mu    sync.Mutex
 	pages map[int]memoPage
@@ -396,35 +396,33 @@ type memoPage struct {
 	items any // []T of the listing
 }
 
-// memoItems returns the items of page n as decoded from body before, if
-// memo holds them for the very same bytes.
-func memoItems[T any](memo *pageMemo, n int, body []byte) ([]T, bool) {
+// decodePage decodes body, page n of a listing, into its items: from memo
+// when it holds them for the very same bytes, else by decoding them, which
+// memo then keeps.
+func decodePage[T any](memo *pageMemo, n int, body []byte) ([]T, error) {
 	if memo == nil {
-		return nil, false
+		var items []T
+		err := json.Unmarshal(body, &items)
+		return items, err
 	}
 	sum := sha256.Sum256(body)
 	memo.mu.Lock()
-	defer memo.mu.Unlock()
 	pg, ok := memo.pages[n]
-	if !ok || pg.sum != sum {
-		return nil, false
+	memo.mu.Unlock()
+	if items, same := pg.items.([]T); ok && same && pg.sum == sum {
+		return items, nil
 	}
-	items, ok := pg.items.([]T)
-	return items, ok
-}
-
-// put records items as page n's, decoded from body.
-func (memo *pageMemo) put(n int, body []byte, items any) {
-	if memo == nil {
-		return
+	var items []T
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, err
 	}
-	sum := sha256.Sum256(body)
 	memo.mu.Lock()
 	defer memo.mu.Unlock()
 	if memo.pages == nil {
 		memo.pages = map[int]memoPage{}
 	}
 	memo.pages[n] = memoPage{sum: sum, items: items}
+	return items, nil
 }
 
 // memo returns the page memo of the listing u is a page of: the same
@@ -482,12 +480,9 @@ func readPage[T any](ctx context.Context, c *Client, u *url.URL, memo *pageMemo)
 		if err := httpx.MediaType(resp, "application/json"); err != nil {
 			return err
 		}
-		items, ok := memoItems[T](memo, n, body)
-		if !ok {
-			if err := json.Unmarshal(body, &items); err != nil {
-				return fmt.Errorf("decode: %w", err)
-			}
-			memo.put(n, body, items)
+		items, err := decodePage[T](memo, n, body)
+		if err != nil {
+			return fmt.Errorf("decode: %w", err)
 		}
 		mu.Lock()
 		defer mu.Unlock()
