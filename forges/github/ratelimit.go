@@ -180,6 +180,12 @@ func waitError(t time.Time, err error) error {
 	return &report.WaitError{Err: err, Until: t}
 }
 
+// heldError is the error of a post trawl's own pacing holds back, without
+// sending it, until t: why, then when the next one may go.
+func heldError(t time.Time, why string) error {
+	return &report.WaitError{Err: fmt.Errorf("%s: next one at %s", why, t.UTC().Format(time.RFC3339)), Until: t, Held: true}
+}
+
 // blocked returns a *report.WaitError while a rate limit answer asks to
 // wait: GitHub warns that requests sent while limited can get an
 // integration banned, and they would fail anyway.
@@ -281,8 +287,7 @@ func (s *Source) reserveCreate(ctx context.Context) error {
 	if len(kept) >= createPerHour {
 		until := kept[len(kept)-createPerHour].Add(time.Hour)
 		w.mu.Unlock()
-		return &report.WaitError{Until: until, Held: true, Err: fmt.Errorf("%d statuses posted in the last hour, GitHub's limit on content creation: next one at %s",
-			createPerHour, until.UTC().Format(time.RFC3339))}
+		return heldError(until, fmt.Sprintf("%d statuses posted in the last hour, GitHub's limit on content creation", createPerHour))
 	}
 	var wait time.Duration
 	if n := len(kept); n > 0 {
@@ -296,8 +301,7 @@ func (s *Source) reserveCreate(ctx context.Context) error {
 	case now.Sub(w.busySince) >= createBusyMax:
 		until := now.Add(wait)
 		w.mu.Unlock()
-		return &report.WaitError{Until: until, Held: true, Err: fmt.Errorf("statuses posted at GitHub's pace of %d a minute for %s: held back for a later cycle, from %s",
-			int(time.Minute/createSpacing), createBusyMax, until.UTC().Format(time.RFC3339))}
+		return heldError(until, fmt.Sprintf("statuses posted at GitHub's pace of %d a minute for %s: held back for a later cycle", int(time.Minute/createSpacing), createBusyMax))
 	}
 	// The slot is taken before waiting, so that concurrent posts queue
 	// behind each other.
