@@ -26,6 +26,7 @@ import (
 	"github.com/trawl-ci/trawl/pkg/secret"
 	"github.com/trawl-ci/trawl/pkg/targets"
 	"github.com/trawl-ci/trawl/pkg/targets/buildbot/bbmaster"
+	"github.com/trawl-ci/trawl/pkg/targets/inflight/inflighttest"
 )
 
 // The tests of this file run against a real Buildbot master (Debian's
@@ -456,28 +457,7 @@ func TestRealMasterKilledWithPostOnTheWire(t *testing.T) {
 		return tg
 	}
 	r := request("net: on the wire")
-	ctx, kill := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := target().Trigger(ctx, r)
-		done <- err
-	}()
-	select {
-	case <-received:
-	case err := <-done:
-		t.Fatalf("the first trigger ended before its POST: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("no POST within a minute")
-	}
-	kill()
-	if err := <-done; err == nil {
-		t.Fatal("the killed trigger succeeded")
-	}
-
-	next := target()
-	if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
-		t.Fatalf("trigger while the POST is on the wire: %v, want a wait", err)
-	}
+	next := inflighttest.Kill(t, received, target, r)
 	letGo()
 	if err := <-forwarded; err != nil {
 		t.Fatal(err)

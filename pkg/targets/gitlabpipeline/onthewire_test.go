@@ -58,47 +58,12 @@ func TestKilledWithCreateOnTheWire(t *testing.T) {
 					return tg
 				}
 				r := request("fp1", 0)
-				ctx, kill := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				go func() {
-					_, err := process().Trigger(ctx, r)
-					done <- err
-				}()
-				select {
-				case <-h.Received:
-				case err := <-done:
-					t.Fatalf("the first trigger ended before its creation request: %v", err)
-				case <-time.After(time.Minute):
-					t.Fatal("no creation request within a minute")
-				}
-				kill()
-				if err := <-done; err == nil {
-					t.Fatal("the killed trigger succeeded")
-				}
-
-				next := process()
-				if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
-					t.Fatalf("trigger while the creation is on the wire: %v, want a wait", err)
-				}
-				h.Release()
-				<-h.Handed
-				if deliver {
-					job, err := next.Trigger(context.Background(), r)
-					if err != nil || !job.Adopted {
-						t.Fatalf("trigger once GitLab has the pipeline: %+v %v, want it adopted", job, err)
-					}
-				} else {
-					if _, err := next.Trigger(context.Background(), r); !errors.Is(err, targets.ErrWaiting) {
-						t.Fatalf("trigger within the grace: %v, want a wait", err)
-					}
+				next := inflighttest.Kill(t, h.Received, process, r)
+				inflighttest.Settle(t, h, next, r, func() {
 					mu.Lock()
 					now = now.Add(time.Minute + time.Second)
 					mu.Unlock()
-					job, err := next.Trigger(context.Background(), r)
-					if err != nil || job.Adopted {
-						t.Fatalf("trigger past the grace: %+v %v, want a new pipeline", job, err)
-					}
-				}
+				})
 				if n := len(w.fake.Pipelines()); n != 1 {
 					t.Errorf("%d pipelines, want 1 (%d creation requests)", n, h.Posts())
 				}
