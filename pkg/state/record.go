@@ -1,9 +1,13 @@
 package state
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/trawl-ci/trawl/pkg/report"
@@ -209,6 +213,53 @@ func recordOf(st *State) fileRecord {
 		rec.Outbox = append(rec.Outbox, postRecordOf(p))
 	}
 	return rec
+}
+
+// encode writes st to w as the state file holds it: the bytes of
+// json.MarshalIndent(recordOf(st), "", "  ") and a newline, encoded one
+// unit at a time, so that a Save holds one unit's encoding instead of the
+// whole file's (at 10k units, 30 MB, and the compact form beside it while
+// indenting). encoding/json writes a map's keys sorted, as strings, and
+// escaped as any string; so does encode.
+func encode(w io.Writer, st *State) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, "{\n  \"schema\": %d,\n  \"units\": {", Schema)
+	for i, k := range slices.Sorted(maps.Keys(st.Units)) {
+		key, err := json.Marshal(k)
+		if err != nil {
+			return fmt.Errorf("encode unit %q: %w", k, err)
+		}
+		rec := unitRecordOf(st.Units[k])
+		u, err := json.MarshalIndent(&rec, "    ", "  ")
+		if err != nil {
+			return fmt.Errorf("encode unit %s: %w", k, err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(key)
+		bw.WriteString(": ")
+		bw.Write(u)
+	}
+	if len(st.Units) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteByte('}')
+	if len(st.Outbox) > 0 {
+		posts := make([]*postRecord, len(st.Outbox))
+		for i, p := range st.Outbox {
+			posts[i] = postRecordOf(p)
+		}
+		b, err := json.MarshalIndent(posts, "  ", "  ")
+		if err != nil {
+			return fmt.Errorf("encode outbox: %w", err)
+		}
+		bw.WriteString(",\n  \"outbox\": ")
+		bw.Write(b)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // stateOf converts the file's records to a State.

@@ -167,14 +167,11 @@ type Store struct {
 
 	mu   sync.Mutex
 	lock *os.File // nil once closed
-	// written is the SHA-256 of what the last Save wrote (in compact
-	// JSON), while the file still holds it: a Save of the same state is
-	// skipped (an idle tick changes nothing). Nobody else writes the file
-	// while the lock is held; a Load that finds other bytes there (an edit
-	// by hand) forgets it.
-	written *[sha256.Size]byte
 	// wrote is the SHA-256 of the file's bytes as the last Save wrote
-	// them (indented), under the same condition.
+	// them, while the file still holds them: a Save that encodes the
+	// same bytes leaves the file alone. Nobody else writes the file while
+	// the lock is held; a Load that finds other bytes there (an edit by
+	// hand) forgets it.
 	wrote *[sha256.Size]byte
 	// saved is a copy (clone) of the state the last Save wrote, under the
 	// same condition: a Save of a state deeply equal to it would encode
@@ -320,7 +317,7 @@ func (s *Store) holdsWritten() (bool, error) {
 // forget drops what the store knows of the file's content, so that the
 // next Save writes it.
 func (s *Store) forget() {
-	s.written, s.wrote, s.saved = nil, nil, nil
+	s.wrote, s.saved = nil, nil
 }
 
 // load reads and decodes the state file at path; a missing file is an
@@ -388,8 +385,9 @@ func lineAt(b []byte, offset int64) int {
 // error before the rename the temporary file is removed and the old file is
 // left as it was. The file always records the current Schema. The messages
 // the state keeps are redacted first (see secret.Redact), in st too. A Save
-// of the very bytes the previous Save wrote is skipped: the file holds
-// them already.
+// of a state equal to the one the previous Save wrote touches nothing, and
+// one that encodes the very bytes the file holds leaves the file as it is.
+// The file is written as it is encoded, a unit at a time (see encode).
 func (s *Store) Save(st *State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -408,30 +406,30 @@ func (s *Store) Save(st *State) error {
 	if s.saved != nil && equal(st, s.saved) {
 		return nil
 	}
-	// Compared in compact form, the file is indented only when written:
-	// indenting took half of an idle tick's Save at 10k units.
-	compact, err := json.Marshal(recordOf(st))
+	dir := filepath.Dir(s.path)
+	h := sha256.New()
+	tmp, err := writeTemp(s.fs, dir, filepath.Base(s.path)+tempInfix+"*", func(w io.Writer) error {
+		return encode(io.MultiWriter(w, h), st)
+	})
 	if err != nil {
-		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
+		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
-	sum := sha256.Sum256(compact)
-	if s.written != nil && *s.written == sum {
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if s.wrote != nil && *s.wrote == sum {
+		// The very bytes the file holds: leave it as it is.
+		_ = s.fs.Remove(tmp)
 		return nil
 	}
 	s.forget()
-	var buf bytes.Buffer
-	buf.Grow(2 * len(compact))
-	if err := json.Indent(&buf, compact, "", "  "); err != nil {
-		return fmt.Errorf("state %s: save: encode: %w", s.path, err)
-	}
-	buf.WriteByte('\n')
-	b := buf.Bytes()
-	if err := writeAtomic(s.fs, s.path, b); err != nil {
+	if err := s.fs.Rename(tmp, s.path); err != nil {
+		_ = s.fs.Remove(tmp)
 		return fmt.Errorf("state %s: save: %w", s.path, err)
 	}
-	s.written = &sum
-	wrote := sha256.Sum256(b)
-	s.wrote, s.saved = &wrote, clone(st)
+	if err := s.fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("state %s: save: sync directory %s: %w", s.path, dir, err)
+	}
+	s.wrote, s.saved = &sum, clone(st)
 	return nil
 }
 
@@ -454,33 +452,17 @@ func redactMessages(st *State) {
 	}
 }
 
-// writeAtomic replaces the file at path with b through fs (see Save).
-func writeAtomic(fs fileOps, path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := writeTemp(fs, dir, filepath.Base(path)+tempInfix+"*", b)
-	if err != nil {
-		return err
-	}
-	if err := fs.Rename(tmp, path); err != nil {
-		_ = fs.Remove(tmp)
-		return err
-	}
-	if err := fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeTemp writes b to a new file (mode 0600) in dir, syncs and closes it,
-// and returns its name. On error the file is removed.
-func writeTemp(fs fileOps, dir, pattern string, b []byte) (string, error) {
+// writeTemp writes what write writes to a new file (mode 0600) in dir,
+// syncs and closes it, and returns its name. On error the file is
+// removed.
+func writeTemp(fs fileOps, dir, pattern string, write func(io.Writer) error) (string, error) {
 	f, err := fs.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
 	err = f.Chmod(0o600)
 	if err == nil {
-		_, err = f.Write(b)
+		err = write(f)
 	}
 	if err == nil {
 		err = f.Sync()
