@@ -96,6 +96,18 @@ type ListOptions struct {
 // cache afterwards (a message id never moves to another series), so use it
 // to find a patch's series, not its current state.
 func (c *Client) ListPatches(ctx context.Context, o ListOptions) ([]Patch, error) {
+	return listPatches(ctx, c, o, func(p Patch) int64 { return p.ID })
+}
+
+// listActionable is ListPatches decoding only what a Source reads of its
+// project's listing, read in full every tick (see listedPatch).
+func (c *Client) listActionable(ctx context.Context, o ListOptions) ([]listedPatch, error) {
+	return listPatches(ctx, c, o, func(p listedPatch) int64 { return p.ID })
+}
+
+// listPatches is ListPatches into T, a patch's list form or part of it;
+// id gives a T's patch id.
+func listPatches[T any](ctx context.Context, c *Client, o ListOptions, id func(T) int64) ([]T, error) {
 	q := url.Values{"per_page": {strconv.Itoa(perPage)}}
 	if o.Project != "" {
 		q.Set("project", o.Project)
@@ -126,7 +138,7 @@ func (c *Client) ListPatches(ctx context.Context, o ListOptions) ([]Patch, error
 	if o.MsgID == "" && o.Series == 0 {
 		memo = c.memo(u) // a project's listing, read every tick
 	}
-	patches, err := getList(ctx, c, u, func(p Patch) int64 { return p.ID }, o.Known, memo)
+	patches, err := getList(ctx, c, u, id, o.Known, memo)
 	if err != nil {
 		return nil, c.errorf("list patches", err)
 	}
@@ -486,7 +498,7 @@ func readPage[T any](ctx context.Context, c *Client, u *url.URL, memo *pageMemo)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		checked, decoded = bytes.Clone(body), items
+		checked, decoded = body, items
 		return nil
 	}
 	body, header, err := c.getJSON(ctx, u, v)

@@ -27,7 +27,7 @@ func changePatches(s *Series, hashes map[int64]string) []change.Patch {
 // waiting is the change of incomplete series sr: not buildable until its
 // last patch arrives. Its mails are not read yet (an incomplete series'
 // mbox must not be cached), so it names no dependency.
-func (s *Source) waiting(sr *Series, actionable map[int64]Patch) change.Change {
+func (s *Source) waiting(sr *Series, actionable map[int64]listedPatch) change.Change {
 	hashes := map[int64]string{}
 	for _, p := range sr.Patches {
 		hashes[p.ID] = actionable[p.ID].Hash

@@ -196,7 +196,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	s.mu.Lock()
 	known := s.listed
 	s.mu.Unlock()
-	listed, err := s.client.ListPatches(ctx, ListOptions{
+	listed, err := s.client.listActionable(ctx, ListOptions{
 		Project:  s.o.Project,
 		States:   s.o.States,
 		Archived: &archived,
@@ -207,7 +207,7 @@ func (s *Source) fetch(ctx context.Context) ([]change.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	actionable := make(map[int64]Patch, len(listed))
+	actionable := make(map[int64]listedPatch, len(listed))
 	var ids []int64
 	listedIDs := make(map[int64]bool, len(listed))
 	inIDs := map[int64]bool{}
@@ -407,7 +407,7 @@ func (s *Source) supersededBy(sr *Series, k revision, l revLines, newest map[rev
 // build turns complete series sr into a change, and returns the
 // dependency references of its cover letter, commit messages and API
 // dependencies.
-func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]Patch) (change.Change, []deps.Ref, error) {
+func (s *Source) build(ctx context.Context, sr *Series, actionable map[int64]listedPatch) (change.Change, []deps.Ref, error) {
 	hashes := map[int64]string{}
 	var missing bool
 	for _, p := range sr.Patches {

@@ -33,7 +33,8 @@ func completeFunc(ctx context.Context) func([]byte) bool {
 // (its content type, that the body decodes) before the answer is returned
 // or stored. It returns an error saying what is wrong; the request then
 // fails (and is retried within its bound), the answer is never stored, and
-// a stored answer that fails it is dropped and fetched again.
+// a stored answer that fails it is dropped and fetched again. Nothing
+// writes to body after the call: a Validator may keep it.
 type Validator func(resp *http.Response, body []byte) error
 
 type validatorKey struct{}

@@ -72,7 +72,7 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Header.Del(checkedHeader) // only this stack says so
 	var body []byte
 	if v := validatorFor(req, t.validate); v != nil && resp.StatusCode == http.StatusOK {
-		if body, err = buffer(req, resp); err != nil {
+		if body, err = buffer(req, resp, maxBodyOf(req.Context(), t.maxBody)); err != nil {
 			return nil, err
 		}
 		if err := v(resp, body); err != nil {
@@ -90,11 +90,19 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // buffer reads resp's body to the end and replaces it with the bytes read.
-func buffer(req *http.Request, resp *http.Response) ([]byte, error) {
+func buffer(req *http.Request, resp *http.Response, limit int64) ([]byte, error) {
 	if resp.Body == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(resp.Body)
+	// Sized for the length announced, when within the limit: a list page
+	// of a few hundred kB read through io.ReadAll's doublings cost twice
+	// its size in garbage.
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(resp.Body)
+	body := buf.Bytes()
 	resp.Body.Close()
 	if err != nil {
 		var tl *bodyTooLarge
@@ -139,7 +147,7 @@ func (t *wireTransport) rewrite(req *http.Request, resp *http.Response, body []b
 func (t *wireTransport) decideComplete(req *http.Request, resp *http.Response, body []byte) error {
 	if body == nil {
 		var err error
-		if body, err = buffer(req, resp); err != nil {
+		if body, err = buffer(req, resp, maxBodyOf(req.Context(), t.maxBody)); err != nil {
 			return err
 		}
 	}

@@ -118,9 +118,12 @@ func cpuProfile(b *testing.B, name string) func() {
 	}
 }
 
-// heapProfile writes, into -sim.heapprofile with name appended, what is
-// live on the heap as of the last GC (startProbe's): what trawl keeps
-// between ticks.
+// heapProfile writes, into -sim.heapprofile with name appended, the heap
+// profile as of the last GC: called after startProbe's GC, what trawl
+// keeps between ticks; called with name+".after" after a GC that follows
+// the tick, what the tick allocated in all, against the first:
+//
+//	go tool pprof -sample_index=alloc_space -base X.10k-idle X.10k-idle.after
 func heapProfile(b *testing.B, name string) {
 	if *heapAt == "" {
 		return
@@ -209,6 +212,10 @@ func BenchmarkTick(b *testing.B) {
 					m := p.end()
 					stop()
 					b.StopTimer()
+					if *heapAt != "" {
+						runtime.GC()
+						heapProfile(b, sc.name+"-"+kind+".after")
+					}
 					report(b, h, "tick "+sc.name+" "+kind, before, m, rep.Count.Triggered)
 					if kind != "cold" {
 						if rep.Count.Triggered != 0 {
