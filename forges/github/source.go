@@ -294,6 +294,9 @@ func (s *Source) listPage(ctx context.Context, page int, st *fetchStats) ([]*gh.
 	if err != nil {
 		return nil, 0, err
 	}
+	for i, pr := range prs {
+		prs[i] = trim(pr)
+	}
 	st.pages++
 	fromCache := resp.Header.Get("X-From-Cache") != ""
 	if fromCache {

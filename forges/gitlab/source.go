@@ -277,7 +277,7 @@ func (s *Source) list(ctx context.Context, pid int64, opt gl.ListProjectMergeReq
 				continue
 			}
 			seen[mr.IID] = true
-			out = append(out, mr)
+			out = append(out, trim(mr))
 		}
 		if resp.NextPage == 0 {
 			return out, nil
@@ -349,7 +349,7 @@ func carry(old entry, mr *gl.BasicMergeRequest) entry {
 
 // detailEntry returns the entry of a merge request read on its own.
 func detailEntry(mr *gl.MergeRequest) entry {
-	e := entry{mr: &mr.BasicMergeRequest}
+	e := entry{mr: trim(&mr.BasicMergeRequest)}
 	if mr.DiffRefs.BaseSha != "" {
 		e.baseSHA, e.baseFor = mr.DiffRefs.BaseSha, mr.DiffRefs.HeadSha
 	}
