@@ -10,6 +10,16 @@ import (
 	"github.com/trawl-ci/trawl/pkg/change"
 )
 
+// trimmer trims the pull requests of one read of the list (see trim),
+// and lets them share the repositories and authors they name: most name
+// the same base and head repository, and a Repository or a User is a
+// large struct even with one or two fields set. The zero value is ready
+// to use; what it hands out is read-only.
+type trimmer struct {
+	repos map[[2]string]*gh.Repository // by full name and clone URL
+	users map[string]*gh.User          // by login
+}
+
 // trim returns the part of listed pull request pr that a Fetch reads
 // (skip, convert, the references in its body, samePage) and drops the
 // rest: a listed pull request carries its head and base repositories and
@@ -17,36 +27,50 @@ import (
 // Fetch ended, at the peak of a tick. A field read from a listed pull
 // request is kept here too; TestTrimKeepsWhatFetchReads fills every field
 // and fails otherwise.
-func trim(pr *gh.PullRequest) *gh.PullRequest {
+func (t *trimmer) trim(pr *gh.PullRequest) *gh.PullRequest {
 	if pr == nil {
 		return nil
 	}
-	t := &gh.PullRequest{
+	out := &gh.PullRequest{
 		Number:    pr.Number,
 		Draft:     pr.Draft,
 		Title:     pr.Title,
 		Body:      pr.Body,
 		HTMLURL:   pr.HTMLURL,
 		UpdatedAt: pr.UpdatedAt,
-		Head:      trimBranch(pr.Head),
-		Base:      trimBranch(pr.Base),
+		Head:      t.branch(pr.Head),
+		Base:      t.branch(pr.Base),
 	}
 	if pr.User != nil {
-		t.User = &gh.User{Login: pr.User.Login}
+		login := pr.User.GetLogin()
+		if t.users == nil {
+			t.users = map[string]*gh.User{}
+		}
+		if t.users[login] == nil {
+			t.users[login] = &gh.User{Login: pr.User.Login}
+		}
+		out.User = t.users[login]
 	}
-	return t
+	return out
 }
 
-// trimBranch is trim for a head or base.
-func trimBranch(b *gh.PullRequestBranch) *gh.PullRequestBranch {
+// branch is trim for a head or base.
+func (t *trimmer) branch(b *gh.PullRequestBranch) *gh.PullRequestBranch {
 	if b == nil {
 		return nil
 	}
-	t := &gh.PullRequestBranch{Ref: b.Ref, SHA: b.SHA}
-	if b.Repo != nil {
-		t.Repo = &gh.Repository{FullName: b.Repo.FullName, CloneURL: b.Repo.CloneURL}
+	out := &gh.PullRequestBranch{Ref: b.Ref, SHA: b.SHA}
+	if r := b.Repo; r != nil {
+		k := [2]string{r.GetFullName(), r.GetCloneURL()}
+		if t.repos == nil {
+			t.repos = map[[2]string]*gh.Repository{}
+		}
+		if t.repos[k] == nil {
+			t.repos[k] = &gh.Repository{FullName: r.FullName, CloneURL: r.CloneURL}
+		}
+		out.Repo = t.repos[k]
 	}
-	return t
+	return out
 }
 
 // headRepo returns the head's "owner/name" ("" when the fork was deleted)

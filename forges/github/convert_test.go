@@ -23,6 +23,7 @@ func TestTrimKeepsWhatFetchReads(t *testing.T) {
 	sameRepo := *full.Head
 	sameRepo.Repo = full.Base.Repo // not a fork
 	same.Head = &sameRepo
+	var tm trimmer // one for all: what it shares must not mix them up
 	for _, pr := range []*gh.PullRequest{&full, &same} {
 		for _, o := range []Opts{
 			{Name: "gh", Repo: testRepo, Targets: []string{"kci"}},
@@ -31,7 +32,7 @@ func TestTrimKeepsWhatFetchReads(t *testing.T) {
 				Base: change.Base{URL: "https://git.example.org/x.git", Tree: "x"}},
 		} {
 			s := &Source{o: o, host: defaultHost}
-			tr := trim(pr)
+			tr := tm.trim(pr)
 			name := fmt.Sprintf("fork %v, opts %+v", pr == &full, o)
 			if got, want := s.skip(tr), s.skip(pr); got != want {
 				t.Errorf("%s: skip of the trimmed form %q, of the full one %q", name, got, want)
@@ -47,7 +48,7 @@ func TestTrimKeepsWhatFetchReads(t *testing.T) {
 			}
 		}
 	}
-	if trim(nil) != nil {
+	if new(trimmer).trim(nil) != nil {
 		t.Error("trim(nil) is not nil")
 	}
 }

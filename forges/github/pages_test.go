@@ -38,7 +38,7 @@ func TestListNeverEndingFailsAtTheCap(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err = s.listPages(ctx, &fetchStats{})
+	_, err = s.listPages(ctx, &fetchPass{})
 	if err == nil || !strings.Contains(err.Error(), "more than 7 pages") {
 		t.Fatalf("err = %v, want the page cap", err)
 	}

@@ -170,8 +170,10 @@ func New(o Opts) (*Source, error) {
 // Name returns the configured source name.
 func (s *Source) Name() string { return s.o.Name }
 
-// fetchStats counts what one Fetch did, for its log line.
-type fetchStats struct {
+// fetchPass is one Fetch's: what it did, for its log line, and the
+// trimmer its pages share.
+type fetchPass struct {
+	trim   trimmer
 	pages  int // list pages read, revalidations included
 	cached int // pages that came from the cache (304)
 }
@@ -180,7 +182,7 @@ type fetchStats struct {
 // per pull request the filters keep, in number order. Any failed request
 // fails the whole Fetch: a partial list must never look complete.
 func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
-	var st fetchStats
+	var st fetchPass
 	waited := s.waited.Load()
 	prs, err := s.listOpen(ctx, &st)
 	if err != nil {
@@ -224,7 +226,7 @@ func (s *Source) Fetch(ctx context.Context) ([]change.Change, error) {
 // it was last read, it revalidates the earlier pages after the last one:
 // if one changed, the list moved while it was paged (a pull request may
 // have been skipped) and it is read again.
-func (s *Source) listOpen(ctx context.Context, st *fetchStats) ([]*gh.PullRequest, error) {
+func (s *Source) listOpen(ctx context.Context, st *fetchPass) ([]*gh.PullRequest, error) {
 	for attempt := 1; ; attempt++ {
 		cached := st.cached
 		pages, err := s.listPages(ctx, st)
@@ -254,7 +256,7 @@ func (s *Source) listOpen(ctx context.Context, st *fetchStats) ([]*gh.PullReques
 }
 
 // listPages reads the pages of the list, following the Link header.
-func (s *Source) listPages(ctx context.Context, st *fetchStats) ([][]*gh.PullRequest, error) {
+func (s *Source) listPages(ctx context.Context, st *fetchPass) ([][]*gh.PullRequest, error) {
 	var pages [][]*gh.PullRequest
 	for page := 1; ; {
 		prs, next, err := s.listPage(ctx, page, st)
@@ -277,7 +279,7 @@ func (s *Source) listPages(ctx context.Context, st *fetchStats) ([][]*gh.PullReq
 
 // listPage reads one page and returns the next page's number, 0 after the
 // last.
-func (s *Source) listPage(ctx context.Context, page int, st *fetchStats) ([]*gh.PullRequest, int, error) {
+func (s *Source) listPage(ctx context.Context, page int, st *fetchPass) ([]*gh.PullRequest, int, error) {
 	var (
 		prs  []*gh.PullRequest
 		resp *gh.Response
@@ -295,7 +297,7 @@ func (s *Source) listPage(ctx context.Context, page int, st *fetchStats) ([]*gh.
 		return nil, 0, err
 	}
 	for i, pr := range prs {
-		prs[i] = trim(pr)
+		prs[i] = st.trim.trim(pr)
 	}
 	st.pages++
 	fromCache := resp.Header.Get("X-From-Cache") != ""
@@ -313,7 +315,7 @@ func (s *Source) listPage(ctx context.Context, page int, st *fetchStats) ([]*gh.
 
 // moved revalidates every page but the last and reports whether one of
 // them changed since it was read.
-func (s *Source) moved(ctx context.Context, pages [][]*gh.PullRequest, st *fetchStats) (bool, error) {
+func (s *Source) moved(ctx context.Context, pages [][]*gh.PullRequest, st *fetchPass) (bool, error) {
 	for i, want := range pages[:len(pages)-1] {
 		got, _, err := s.listPage(ctx, i+1, st)
 		if err != nil {
