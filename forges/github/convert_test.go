@@ -18,7 +18,7 @@ import (
 func TestTrimKeepsWhatFetchReads(t *testing.T) {
 	var full gh.PullRequest
 	fill.Fill(reflect.ValueOf(&full).Elem(), "pr", 4)
-	full.Body = gh.Ptr("Depends-on: #7\nDepends-on: https://github.com/" + testRepo + "/pull/9")
+	full.Body = new("Depends-on: #7\nDepends-on: https://github.com/" + testRepo + "/pull/9")
 	same := full
 	sameRepo := *full.Head
 	sameRepo.Repo = full.Base.Repo // not a fork
