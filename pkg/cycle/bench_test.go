@@ -108,6 +108,9 @@ func BenchmarkGraphFingerprintDecide10000(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.fetch(ctx, p)
+		if p.st, err = r.o.Store.Load(); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		start := cpuTime()
 		r.resolveRefs(ctx, p)

@@ -165,16 +165,20 @@ func (r *Runner) Run(ctx context.Context, mode Mode, scope []string) (rep *Repor
 	var st *state.State
 	defer func() { r.finish(rep, st, start, before, err) }()
 	p, err := r.begin(mode, scope, start)
-	if p == nil {
+	if err != nil {
 		return nil, err
 	}
-	rep, st = p.rep, p.st
-	if err != nil {
-		return rep, err
-	}
+	rep = p.rep
 
-	r.fetch(ctx, p)                       // fetch.go
-	r.resolveRefs(ctx, p)                 // refs.go
+	r.fetch(ctx, p)       // fetch.go
+	r.resolveRefs(ctx, p) // refs.go
+	// The state is read where the cycle first needs it, to compare, and
+	// not before the fetch: what the sources hold while they fetch would
+	// add to the loaded copy at the peak of a tick (at 10k units, 15 MB).
+	if p.st, err = r.o.Store.Load(); err != nil {
+		return rep, fmt.Errorf("cycle: load state: %w", err)
+	}
+	st = p.st
 	r.resolveBases(ctx, p)                // bases.go
 	r.record(p, decide(r.decideInput(p))) // decide.go, record.go
 	r.queue(ctx, p)                       // admit.go
@@ -220,9 +224,9 @@ type pass struct {
 	pending []*pendingTrigger
 }
 
-// begin checks the scope, starts the report and loads the state. It
-// returns no pass when the scope names an unknown source, and a pass
-// without state with the error when the state cannot be loaded.
+// begin checks the scope and starts the report; the state is loaded
+// later (see Run). It returns no pass when the scope names an unknown
+// source.
 func (r *Runner) begin(mode Mode, names []string, start time.Time) (*pass, error) {
 	scope, err := r.scope(names)
 	if err != nil {
@@ -236,9 +240,6 @@ func (r *Runner) begin(mode Mode, names []string, start time.Time) (*pass, error
 		}
 	}
 	r.log.Info("cycle starting", zap.Strings("sources", p.rep.Scope), zap.Bool("plan", mode == Plan))
-	if p.st, err = r.o.Store.Load(); err != nil {
-		return p, fmt.Errorf("cycle: load state: %w", err)
-	}
 	return p, nil
 }
 
