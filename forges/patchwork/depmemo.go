@@ -1,15 +1,18 @@
 package patchwork
 
 import (
+	"cmp"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 )
 
 // maxDepEvery bounds the interval between two look-ups of a dependency
-// that is still open outside the listing: it is asked again within 2, 4,
-// 8 … Fetches, at most maxDepEvery (a power of two).
+// that is still open outside the listing: it is re-checked at least once
+// every maxDepEvery Fetches (on the Fetches of its slot of the wheel), and
+// earlier while it is new when the wheel's budget allows (see wheel).
 const maxDepEvery = 16
 
 // depMemo keeps, across Fetches, what the look-ups of dependencies outside
@@ -20,10 +23,10 @@ const maxDepEvery = 16
 //     series names them (a closed series' newer revision, once posted, is
 //     in the listing, which the resolver reads first);
 //   - any other answer (open outside the actionable states, not a series
-//     of the project) is asked again within 2, 4, 8 … Fetches, at most
-//     maxDepEvery, on the Fetches of its slot (see slots: the re-checks
-//     of many dependencies are spread over the Fetches instead of falling
-//     due together), and on the first Fetch after the listing changed.
+//     of the project) is asked again when the wheel grants it a re-check:
+//     at least once every maxDepEvery Fetches, and, within the budget of
+//     re-checks a Fetch is given, after 2, 4, 8 Fetches while it is new
+//     and soon after the listing changed.
 //
 // A failed look-up is not kept. Entries no Fetch named for longer than
 // maxDepEvery Fetches are forgotten, so that the memory stays bounded by
@@ -32,16 +35,13 @@ type depMemo struct {
 	mu    sync.Mutex
 	fetch int64 // Fetches started
 	ids   map[int64]*depEntry
-	slots slots
+	wheel *wheel // shared with the Source's misses
 }
 
 // depEntry is what the look-up of one named series found.
 type depEntry struct {
 	sr    *Series // the series the answer is about, for its revision line; nil when none
 	t     target
-	every int64 // the interval of its re-checks; 0 while final
-	slot  int   // its slot while it is re-checked; -1 when none
-	next  int64 // the Fetch from which it is asked again
 	named int64 // the last Fetch that named it
 	// checks counts the look-ups kept: the first and the re-checks; a
 	// re-check of an open series asks its states when it is odd, its
@@ -58,31 +58,34 @@ func (e *depEntry) recheckable() bool {
 	return e.sr != nil && e.t.id == e.sr.ID
 }
 
-func newDepMemo() *depMemo {
-	return &depMemo{ids: map[int64]*depEntry{}, slots: newSlots(maxDepEvery)}
+// newDepMemo returns a depMemo whose re-checks w schedules.
+func newDepMemo(w *wheel) *depMemo {
+	return &depMemo{ids: map[int64]*depEntry{}, wheel: w}
 }
 
-// tick counts a Fetch. changed says the listing differs from the previous
-// Fetch's: every answer that is not final is then due again. Entries not
-// named for longer than the longest interval are forgotten.
+// depKey is the wheel's key of series id.
+func depKey(id int64) turnKey { return turnKey{series: id} }
+
+// tick counts a Fetch, forgets the entries not named for longer than
+// maxDepEvery Fetches, and starts the Fetch on the wheel. changed says
+// the listing differs from the previous Fetch's: every answer that is not
+// final then wants a re-check, which the wheel grants within its budget.
 func (m *depMemo) tick(changed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fetch++
 	for id, e := range m.ids {
-		switch {
-		case e.named < m.fetch-maxDepEvery-1:
-			m.slots.free(e.slot)
+		if e.named < m.fetch-maxDepEvery-1 {
+			m.wheel.remove(depKey(id))
 			delete(m.ids, id)
-		case changed && e.next != math.MaxInt64:
-			e.next = m.fetch
 		}
 	}
+	m.wheel.tick(changed)
 }
 
 // get returns what the last look-up of series id found (a copy), whether
-// there was one, and whether it holds (fresh: it is not due to be asked
-// again).
+// there was one, and whether it holds (fresh: it is final, or the wheel
+// grants it no re-check on this Fetch).
 func (m *depMemo) get(id int64) (e depEntry, known, fresh bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -91,7 +94,7 @@ func (m *depMemo) get(id int64) (e depEntry, known, fresh bool) {
 		return depEntry{}, false, false
 	}
 	p.named = m.fetch
-	return *p, true, m.fetch < p.next
+	return *p, true, final(p.t) || !m.wheel.granted(depKey(id))
 }
 
 // put records what a look-up of series id found now: sr is the series
@@ -105,21 +108,16 @@ func (m *depMemo) put(id int64, sr *Series, t target) {
 	defer m.mu.Unlock()
 	e := m.ids[id]
 	if e == nil {
-		e = &depEntry{slot: -1}
+		e = &depEntry{}
 		m.ids[id] = e
 	}
 	e.sr, e.t, e.named = sr, t, m.fetch
 	e.checks++
 	if final(t) {
-		m.slots.free(e.slot)
-		e.slot, e.every, e.next = -1, 0, math.MaxInt64
+		m.wheel.remove(depKey(id))
 		return
 	}
-	if e.slot < 0 {
-		e.slot = m.slots.take(strconv.FormatInt(id, 10))
-	}
-	e.every = min(max(2, 2*e.every), maxDepEvery)
-	e.next = nextDue(m.fetch, e.every, e.slot)
+	m.wheel.checked(depKey(id), maxDepEvery)
 }
 
 // final reports an answer that no longer changes: a closed series, or a
@@ -129,46 +127,173 @@ func final(t target) bool {
 	return t.closed || (t.merged && t.applied)
 }
 
-// slots spreads the re-checks of remembered items over the Fetches. Each
-// item re-checked on a schedule holds one of len(load) slots, and is due
-// on the Fetches f with f ≡ slot (mod every), every a power of two that
-// divides len(load): items of different slots fall due on different
-// Fetches once their interval has grown to len(load), and at most every
-// other Fetch apart before. An item takes the least loaded slot, looking
-// from the one the hash of its key names on, so that whatever the keys
-// and whenever the items come, the slots hold as many items each, give or
-// take one, and so do the Fetches of a window of len(load). The zero
-// value is not usable; see newSlots.
-type slots struct {
-	load []int // items holding each slot
+// wheel schedules the re-checks of what a Source remembers unresolved
+// across Fetches: the dependencies outside the listing that are not final
+// (every maxDepEvery Fetches) and the message-ids nobody holds (every
+// maxMissEvery). Each such item holds a slot of a wheel of maxMissEvery
+// Fetches: a dependency the 4 Fetches f ≡ slot (mod maxDepEvery), a
+// message-id the one f ≡ slot (mod maxMissEvery). An item is re-checked
+// on every Fetch of its slot, so at least once per its interval, and the
+// slots are placed so that no Fetch holds more than
+//
+//	ceil((4·dependencies + message-ids) / 64)
+//
+// while items only arrive (a dependency takes the least full class of
+// Fetches mod 16; a message-id fills a Fetch below its class's fullest
+// before it makes a class fuller; items that leave free their Fetches for
+// the next). That fullest Fetch is each Fetch's budget: what it does not
+// spend on its slot's items goes to early re-checks, oldest due first: an
+// item new to the wheel wants one 2, 4, 8 … Fetches after its last
+// look-up (until that reaches its interval), a dependency one on the
+// Fetch the listing changed (depMemo.tick). So every
+// Fetch costs at most the budget in re-checks, whenever the items came,
+// and none falls due all at once. A first look-up is not a re-check: it
+// happens on the Fetch that first names the item. The zero value is not
+// usable; see newWheel. It is safe for concurrent use.
+type wheel struct {
+	mu    sync.Mutex
+	fetch int64             // Fetches started
+	load  [maxMissEvery]int // the items re-checked on each Fetch of the wheel
+	turns map[turnKey]*turn // the items re-checked
+	early []turnKey         // scratch of tick
 }
 
-func newSlots(n int) slots { return slots{load: make([]int, n)} }
+// turnKey names an item of the wheel: a dependency by its series id, or
+// a message-id.
+type turnKey struct {
+	series int64
+	msgid  string
+}
 
-// take gives an item with key a slot.
-func (s *slots) take(key string) int {
+// turn is the schedule of one item of the wheel.
+type turn struct {
+	every int64 // its interval: maxDepEvery or maxMissEvery
+	slot  int   // it is re-checked on the Fetches f ≡ slot (mod every)
+	step  int64 // the interval of its early re-checks: 2, 4, 8 … until every
+	due   int64 // the Fetch from which it wants an early re-check
+	last  int64 // the Fetch of its last look-up
+	now   bool  // granted a re-check on this Fetch
+}
+
+func newWheel() *wheel { return &wheel{turns: map[turnKey]*turn{}} }
+
+// tick starts a Fetch: it grants a re-check to every item of the Fetch's
+// slot, and with what is left of the budget to the items that want an
+// early one, oldest due first, then longest unasked. changed says the
+// listing changed: every dependency then wants one.
+func (w *wheel) tick(changed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fetch++
+	budget := slices.Max(w.load[:])
+	w.early = w.early[:0]
+	for k, t := range w.turns {
+		if changed && k.msgid == "" {
+			t.due = min(t.due, w.fetch)
+		}
+		t.now = w.fetch%t.every == int64(t.slot)
+		switch {
+		case t.now:
+			budget--
+		case t.due <= w.fetch:
+			w.early = append(w.early, k)
+		}
+	}
+	slices.SortFunc(w.early, func(a, b turnKey) int {
+		ta, tb := w.turns[a], w.turns[b]
+		return cmp.Or(cmp.Compare(ta.due, tb.due), cmp.Compare(ta.last, tb.last),
+			cmp.Compare(a.series, b.series), cmp.Compare(a.msgid, b.msgid))
+	})
+	for _, k := range w.early[:min(max(budget, 0), len(w.early))] {
+		w.turns[k].now = true
+	}
+}
+
+// granted reports whether the item k may be looked up again on this
+// Fetch: it was granted a re-check, and has not been looked up since.
+func (w *wheel) granted(k turnKey) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.turns[k]
+	return t != nil && t.now && t.last < w.fetch
+}
+
+// checked records a look-up of item k, re-checked every `every` Fetches,
+// that left it unresolved: a new item takes a slot and wants its first
+// early re-check 2 Fetches on; a known one doubles the interval of its
+// early re-checks, up to every (then its slot's Fetches suffice).
+func (w *wheel) checked(k turnKey, every int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.turns[k]
+	if t == nil {
+		t = &turn{every: every, slot: w.place(k, every), step: 1}
+		w.turns[k] = t
+	}
+	t.last, t.now = w.fetch, false
+	t.step = min(2*t.step, t.every)
+	t.due = w.fetch + t.step
+	if t.step == t.every {
+		t.due = math.MaxInt64
+	}
+}
+
+// remove forgets item k (resolved, final or no longer named), freeing its
+// slot.
+func (w *wheel) remove(k turnKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.turns[k]
+	if t == nil {
+		return
+	}
+	for f := t.slot; f < len(w.load); f += int(t.every) {
+		w.load[f]--
+	}
+	delete(w.turns, k)
+}
+
+// place gives item k, re-checked every `every` Fetches (maxDepEvery or
+// maxMissEvery), a slot, and counts it on the slot's Fetches. The Fetches
+// of the wheel fall into maxDepEvery classes (f mod maxDepEvery) of 4; a
+// class is as full as its fullest Fetch. A dependency takes the least full
+// class; a message-id the least loaded Fetch that is below its class's
+// fullest, or else a Fetch of the least full class. Ties go to the first
+// from the one the hash of the key names, so that keys spread alike
+// whatever their order.
+func (w *wheel) place(k turnKey, every int64) int {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	best := int(h.Sum32() % uint32(len(s.load)))
-	for i := range s.load {
-		if c := (best + i) % len(s.load); s.load[c] < s.load[best] {
+	if k.msgid != "" {
+		_, _ = h.Write([]byte(k.msgid))
+	} else {
+		_, _ = h.Write([]byte(strconv.FormatInt(k.series, 10)))
+	}
+	start := int(h.Sum32() % uint32(every))
+	class := func(c int) (full, sum int) {
+		for f := c; f < len(w.load); f += maxDepEvery {
+			full, sum = max(full, w.load[f]), sum+w.load[f]
+		}
+		return full, sum
+	}
+	// score orders the candidate slots: the least wins.
+	score := func(s int) []int {
+		full, sum := class(s % maxDepEvery)
+		switch {
+		case every == maxDepEvery:
+			return []int{full, sum}
+		case w.load[s] < full:
+			return []int{0, full, w.load[s]} // below its class's fullest Fetch
+		}
+		return []int{1, full, w.load[s]}
+	}
+	best := start
+	for i := range int(every) {
+		if c := (start + i) % int(every); slices.Compare(score(c), score(best)) < 0 {
 			best = c
 		}
 	}
-	s.load[best]++
-	return best
-}
-
-// free gives back slot (nothing when it is -1, no slot).
-func (s *slots) free(slot int) {
-	if slot >= 0 {
-		s.load[slot]--
+	for f := best; f < len(w.load); f += int(every) {
+		w.load[f]++
 	}
-}
-
-// nextDue returns the first Fetch after fetch on which an item of slot,
-// re-checked every `every` Fetches, is due: the first f > fetch with
-// f ≡ slot (mod every). It is at most every Fetches after fetch.
-func nextDue(fetch, every int64, slot int) int64 {
-	return fetch + 1 + ((int64(slot)-fetch-1)%every+every)%every
+	return best
 }

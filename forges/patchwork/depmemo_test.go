@@ -5,116 +5,226 @@ import (
 	"testing"
 )
 
-// TestNextDue: the next Fetch of a slot is the first after the current
-// one that is the slot modulo the interval, never the current one and
-// never more than the interval away.
-func TestNextDue(t *testing.T) {
+// budgetOf is the most re-checks the wheel lets a Fetch cost with deps
+// dependencies and msgids message-ids unresolved.
+func budgetOf(deps, msgids int) int {
+	return (deps*maxMissEvery/maxDepEvery + msgids + maxMissEvery - 1) / maxMissEvery
+}
+
+// TestWheelPlace: whatever the order dependencies and message-ids arrive
+// in, the wheel's fullest Fetch holds no more items than their share,
+// ceil((4·deps + msgids)/64), and a dependency's slot is a class mod
+// maxDepEvery (its 4 Fetches of the wheel), a message-id's one Fetch.
+func TestWheelPlace(t *testing.T) {
 	tests := []struct {
-		fetch, every int64
-		slot         int
-		want         int64
+		name  string
+		order string // d: a dependency, m: a message-id, in the order they arrive
 	}{
-		{1, 2, 0, 2},
-		{1, 2, 1, 3},
-		{2, 4, 0, 4},
-		{4, 4, 0, 8},
-		{4, 8, 12, 12},
-		{12, 16, 12, 28},
-		{5, 16, 5, 21},
-		{5, 16, 6, 6},
-		{0, 64, 63, 63},
+		{"dependencies only", repeat("d", 49)},
+		{"message-ids only", repeat("m", 130)},
+		{"dependencies first", repeat("d", 49) + repeat("m", 24)},
+		{"message-ids first", repeat("m", 24) + repeat("d", 49)},
+		{"message-ids fill 3 of 4", repeat("m", 48) + repeat("d", 3)},
+		{"interleaved", repeat("ddm", 40)},
+		{"one of each in turn", repeat("md", 70)},
+		{"more than the wheel", repeat("m", 100) + repeat("d", 40) + repeat("m", 90)},
 	}
 	for _, tt := range tests {
-		if got := nextDue(tt.fetch, tt.every, tt.slot); got != tt.want {
-			t.Errorf("nextDue(%d, %d, %d) = %d, want %d", tt.fetch, tt.every, tt.slot, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWheel()
+			deps, msgids := 0, 0
+			for i, kind := range tt.order {
+				if kind == 'd' {
+					deps++
+					w.checked(depKey(int64(1000+7*i)), maxDepEvery)
+				} else {
+					msgids++
+					w.checked(missKey(fmt.Sprintf("nowhere-%d@example.org", i)), maxMissEvery)
+				}
+				full := 0
+				for _, l := range w.load {
+					full = max(full, l)
+				}
+				if most := budgetOf(deps, msgids); full > most {
+					t.Fatalf("after %d dependencies and %d message-ids: a Fetch holds %d, want at most %d (loads %v)",
+						deps, msgids, full, most, w.load)
+				}
+			}
+			held := 0
+			for k, tr := range w.turns {
+				want := int64(maxMissEvery)
+				if k.msgid == "" {
+					want = maxDepEvery
+				}
+				if tr.every != want || tr.slot < 0 || int64(tr.slot) >= want {
+					t.Errorf("%+v: slot %d of %d, want a slot of %d", k, tr.slot, tr.every, want)
+				}
+				held += int(maxMissEvery / tr.every)
+			}
+			sum := 0
+			for _, l := range w.load {
+				sum += l
+			}
+			if sum != held {
+				t.Errorf("the wheel counts %d item-Fetches, its items hold %d", sum, held)
+			}
+		})
 	}
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
+
+// rechecker drives a depMemo and a misses that share a wheel, as a
+// Source's Fetches do, over items that arrive and leave on given Fetches.
+type rechecker struct {
+	deps   *depMemo
+	misses *misses
+	asked  map[string]int64 // item -> the Fetch of its last look-up
+	// answer is what a look-up of dependency id finds on Fetch f; nil:
+	// still open.
+	answer func(id, f int64) target
+	// lookups are the Fetches each dependency was looked up on.
+	lookups map[int64][]int64
+}
+
+func newRechecker() *rechecker {
+	w := newWheel()
+	return &rechecker{deps: newDepMemo(w), misses: newMisses(w), asked: map[string]int64{}, lookups: map[int64][]int64{}}
+}
+
+// fetch runs Fetch f over the dependencies and message-ids named on it,
+// each still unresolved, and returns the re-checks (look-ups of items
+// already known) it made. It fails when an item waited longer than its
+// interval.
+func (r *rechecker) fetch(t *testing.T, f int64, changed bool, deps []int64, msgids []string) int {
+	t.Helper()
+	r.misses.tick()
+	r.deps.tick(changed)
+	rechecks := 0
+	for _, id := range deps {
+		key := fmt.Sprint("series ", id)
+		e, known, fresh := r.deps.get(id)
+		if fresh {
+			if !final(e.t) && f-r.asked[key] > maxDepEvery {
+				t.Fatalf("Fetch %d: %s last asked on Fetch %d, more than %d ago", f, key, r.asked[key], maxDepEvery)
+			}
+			continue
+		}
+		if known {
+			rechecks++
+		}
+		r.asked[key] = f
+		r.lookups[id] = append(r.lookups[id], f)
+		t := target{id: id}
+		if r.answer != nil {
+			t = r.answer(id, f)
+		}
+		r.deps.put(id, &Series{ID: id}, t)
+	}
+	for _, msgid := range msgids {
+		ok, patches, covers := r.misses.due(msgid)
+		if !ok {
+			if f-r.asked[msgid] > maxMissEvery {
+				t.Fatalf("Fetch %d: %s last asked on Fetch %d, more than %d ago", f, msgid, r.asked[msgid], maxMissEvery)
+			}
+			continue
+		}
+		if _, known := r.asked[msgid]; known {
+			rechecks++
+			if patches == covers {
+				t.Fatalf("Fetch %d: a re-check of %s asks both listings or neither", f, msgid)
+			}
+		}
+		r.asked[msgid] = f
+		r.misses.missed(msgid)
+	}
+	return rechecks
 }
 
 // TestRechecksSpreadOverFetches: dependencies that stay open outside the
-// listing are re-checked at most once per Fetch each, at least once per
-// maxDepEvery Fetches, and, once their interval has grown to
-// maxDepEvery, as evenly over the Fetches as their number allows (at most
-// ceil(n/maxDepEvery) on any Fetch), whether they were first seen
-// together (a cold tick) or over time. Message-ids nobody holds are
-// spread over maxMissEvery Fetches alike.
+// listing and message-ids nobody holds share one budget of re-checks:
+// on every Fetch, from the first after they came (the cold tick's idle
+// successors included), at most ceil((4·deps + msgids)/64) of them are
+// re-checked, whether they came together (a cold tick) or over time, and
+// when the listing changes on every Fetch or now and then; and each is
+// still re-checked at least once per its interval (maxDepEvery,
+// maxMissEvery Fetches), at most once a Fetch. A dependency that
+// leaves is forgotten with its slot.
 func TestRechecksSpreadOverFetches(t *testing.T) {
 	const fetches = 300
 	tests := []struct {
-		name   string
-		n      int
-		arrive func(i int) int64 // the Fetch item i is first named on
+		name    string
+		deps    int
+		msgids  int
+		arrive  func(i int) int64 // the Fetch item i is first named on
+		changed func(f int64) bool
 	}{
-		{"a few, together", 7, func(int) int64 { return 1 }},
-		{"many, together", 160, func(int) int64 { return 1 }},
-		{"many, over time", 150, func(i int) int64 { return 1 + int64(i/5) }},
-		{"more than slots, one a Fetch", 100, func(i int) int64 { return 1 + int64(i) }},
+		{"a few, together", 7, 3, func(int) int64 { return 1 }, never},
+		{"the issue's 10x, together", 49, 24, func(int) int64 { return 1 }, never},
+		{"the issue's 10x, listing changes every Fetch", 49, 24, func(int) int64 { return 1 }, func(int64) bool { return true }},
+		{"the issue's 10x, listing changes now and then", 49, 24, func(int) int64 { return 1 }, func(f int64) bool { return f%7 == 3 }},
+		{"many, together", 160, 100, func(int) int64 { return 1 }, never},
+		{"many, over time", 150, 60, func(i int) int64 { return 1 + int64(i/5) }, never},
+		{"more than slots, one a Fetch", 100, 100, func(i int) int64 { return 1 + int64(i) }, func(f int64) bool { return f%2 == 0 }},
 	}
 	for _, tt := range tests {
-		t.Run("dependencies/"+tt.name, func(t *testing.T) {
-			m := newDepMemo()
-			asked := map[int64]int64{}
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRechecker()
+			most := 0
 			for f := int64(1); f <= fetches; f++ {
-				m.tick(false)
-				due := 0
-				for i := range tt.n {
-					id := int64(1000 + 7*i)
+				var deps []int64
+				var msgids []string
+				for i := range tt.deps + tt.msgids {
 					if tt.arrive(i) > f {
 						continue
 					}
-					if _, _, fresh := m.get(id); fresh {
-						if f-asked[id] > maxDepEvery {
-							t.Fatalf("Fetch %d: series %d last asked on Fetch %d, more than %d ago", f, id, asked[id], maxDepEvery)
-						}
-						continue
+					if i < tt.deps {
+						deps = append(deps, int64(1000+7*i))
+					} else {
+						msgids = append(msgids, fmt.Sprintf("nowhere-%d@example.org", i))
 					}
-					due++
-					asked[id] = f
-					m.put(id, &Series{ID: id}, target{id: id})
 				}
-				checkSpread(t, f, due, tt.n, tt.arrive(tt.n-1), maxDepEvery)
-			}
-		})
-		t.Run("message-ids/"+tt.name, func(t *testing.T) {
-			m := &misses{ids: map[string]*miss{}}
-			asked := map[string]int64{}
-			for f := int64(1); f <= fetches; f++ {
-				m.tick()
-				due := 0
-				for i := range tt.n {
-					msgid := fmt.Sprintf("nowhere-%d@example.org", i)
-					if tt.arrive(i) > f {
-						continue
-					}
-					if ok, _, _ := m.due(msgid); !ok {
-						if f-asked[msgid] > maxMissEvery {
-							t.Fatalf("Fetch %d: %s last asked on Fetch %d, more than %d ago", f, msgid, asked[msgid], maxMissEvery)
-						}
-						continue
-					}
-					if asked[msgid] != 0 {
-						due++ // a first look-up is not a re-check
-					}
-					asked[msgid] = f
-					m.missed(msgid)
+				got := r.fetch(t, f, tt.changed(f), deps, msgids)
+				if budget := budgetOf(len(deps), len(msgids)); got > budget {
+					t.Fatalf("Fetch %d: %d re-checks, want at most %d (%d dependencies, %d message-ids)", f, got, budget, len(deps), len(msgids))
 				}
-				checkSpread(t, f, due, tt.n, tt.arrive(tt.n-1), maxMissEvery)
+				most = max(most, got)
 			}
+			t.Logf("most re-checks on a Fetch: %d", most)
 		})
 	}
 }
 
-// checkSpread fails when more than ceil(n/every) of n items re-checked
-// on a schedule of at most every Fetches fall due on Fetch f, once the
-// last of them (first named on Fetch last) has grown its interval to
-// every.
-func checkSpread(t *testing.T, f int64, due, n int, last, every int64) {
-	t.Helper()
-	if f <= last+2*every {
-		return
+func never(int64) bool { return false }
+
+// TestDependencyLeavesTheWheel: a dependency no Fetch names any more is
+// forgotten after maxDepEvery Fetches, and its slot freed; one found
+// final gives its slot back at once.
+func TestDependencyLeavesTheWheel(t *testing.T) {
+	r := newRechecker()
+	r.fetch(t, 1, false, []int64{1, 2, 3}, nil)
+	r.deps.put(3, &Series{ID: 3}, target{id: 3, closed: true})
+	if len(r.deps.wheel.turns) != 2 {
+		t.Fatalf("the wheel holds %d items, want 2 (series 3 is final)", len(r.deps.wheel.turns))
 	}
-	if most := (int64(n) + every - 1) / every; int64(due) > most {
-		t.Fatalf("Fetch %d: %d re-checks due, want at most %d (%d items, each every %d Fetches)", f, due, most, n, every)
+	for f := int64(2); f <= 2+maxDepEvery+1; f++ {
+		r.fetch(t, f, false, []int64{1}, nil)
+	}
+	if _, ok := r.deps.ids[2]; ok || len(r.deps.wheel.turns) != 1 {
+		t.Errorf("series 2, no longer named, is still remembered (%d items on the wheel)", len(r.deps.wheel.turns))
+	}
+	sum := 0
+	for _, l := range r.deps.wheel.load {
+		sum += l
+	}
+	if sum != maxMissEvery/maxDepEvery {
+		t.Errorf("the wheel counts %d item-Fetches, want %d (series 1 alone)", sum, maxMissEvery/maxDepEvery)
 	}
 }
 
@@ -123,41 +233,50 @@ func checkSpread(t *testing.T, f int64, due, n int, last, every int64) {
 // found open is looked up again within maxDepEvery Fetches (a merged
 // series' state is read by every other re-check of an open one, so
 // within 2*maxDepEvery; see resolver.recheck), and is not asked again
-// once found; a message-id that a mail takes is found within
-// maxMissEvery Fetches.
+// once found, even when the budget is spent on many others; a message-id
+// that a mail takes is found within 2*maxMissEvery Fetches (its listings
+// are asked in turn).
 func TestResolvedDependencyFoundWithinBound(t *testing.T) {
-	for _, id := range []int64{1, 2, 17, 4242} {
-		for resolved := int64(2); resolved <= 80; resolved++ {
-			m := newDepMemo()
-			found, asks := int64(0), 0
-			for f := int64(1); f <= 120; f++ {
-				m.tick(false)
-				if _, _, fresh := m.get(id); fresh {
-					continue
+	for _, others := range []int{0, 60} {
+		for _, id := range []int64{1, 17, 4242} {
+			for resolved := int64(2); resolved <= 80; resolved += 3 {
+				r := newRechecker()
+				r.answer = func(dep, f int64) target {
+					if dep == id && f >= resolved {
+						return target{id: dep, merged: true, applied: true}
+					}
+					return target{id: dep}
 				}
-				asks++
-				if found != 0 {
-					t.Fatalf("series %d merged on Fetch %d: asked again on Fetch %d after it was found", id, resolved, f)
+				deps := []int64{id}
+				var msgids []string
+				for i := range others {
+					deps = append(deps, int64(100000+i))
+					msgids = append(msgids, fmt.Sprintf("other-%d@example.org", i))
 				}
-				if f < resolved {
-					m.put(id, &Series{ID: id}, target{id: id})
-					continue
+				for f := int64(1); f <= resolved+2*maxDepEvery; f++ {
+					r.fetch(t, f, f%5 == 0, deps, msgids)
 				}
-				found = f
-				m.put(id, &Series{ID: id}, target{id: id, merged: true, applied: true})
-			}
-			if found == 0 || found-resolved >= maxDepEvery {
-				t.Errorf("series %d merged on Fetch %d: found on Fetch %d, want within %d Fetches", id, resolved, found, maxDepEvery)
+				asked := r.lookups[id]
+				found := asked[len(asked)-1]
+				if found < resolved || found-resolved >= maxDepEvery {
+					t.Errorf("%d others: series %d merged on Fetch %d: looked up on Fetches %v, want one within %d Fetches and none after",
+						others, id, resolved, asked, maxDepEvery)
+				}
+				if len(asked) > 1 && asked[len(asked)-2] >= resolved {
+					t.Errorf("%d others: series %d merged on Fetch %d: looked up on Fetches %v, want once after", others, id, resolved, asked)
+				}
 			}
 		}
 	}
 	for _, msgid := range []string{"a@x", "b@x", "late-patch@example.org"} {
 		for _, cover := range []bool{false, true} {
 			for posted := int64(2); posted <= 300; posted += 3 {
-				m := &misses{ids: map[string]*miss{}}
+				w := newWheel()
+				m, d := newMisses(w), newDepMemo(w)
 				found := int64(0)
 				for f := int64(1); f <= 500 && found == 0; f++ {
 					m.tick()
+					d.tick(false)
 					ok, patches, covers := m.due(msgid)
 					switch {
 					case !ok:

@@ -24,13 +24,13 @@ const mergedState = "accepted"
 // applied.
 var closedStates = []string{"rejected", "not-applicable", "superseded"}
 
-// Bounds on the look-ups of message-ids nobody holds (yet): after a miss,
-// the id is asked again within a number of Fetches that doubles with each
-// miss (2, 4, 8 …), up to maxMissEvery (a power of two), on the Fetches of
-// its slot, so that the re-checks of many ids are spread over the Fetches
-// (see slots); each re-check asks one of the two listings (patches, then
-// cover letters, in turn). An unresolvable reference therefore costs at
-// most one request per tick, and far less once it has missed a few times.
+// maxMissEvery bounds the interval between two look-ups of a message-id
+// nobody holds (yet): after a miss it is asked again at least once every
+// maxMissEvery Fetches (on the Fetch of its slot of the wheel), and
+// earlier while it is new when the wheel's budget allows (see wheel);
+// each re-check asks one of the two listings (patches, then cover
+// letters, in turn). An unresolvable reference therefore costs at most
+// one request per tick, and far less once it has missed a few times.
 const maxMissEvery = 64
 
 // target is what a dependency reference resolves to.
@@ -48,21 +48,28 @@ type target struct {
 
 // misses remembers the message-ids a Source looked up and did not find,
 // across Fetches, so that a reference to a mail nobody holds does not cost
-// two uncached requests on every tick.
+// two uncached requests on every tick: the wheel it shares with the
+// Source's depMemo grants their re-checks.
 type misses struct {
 	mu    sync.Mutex
 	fetch int64 // Fetches started
 	ids   map[string]*miss
-	slots slots // made on first use
+	wheel *wheel
 }
 
 // miss is one message-id not found.
 type miss struct {
 	count int   // misses so far
-	slot  int   // its slot of misses.slots
-	next  int64 // the Fetch from which it is asked again
 	named int64 // the last Fetch that named it
 }
+
+// newMisses returns a misses whose re-checks w schedules.
+func newMisses(w *wheel) *misses {
+	return &misses{ids: map[string]*miss{}, wheel: w}
+}
+
+// missKey is the wheel's key of msgid.
+func missKey(msgid string) turnKey { return turnKey{msgid: msgid} }
 
 // tick counts a Fetch, and forgets the message-ids no Fetch named for
 // longer than the longest wait, so that the memory stays bounded by what
@@ -76,25 +83,24 @@ func (m *misses) tick() {
 	}
 	for id, x := range m.ids {
 		if x.named < m.fetch-maxMissEvery {
-			m.slots.free(x.slot)
+			m.wheel.remove(missKey(id))
 			delete(m.ids, id)
 		}
 	}
 }
 
 // due reports whether msgid may be looked up now, and which listings to
-// ask: both on a first look-up, then one at a time in turn.
+// ask: both on a first look-up, then one at a time in turn on the
+// re-checks the wheel grants.
 func (m *misses) due(msgid string) (ok, patches, covers bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	x := m.ids[msgid]
-	if x != nil {
-		x.named = m.fetch
-	}
-	switch {
-	case x == nil:
+	if x == nil {
 		return true, true, true
-	case m.fetch < x.next:
+	}
+	x.named = m.fetch
+	if !m.wheel.granted(missKey(msgid)) {
 		return false, false, false
 	}
 	return true, x.count%2 == 1, x.count%2 == 0
@@ -106,23 +112,20 @@ func (m *misses) missed(msgid string) {
 	defer m.mu.Unlock()
 	x := m.ids[msgid]
 	if x == nil {
-		if m.slots.load == nil {
-			m.slots = newSlots(maxMissEvery)
-		}
-		x = &miss{slot: m.slots.take(msgid)}
+		x = &miss{}
 		m.ids[msgid] = x
 	}
 	x.count++
 	x.named = m.fetch
-	x.next = nextDue(m.fetch, min(int64(1)<<min(x.count, 30), maxMissEvery), x.slot)
+	m.wheel.checked(missKey(msgid), maxMissEvery)
 }
 
 // found forgets msgid.
 func (m *misses) found(msgid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if x := m.ids[msgid]; x != nil {
-		m.slots.free(x.slot)
+	if m.ids[msgid] != nil {
+		m.wheel.remove(missKey(msgid))
 		delete(m.ids, msgid)
 	}
 }

@@ -322,11 +322,11 @@ func TestUnresolvedMsgIDBackoff(t *testing.T) {
 		lookups = 0
 		mu.Unlock()
 	}
-	// Both listings (patches, covers) at first; then one at a time, within
-	// 2, 4, 8 ... Fetches, on the Fetches of its slot (19 of 64: Fetches
-	// 3, 7, 11, 19, 51 …, the first after the last look-up that is 19
-	// modulo 2, 4, 8, 16, 32 …).
-	want := []int{2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0}
+	// Both listings (patches, covers) at first; then one at a time, 2, 4,
+	// 8 … Fetches after the last look-up (the wheel's budget, one
+	// re-check a Fetch, allows it: nothing else is unresolved): Fetches
+	// 3, 7, 15, and at least on the Fetch of its slot of 64.
+	want := []int{2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}
 	if !slices.Equal(perFetch, want) {
 		t.Errorf("message-id look-ups per Fetch %v, want %v", perFetch, want)
 	}
@@ -340,10 +340,11 @@ func TestUnresolvedMsgIDBackoff(t *testing.T) {
 // its revision line in turn. It is not asked on every tick: a merged series whose
 // patches name their commits and a closed one are final, never asked
 // again; one still open (deferred), or merged without its commits yet, is
-// asked again within 2, 4, 8 … ticks on the ticks of its slot (series 1
-// holds slot 12 of 16: ticks 2, 4, 12, 28 …, the first tick after the
-// last look-up that is 12 modulo 2, 4, 8, then 16), and at once when the
-// listing changed. The dependent's outcome stays the same throughout.
+// asked again 2, 4, 8 … ticks after its last look-up while the wheel's
+// budget allows (alone, it does) and at least on the ticks of its slot
+// (series 1 holds class 12 of 16: ticks 3, 7, then 12, 28 …), and on the
+// tick the listing changed. The dependent's outcome stays the same
+// throughout.
 func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 	const applied = "1c3d5e7f9a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	tests := []struct {
@@ -354,11 +355,11 @@ func TestDependencyOutsideTheListingAskedOnASlowerSchedule(t *testing.T) {
 		outcome cycle.Outcome
 		asked   []int // the ticks series 1 is asked about on
 	}{
-		{"open outside the actionable states", "deferred", "", 0, cycle.OutcomeBlocked, []int{1, 2, 4, 12}},
-		{"open, the listing changes", "deferred", "", 6, cycle.OutcomeBlocked, []int{1, 2, 4, 6, 12}},
+		{"open outside the actionable states", "deferred", "", 0, cycle.OutcomeBlocked, []int{1, 3, 7, 12}},
+		{"open, the listing changes", "deferred", "", 6, cycle.OutcomeBlocked, []int{1, 3, 6, 12}},
 		{"closed", "rejected", "", 4, cycle.OutcomeBlocked, []int{1}},
 		{"merged with its commits", "accepted", applied, 4, cycle.OutcomeTrigger, []int{1}},
-		{"merged, commits not known yet", "accepted", "", 0, cycle.OutcomeTrigger, []int{1, 2, 4, 12}},
+		{"merged, commits not known yet", "accepted", "", 0, cycle.OutcomeTrigger, []int{1, 3, 7, 12}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

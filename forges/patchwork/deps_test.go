@@ -266,15 +266,20 @@ func TestResolveMergedAndClosed(t *testing.T) {
 // TestMissesForgetUnnamed: a message-id no Fetch names any more is
 // forgotten, so the memory of misses stays bounded by what open series name.
 func TestMissesForgetUnnamed(t *testing.T) {
-	m := &misses{ids: map[string]*miss{}}
+	w := newWheel()
+	m := newMisses(w)
 	m.tick()
+	w.tick(false)
 	m.missed("gone@x")
 	m.missed("kept@x")
 	for range 3 * maxMissEvery {
 		m.tick()
-		m.due("kept@x")
+		w.tick(false)
+		if ok, _, _ := m.due("kept@x"); ok {
+			m.missed("kept@x")
+		}
 	}
-	if _, ok := m.ids["gone@x"]; ok {
+	if _, ok := m.ids["gone@x"]; ok || w.turns[missKey("gone@x")] != nil {
 		t.Error("a message-id no Fetch names is still remembered")
 	}
 	if _, ok := m.ids["kept@x"]; !ok {

@@ -146,14 +146,15 @@ func New(o Opts) (*Source, error) {
 		o.MaxDeps = graph.DefaultMaxClosure
 	}
 	base := client.base
+	rechecks := newWheel() // the re-checks of dependencies and message-ids share one budget
 	return &Source{
 		o:      o,
 		client: client,
 		base:   base,
 		host:   strings.ToLower(base.Host) + base.Path,
 		log:    o.Logger.With(zap.String("source", o.Name)),
-		misses: &misses{ids: map[string]*miss{}},
-		deps:   newDepMemo(),
+		misses: newMisses(rechecks),
+		deps:   newDepMemo(rechecks),
 		memo:   newMemo(),
 	}, nil
 }
