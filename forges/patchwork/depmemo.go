@@ -145,7 +145,8 @@ func final(t target) bool {
 // spend on its slot's items goes to early re-checks, oldest due first: an
 // item new to the wheel wants one 2, 4, 8 … Fetches after its last
 // look-up (until that reaches its interval), a dependency one on the
-// Fetch the listing changed (depMemo.tick). So every
+// Fetch the listing changed (depMemo.tick); a want not granted within its
+// step lapses (turn.lapse). So every
 // Fetch costs at most the budget in re-checks, whenever the items came,
 // and none falls due all at once. A first look-up is not a re-check: it
 // happens on the Fetch that first names the item. The zero value is not
@@ -191,6 +192,9 @@ func (w *wheel) tick(changed bool) {
 		if changed && k.msgid == "" {
 			t.due = min(t.due, w.fetch)
 		}
+		for t.due != math.MaxInt64 && t.due+t.step <= w.fetch {
+			t.lapse()
+		}
 		t.now = w.fetch%t.every == int64(t.slot)
 		switch {
 		case t.now:
@@ -206,6 +210,19 @@ func (w *wheel) tick(changed bool) {
 	})
 	for _, k := range w.early[:min(max(budget, 0), len(w.early))] {
 		w.turns[k].now = true
+	}
+}
+
+// lapse gives up the early re-check the turn wanted and got no budget
+// for within its step: the next one is wanted a step (doubled) later, as
+// if it had been granted on time, so that a Fetch's budget does not go
+// to early re-checks long overdue (an item new 64 Fetches ago wants none
+// any more; its slot's Fetches re-check it).
+func (t *turn) lapse() {
+	t.step = min(2*t.step, t.every)
+	t.due += t.step
+	if t.step == t.every {
+		t.due = math.MaxInt64
 	}
 }
 

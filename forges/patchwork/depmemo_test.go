@@ -154,8 +154,10 @@ func (r *rechecker) fetch(t *testing.T, f int64, changed bool, deps []int64, msg
 // re-checked, whether they came together (a cold tick) or over time, and
 // when the listing changes on every Fetch or now and then; and each is
 // still re-checked at least once per its interval (maxDepEvery,
-// maxMissEvery Fetches), at most once a Fetch. A dependency that
-// leaves is forgotten with its slot.
+// maxMissEvery Fetches), at most once a Fetch. Once their early
+// re-checks are over (within 2*maxMissEvery Fetches of their first
+// look-up), a Fetch with the listing unchanged for maxDepEvery Fetches
+// re-checks only the items of its slot.
 func TestRechecksSpreadOverFetches(t *testing.T) {
 	const fetches = 300
 	tests := []struct {
@@ -190,9 +192,20 @@ func TestRechecksSpreadOverFetches(t *testing.T) {
 						msgids = append(msgids, fmt.Sprintf("nowhere-%d@example.org", i))
 					}
 				}
+				slot := r.deps.wheel.load[(f)%maxMissEvery]
 				got := r.fetch(t, f, tt.changed(f), deps, msgids)
 				if budget := budgetOf(len(deps), len(msgids)); got > budget {
 					t.Fatalf("Fetch %d: %d re-checks, want at most %d (%d dependencies, %d message-ids)", f, got, budget, len(deps), len(msgids))
+				}
+				// Long after the last came, with the listing unchanged
+				// for maxDepEvery Fetches, the early re-checks are over:
+				// a Fetch re-checks the items of its slot alone.
+				settled := f > tt.arrive(tt.deps+tt.msgids-1)+2*maxMissEvery
+				for g := f - maxDepEvery; g <= f; g++ {
+					settled = settled && !tt.changed(g)
+				}
+				if settled && got != slot {
+					t.Fatalf("Fetch %d: %d re-checks, want the %d of its slot", f, got, slot)
 				}
 				most = max(most, got)
 			}
