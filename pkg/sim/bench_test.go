@@ -300,8 +300,10 @@ var idleTicks = flag.Int("sim.idle", 48, "idle ticks of BenchmarkIdleTicks after
 // series, 56 list pages) and at the 10k world of BenchmarkTick without
 // pull requests: the Patchwork requests of each idle tick, split into the
 // list pages (the floor) and the rest (re-checks of dependencies and
-// message-ids nobody resolves), with their most and mean per tick. Over
-// more than 32 ticks it shows whether the re-checks fall due together.
+// message-ids nobody resolves), with their most and mean per tick, and
+// the most and mean of ticks 1-16, 17-64 and 65 on (the intervals of the
+// re-checks grow to 16 ticks for dependencies and 64 for message-ids:
+// issue 13 holds every idle tick at 10x to 60 requests).
 //
 //	go test ./pkg/sim -run '^$' -bench IdleTicks -benchtime 1x
 func BenchmarkIdleTicks(b *testing.B) {
@@ -319,7 +321,7 @@ func BenchmarkIdleTicks(b *testing.B) {
 				p := startProbe()
 				rep := h.tick(b)
 				report(b, h, "ticks "+sh.name+" cold", before, p.end(), rep.Count.Triggered)
-				var pages, others []int64
+				var pages, others, perTick []int64
 				var maxPW, sumPW, maxOther, sumOther, sumRest int64
 				p = startProbe()
 				for i := range *idleTicks {
@@ -330,7 +332,7 @@ func BenchmarkIdleTicks(b *testing.B) {
 					by := Sub(h.w.Stats(), before)
 					pg := h.w.ListPages() - listed
 					pw := by["patchwork"].Requests
-					pages, others = append(pages, pg), append(others, pw-pg)
+					pages, others, perTick = append(pages, pg), append(others, pw-pg), append(perTick, pw)
 					maxPW, sumPW = max(maxPW, pw), sumPW+pw
 					maxOther, sumOther = max(maxOther, pw-pg), sumOther+pw-pg
 					for f, c := range by {
@@ -347,6 +349,19 @@ func BenchmarkIdleTicks(b *testing.B) {
 				fmt.Printf("%-22s %d idle ticks: Patchwork requests per tick most %d, mean %.2f; list pages per tick %v; other Patchwork requests per tick %v (most %d, mean %.2f); other forges %d requests in all; CPU %s per tick\n",
 					"ticks "+sh.name+" idle", *idleTicks, maxPW, float64(sumPW)/n, slices.Compact(slices.Clone(pages)), others,
 					maxOther, float64(sumOther)/n, sumRest, (m.cpu / time.Duration(*idleTicks)).Round(time.Millisecond))
+				var windows []string
+				for _, w := range [][2]int{{1, 16}, {17, 64}, {65, len(perTick)}} {
+					if w[0] > len(perTick) {
+						break
+					}
+					ts := perTick[w[0]-1 : min(w[1], len(perTick))]
+					sum := int64(0)
+					for _, v := range ts {
+						sum += v
+					}
+					windows = append(windows, fmt.Sprintf("ticks %d-%d most %d, mean %.2f", w[0], w[0]+len(ts)-1, slices.Max(ts), float64(sum)/float64(len(ts))))
+				}
+				fmt.Printf("%-22s Patchwork requests per tick: %s\n", "ticks "+sh.name+" idle", strings.Join(windows, "; "))
 			}
 		})
 	}
