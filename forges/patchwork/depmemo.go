@@ -140,17 +140,23 @@ func final(t target) bool {
 //
 // while items only arrive (a dependency takes the least full class of
 // Fetches mod 16; a message-id fills a Fetch below its class's fullest
-// before it makes a class fuller; items that leave free their Fetches for
-// the next). That fullest Fetch is each Fetch's budget: what it does not
-// spend on its slot's items goes to early re-checks, oldest due first: an
-// item new to the wheel wants one 2, 4, 8 … Fetches after its last
-// look-up (until that reaches its interval), a dependency one on the
-// Fetch the listing changed (depMemo.tick); a want not granted within its
-// step lapses (turn.lapse). So every
-// Fetch costs at most the budget in re-checks, whenever the items came,
-// and none falls due all at once. A first look-up is not a re-check: it
-// happens on the Fetch that first names the item. The zero value is not
-// usable; see newWheel. It is safe for concurrent use.
+// before it makes a class fuller). Items that leave free their Fetches
+// for the next, and may leave a Fetch fuller than that share: an item on
+// one takes a slot anew when it is re-checked (its next Fetch is then
+// within its interval whichever slot it takes), and the wheel evens out
+// again (TestWheelEvensOutAfterItemsLeave: within 2*maxMissEvery
+// Fetches).
+//
+// The fullest Fetch is each Fetch's budget: what it does not spend on its
+// slot's items goes to early re-checks, oldest due first: an item new to
+// the wheel wants one 2, 4, 8 … Fetches after its last look-up (until
+// that reaches its interval), a dependency one on the Fetch the listing
+// changed (depMemo.tick); a want not granted within its step lapses
+// (turn.lapse). So no Fetch costs more than the budget in re-checks,
+// whenever the items came, and none falls due all at once. A first
+// look-up is not a re-check: it happens on the Fetch that first names the
+// item. The zero value is not usable; see newWheel. It is safe for
+// concurrent use.
 type wheel struct {
 	mu    sync.Mutex
 	fetch int64             // Fetches started
@@ -243,9 +249,15 @@ func (w *wheel) checked(k turnKey, every int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t := w.turns[k]
-	if t == nil {
+	switch {
+	case t == nil:
 		t = &turn{every: every, slot: w.place(k, every), step: 1}
 		w.turns[k] = t
+	case w.over(t):
+		// Items that left made the wheel uneven: take a slot anew. Its
+		// next Fetch is within every of this look-up, whichever it is.
+		w.unload(t)
+		t.slot = w.place(k, every)
 	}
 	t.last, t.now = w.fetch, false
 	t.step = min(2*t.step, t.every)
@@ -264,10 +276,32 @@ func (w *wheel) remove(k turnKey) {
 	if t == nil {
 		return
 	}
+	w.unload(t)
+	delete(w.turns, k)
+}
+
+// unload takes turn t off the Fetches of its slot.
+func (w *wheel) unload(t *turn) {
 	for f := t.slot; f < len(w.load); f += int(t.every) {
 		w.load[f]--
 	}
-	delete(w.turns, k)
+}
+
+// over reports whether turn t holds a Fetch fuller than the share of the
+// items on the wheel, ceil(item-Fetches/64): one that only items leaving
+// can have made.
+func (w *wheel) over(t *turn) bool {
+	held := 0
+	for _, l := range w.load {
+		held += l
+	}
+	share := (held + len(w.load) - 1) / len(w.load)
+	for f := t.slot; f < len(w.load); f += int(t.every) {
+		if w.load[f] > share {
+			return true
+		}
+	}
+	return false
 }
 
 // place gives item k, re-checked every `every` Fetches (maxDepEvery or

@@ -2,6 +2,8 @@ package patchwork
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -306,5 +308,83 @@ func TestResolvedDependencyFoundWithinBound(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWheelEvensOutAfterItemsLeave: items that leave (resolved, final,
+// no longer named) leave holes that can make a Fetch fuller than the
+// share of those left; an item on such a Fetch takes a slot anew when it
+// is re-checked, so that, once the churn stops, within 2*maxMissEvery
+// Fetches no Fetch holds more than the share, ceil((4·deps + msgids)/64),
+// and no item ever waits longer than its interval for a re-check.
+func TestWheelEvensOutAfterItemsLeave(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		seed       uint64
+		start      int // items before the churn
+		leaveShare int // of 4 changes, how many are departures
+	}{
+		{"the issue's 10x, half leave", 1, 73, 2},
+		{"the issue's 10x, most leave", 2, 73, 3},
+		{"many, half leave", 3, 300, 2},
+		{"a few, half leave", 4, 9, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(tt.seed, 1))
+			w := newWheel()
+			last := map[turnKey]int64{}
+			var keys []turnKey
+			n := 0
+			add := func() {
+				n++
+				k, every := depKey(int64(n)), int64(maxDepEvery)
+				if rnd.IntN(3) == 0 {
+					k, every = missKey(fmt.Sprintf("nowhere-%d@example.org", n)), maxMissEvery
+				}
+				keys = append(keys, k)
+				w.checked(k, every)
+				last[k] = w.fetch
+			}
+			fetch := func() {
+				w.tick(false)
+				for _, k := range keys {
+					if w.granted(k) {
+						w.checked(k, w.turns[k].every)
+						last[k] = w.fetch
+					}
+					if w.fetch-last[k] > w.turns[k].every {
+						t.Fatalf("Fetch %d: %+v last re-checked on Fetch %d, more than %d ago", w.fetch, k, last[k], w.turns[k].every)
+					}
+				}
+			}
+			w.tick(false)
+			for range tt.start {
+				add()
+			}
+			for range 500 {
+				fetch()
+				for range rnd.IntN(3) {
+					if len(keys) > 0 && rnd.IntN(4) < tt.leaveShare {
+						i := rnd.IntN(len(keys))
+						w.remove(keys[i])
+						keys = slices.Delete(keys, i, i+1)
+					} else {
+						add()
+					}
+				}
+			}
+			for range 2 * maxMissEvery {
+				fetch()
+			}
+			deps := 0
+			for _, k := range keys {
+				if k.msgid == "" {
+					deps++
+				}
+			}
+			if full, most := slices.Max(w.load[:]), budgetOf(deps, len(keys)-deps); full > most {
+				t.Errorf("%d dependencies and %d message-ids: a Fetch holds %d, want at most %d (loads %v)", deps, len(keys)-deps, full, most, w.load)
+			}
+		})
 	}
 }
