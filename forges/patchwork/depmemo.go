@@ -308,10 +308,10 @@ func (w *wheel) over(t *turn) bool {
 // maxMissEvery), a slot, and counts it on the slot's Fetches. The Fetches
 // of the wheel fall into maxDepEvery classes (f mod maxDepEvery) of 4; a
 // class is as full as its fullest Fetch. A dependency takes the least full
-// class; a message-id the least loaded Fetch that is below its class's
-// fullest, or else a Fetch of the least full class. Ties go to the first
-// from the one the hash of the key names, so that keys spread alike
-// whatever their order.
+// class (then the least loaded); a message-id a Fetch below its class's
+// fullest (of the least full class, then the least loaded), or else a
+// Fetch of the least full class. Ties go to the first from the one the
+// hash of the key names, so that keys spread alike whatever their order.
 func (w *wheel) place(k turnKey, every int64) int {
 	h := fnv.New32a()
 	if k.msgid != "" {
