@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -35,6 +36,7 @@ type probe struct {
 	stop           chan struct{}
 	wg             sync.WaitGroup
 	peakHeap       uint64
+	idleRSS        uint64 // resident before the work, memory given back
 }
 
 func cpuTime() time.Duration {
@@ -43,14 +45,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// startProbe resets the peak RSS (Linux: clear_refs 5) and starts sampling
-// the heap.
+// startProbe gives the memory of what ran before back to the system, as
+// the daemon does after each tick (daemon.tick), notes the resident size
+// trawl then waits at, resets the peak RSS (Linux: clear_refs 5) and
+// starts sampling the heap.
 func startProbe() *probe {
-	runtime.GC()
+	debug.FreeOSMemory()
+	idle := procStatus("VmRSS:")
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	p := &probe{start: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, alloc: ms.TotalAlloc, stop: make(chan struct{})}
+	p := &probe{start: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, alloc: ms.TotalAlloc, stop: make(chan struct{}), idleRSS: idle}
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	p.wg.Go(func() {
 		t := time.NewTicker(5 * time.Millisecond)
@@ -71,6 +76,7 @@ func startProbe() *probe {
 type measured struct {
 	wall, cpu           time.Duration
 	peakHeap, peakRSS   uint64
+	idleRSS             uint64
 	mallocs, allocBytes uint64
 }
 
@@ -80,18 +86,19 @@ func (p *probe) end() measured {
 	p.wg.Wait()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return measured{wall: wall, cpu: cpu, peakHeap: p.peakHeap, peakRSS: peakRSS(),
+	return measured{wall: wall, cpu: cpu, peakHeap: p.peakHeap, peakRSS: procStatus("VmHWM:"), idleRSS: p.idleRSS,
 		mallocs: ms.Mallocs - p.mallocs, allocBytes: ms.TotalAlloc - p.alloc}
 }
 
-// peakRSS reads VmHWM from /proc/self/status, in bytes.
-func peakRSS() uint64 {
+// procStatus reads a size in kB from /proc/self/status (VmHWM: the peak
+// resident size, VmRSS: the resident size now), in bytes.
+func procStatus(field string) uint64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for l := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n << 10
 		}
@@ -162,10 +169,20 @@ func report(b *testing.B, h *harness, name string, before map[string]Counts, m m
 	b.ReportMetric(float64(m.peakHeap)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(m.peakRSS)/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(m.mallocs), "mallocs/op")
-	fmt.Printf("%-22s units %5d: %d requests [%s], %.2f MB; triggered %d; wall %s, CPU %s; peak heap %.0f MB, peak RSS %.0f MB; %d allocations, %.0f MB allocated\n",
+	fmt.Printf("%-22s units %5d: %d requests [%s], %.2f MB; triggered %d; wall %s, CPU %s; peak heap %.0f MB, peak RSS %.0f MB (%.0f MB before); %d allocations, %.0f MB allocated\n",
 		name, h.w.Units(), total, strings.Join(line, "; "), float64(bytes)/1e6, triggered,
 		m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond),
-		float64(m.peakHeap)/(1<<20), float64(m.peakRSS)/(1<<20), m.mallocs, float64(m.allocBytes)/(1<<20))
+		float64(m.peakHeap)/(1<<20), float64(m.peakRSS)/(1<<20), float64(m.idleRSS)/(1<<20), m.mallocs, float64(m.allocBytes)/(1<<20))
+}
+
+// giveBack returns the tick's memory to the system as the daemon does
+// after each tick, and prints what that cost and the resident size trawl
+// then waits at.
+func giveBack(name string) {
+	cpu := cpuTime()
+	debug.FreeOSMemory()
+	fmt.Printf("%-22s after the tick: giving its memory back took %s of CPU; resident %.0f MB until the next\n",
+		name, (cpuTime() - cpu).Round(time.Millisecond), float64(procStatus("VmRSS:"))/(1<<20))
 }
 
 var scales = []struct {
@@ -217,6 +234,7 @@ func BenchmarkTick(b *testing.B) {
 						heapProfile(b, sc.name+"-"+kind+".after")
 					}
 					report(b, h, "tick "+sc.name+" "+kind, before, m, rep.Count.Triggered)
+					giveBack("tick " + sc.name + " " + kind)
 					if kind != "cold" {
 						if rep.Count.Triggered != 0 {
 							b.Fatalf("idle tick triggered %d", rep.Count.Triggered)
