@@ -1,0 +1,63 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/trawl-ci/trawl/pkg/change"
+)
+
+// TestPositionsMatchKeys checks that the graph read by position (At,
+// DepsAt, ClosureAt), as the cycle walks it, is the graph read by key:
+// the same change (the first of its key in the input), the same node, the
+// same dependencies and closure in the same order.
+func TestPositionsMatchKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cs := randomChanges(rng, 400, 20)
+	// Duplicates: the first of a key wins, wherever it stands.
+	for i := range 20 {
+		dup := chg(fmt.Sprintf("pw:x/series/%d", rng.IntN(len(cs))))
+		dup.Title = fmt.Sprintf("duplicate %d", i)
+		cs = append(cs, dup)
+	}
+	res := Build(cs, map[string]bool{"gh": true}, Limits{MaxClosure: 5})
+	first := map[change.Key]*change.Change{}
+	for i := range cs {
+		if first[cs[i].Key] == nil {
+			first[cs[i].Key] = &cs[i]
+		}
+	}
+	at := func(ps []int) []change.Key {
+		if ps == nil {
+			return nil
+		}
+		keys := make([]change.Key, len(ps))
+		for i, p := range ps {
+			keys[i] = res.Order[p]
+		}
+		return keys
+	}
+	var withDeps, withClosure int
+	for i, k := range res.Order {
+		c, n := res.At(i)
+		if c != first[k] {
+			t.Errorf("At(%d) = change %p (%s), want the first %s of the input %p", i, c, c.Key, k, first[k])
+		}
+		if n != res.Nodes[k] {
+			t.Errorf("At(%d): node %p, want Nodes[%s] %p", i, n, k, res.Nodes[k])
+		}
+		if got := at(res.DepsAt(i)); !slices.Equal(got, n.Deps) || (got == nil) != (n.Deps == nil) {
+			t.Errorf("%s: DepsAt names %v, want Deps %v", k, got, n.Deps)
+		}
+		if got := at(res.ClosureAt(i)); !slices.Equal(got, n.Closure) || (got == nil) != (n.Closure == nil) {
+			t.Errorf("%s: ClosureAt names %v, want Closure %v", k, got, n.Closure)
+		}
+		withDeps += min(len(n.Deps), 1)
+		withClosure += min(len(n.Closure), 1)
+	}
+	if withDeps == 0 || withClosure == 0 {
+		t.Fatalf("%d changes with dependencies, %d with a closure: the test checks nothing", withDeps, withClosure)
+	}
+}
