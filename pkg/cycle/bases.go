@@ -39,44 +39,48 @@ func (r *Runner) resolverID(t Target) string {
 // are all the network I/O of deciding; decide only reads their answers.
 func (r *Runner) resolveBases(ctx context.Context, p *pass) {
 	p.bases = map[baseKey]baseAnswer{}
-	type unit struct {
-		change change.Key
-		target string
+	// Changes are named by their position in the graph's order and
+	// targets by an index: a map look-up by a long key per unit was what
+	// this stage cost at 10k units.
+	type target struct {
+		t        Target
+		resolver string
 	}
-	walked := make(map[unit]bool, len(p.graph.Order))
-	// walk takes c and n, key's change and node (either may be nil),
-	// from the caller that looked them up already: a map look-up by a
-	// long string key is what this stage costs at 10k units.
-	var walk func(key change.Key, c *change.Change, n *graph.Node, t Target)
-	walk = func(key change.Key, c *change.Change, n *graph.Node, t Target) {
-		if c == nil || c.Waiting != "" {
+	var ts []target
+	index := make(map[string]int, len(r.targets))
+	for name, t := range r.targets {
+		index[name] = len(ts)
+		ts = append(ts, target{t, r.resolverID(t)})
+	}
+	walked := make([]bool, len(p.graph.Order)*len(ts))
+	var unitKey []byte
+	var walk func(i, j int)
+	walk = func(i, j int) {
+		c, _ := p.graph.At(i)
+		if c.Waiting != "" || walked[i*len(ts)+j] {
 			return
 		}
-		u := unit{key, t.Name()}
-		if walked[u] {
-			return
-		}
-		walked[u] = true
-		if b, resolve := basePlan(c, p.st.Units[change.UnitKey(key, t.Name())]); resolve {
-			k := baseKey{resolver: r.resolverID(t), url: b.URL, branch: b.Branch}
+		walked[i*len(ts)+j] = true
+		t := ts[j]
+		unitKey = change.AppendUnitKey(unitKey[:0], c.Key, t.t.Name())
+		if b, resolve := basePlan(c, p.st.Units[string(unitKey)]); resolve {
+			k := baseKey{resolver: t.resolver, url: b.URL, branch: b.Branch}
 			if _, done := p.bases[k]; !done {
-				p.bases[k] = r.resolveBase(ctx, t, b.URL, b.Branch)
+				p.bases[k] = r.resolveBase(ctx, t.t, b.URL, b.Branch)
 			}
 		}
-		if n != nil {
-			for _, d := range n.Deps {
-				walk(d, p.changes[d], p.graph.Nodes[d], t)
-			}
+		for _, d := range p.graph.DepsAt(i) {
+			walk(d, j)
 		}
 	}
-	for _, key := range p.graph.Order {
-		c, n := p.changes[key], p.graph.Nodes[key]
+	for i := range p.graph.Order {
+		c, n := p.graph.At(i)
 		if _, ok := p.scope[c.Source]; !ok || c.Merged || n.Status != graph.Ready {
 			continue
 		}
 		for _, name := range c.Targets {
-			if t, ok := r.targets[name]; ok {
-				walk(key, c, n, t)
+			if j, ok := index[name]; ok {
+				walk(i, j)
 			}
 		}
 	}

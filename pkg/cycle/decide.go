@@ -52,7 +52,9 @@ func (r Reason) String() string {
 type decideInput struct {
 	// changes indexes the snapshot, references resolved, by key.
 	changes map[change.Key]*change.Change
-	graph   graph.Result
+	// graph is the dependency graph of the same snapshot: decide walks
+	// its changes by position (graph.Result.At).
+	graph graph.Result
 	// scope is the set of sources the cycle runs for.
 	scope map[string]struct{}
 	// targets describes each configured target by name.
@@ -114,24 +116,25 @@ func (r *Runner) decideInput(p *pass) decideInput {
 func decide(in decideInput) []decision {
 	ev := newEvaluator(in)
 	out := make([]decision, 0, len(in.graph.Order))
-	for _, key := range in.graph.Order {
-		c := in.changes[key]
+	for i := range in.graph.Order {
+		c, node := ev.in.graph.At(i)
 		if _, ok := in.scope[c.Source]; !ok || c.Merged {
 			// A merged change is no unit: only its dependents carry it.
 			continue
 		}
 		for _, t := range c.Targets {
-			if _, ok := in.targets[t]; ok {
-				out = append(out, ev.decideUnit(c, t))
+			if j, ok := ev.target[t]; ok {
+				out = append(out, ev.decideUnit(c, node, i, j))
 			}
 		}
 	}
 	return out
 }
 
-// decideUnit decides one unit: change c on target t.
-func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
-	node := ev.in.graph.Nodes[c.Key]
+// decideUnit decides one unit: change c, of graph node node at position
+// i of the graph's order, on target j.
+func (ev *evaluator) decideUnit(c *change.Change, node *graph.Node, i, j int) decision {
+	t := ev.names[j]
 	d := decision{report: UnitReport{Change: c.Key, Source: c.Source, Target: t, Title: c.Title, Deps: node.Closure}}
 	ur := &d.report
 	switch node.Status {
@@ -142,10 +145,7 @@ func (ev *evaluator) decideUnit(c *change.Change, t string) decision {
 		ur.Unit, ur.Outcome, ur.Detail = change.UnitKey(c.Key, t), OutcomeUnknown, node.Reason
 		return d
 	}
-	e, ok := ev.memo[unitRef{c.Key, t}]
-	if !ok {
-		e = ev.unit(c, node, t)
-	}
+	e := ev.unit(i, j)
 	uk := e.unit
 	ur.Unit = uk
 	d.eval = e

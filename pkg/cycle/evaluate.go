@@ -8,7 +8,6 @@ import (
 
 	"github.com/trawl-ci/trawl/fingerprint"
 	"github.com/trawl-ci/trawl/pkg/change"
-	"github.com/trawl-ci/trawl/pkg/graph"
 	"github.com/trawl-ci/trawl/pkg/state"
 	"github.com/trawl-ci/trawl/pkg/targets"
 )
@@ -35,53 +34,97 @@ type evaluation struct {
 }
 
 // evaluator fingerprints units for decide, memoised along the graph. It
-// is pure: the bases it needs were resolved before (bases.go).
+// is pure: the bases it needs were resolved before (bases.go). It names
+// changes by their position in the graph's order and targets by their
+// index in names: a map look-up by a long key per unit and per
+// dependency was most of decide's time at 10k units.
 type evaluator struct {
-	in   decideInput
-	memo map[unitRef]*evaluation
-	// slab holds the evaluations not handed out yet: they are allocated
-	// by the batch, one allocation per unit being a fifth of decide's.
-	slab []evaluation
-}
-
-// unitRef names a unit as its change and target, a cheaper map key than
-// change.UnitKey.
-type unitRef struct {
-	change change.Key
-	target string
+	in decideInput
+	// names are the targets of in.targets; target maps a name to its
+	// index in names, and infos holds each target's info at that index.
+	names  []string
+	target map[string]int
+	infos  []targetInfo
+	// memo holds the evaluation of the change at position i on target j
+	// at i*len(names)+j; nil until the unit is evaluated.
+	memo []*evaluation
+	// items holds the fingerprint item of the change at each position,
+	// made on first use: a change is an item of its own units and of its
+	// dependents'.
+	items []fingerprint.Item
+	made  []bool
+	// slab, itemSlab and contentSlab hold the memory not handed out yet:
+	// evaluations, Input.Items and Item.Content are allocated by the
+	// batch, one allocation per unit each being most of decide's.
+	slab        []evaluation
+	itemSlab    []fingerprint.Item
+	contentSlab []string
 }
 
 func newEvaluator(in decideInput) *evaluator {
-	return &evaluator{in: in, memo: make(map[unitRef]*evaluation, len(in.changes))}
+	n := len(in.graph.Order)
+	ev := &evaluator{in: in, target: make(map[string]int, len(in.targets)),
+		items: make([]fingerprint.Item, n), made: make([]bool, n)}
+	for name, info := range in.targets {
+		ev.target[name] = len(ev.names)
+		ev.names = append(ev.names, name)
+		ev.infos = append(ev.infos, info)
+	}
+	ev.memo = make([]*evaluation, n*len(ev.names))
+	return ev
+}
+
+// slabSize is how many values one allocation of a slab holds at most.
+const slabSize = 1024
+
+// take returns the first n values of *slab, capped at n so that appending
+// to them never writes into the slab, refilling it when it holds fewer
+// than n.
+func take[T any](slab *[]T, n, hint int) []T {
+	if len(*slab) < n {
+		*slab = make([]T, max(n, min(max(hint, 1), slabSize)))
+	}
+	out := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return out
 }
 
 // newEvaluation returns a new, zero evaluation.
 func (ev *evaluator) newEvaluation() *evaluation {
-	if len(ev.slab) == 0 {
-		ev.slab = make([]evaluation, min(max(len(ev.in.changes), 1), 1024))
-	}
-	e := &ev.slab[0]
-	ev.slab = ev.slab[1:]
-	return e
+	return &take(&ev.slab, 1, len(ev.in.graph.Order))[0]
 }
 
-// dep fingerprints dependency key on target t: from the memo, as a
-// dependency comes before its dependents in the graph's order.
-func (ev *evaluator) dep(key change.Key, t string) *evaluation {
-	if e, ok := ev.memo[unitRef{key, t}]; ok {
-		return e
+// item returns fingerprint.ItemOf the change at position i, made once.
+// Its Content is a copy of the change's, taken from a slab.
+func (ev *evaluator) item(i int) fingerprint.Item {
+	if ev.made[i] {
+		return ev.items[i]
 	}
-	return ev.unit(ev.in.changes[key], ev.in.graph.Nodes[key], t)
+	c, _ := ev.in.graph.At(i)
+	it := fingerprint.Item{Key: string(c.Key), Version: c.Version}
+	if c.Content != nil {
+		it.Content = take(&ev.contentSlab, len(c.Content), 8*len(ev.in.graph.Order))
+		copy(it.Content, c.Content)
+	}
+	ev.items[i], ev.made[i] = it, true
+	return it
 }
 
-// unit fingerprints change c, of graph node node, on target t; decide
-// calls it once per unit, in the graph's order. The graph guarantees that
-// a ready change's dependencies are ready too.
-func (ev *evaluator) unit(c *change.Change, node *graph.Node, t string) *evaluation {
+// unit fingerprints the change at position i of the graph's order on
+// target j, once: a dependency comes before its dependents in the
+// graph's order, and the graph guarantees that a ready change's
+// dependencies are ready too.
+func (ev *evaluator) unit(i, j int) *evaluation {
+	m := &ev.memo[i*len(ev.names)+j]
+	if *m != nil {
+		return *m
+	}
+	c, node := ev.in.graph.At(i)
+	t, info := ev.names[j], ev.infos[j]
 	uk := change.UnitKey(c.Key, t)
 	e := ev.newEvaluation()
 	e.unit, e.target = uk, t
-	ev.memo[unitRef{c.Key, t}] = e
+	*m = e
 	if c.Waiting != "" {
 		e.wait = c.Waiting
 		return e
@@ -89,7 +132,7 @@ func (ev *evaluator) unit(c *change.Change, node *graph.Node, t string) *evaluat
 
 	stored := ev.in.stored[uk]
 	e.stored = stored
-	base, wait, err := ev.base(c, t, stored)
+	base, wait, err := ev.base(c, info.resolver, stored)
 	if err != nil || wait != "" {
 		e.wait, e.err = wait, err
 		return e
@@ -97,26 +140,30 @@ func (ev *evaluator) unit(c *change.Change, node *graph.Node, t string) *evaluat
 	e.base = base
 	in := fingerprint.Input{
 		Target:       t,
-		TargetConfig: ev.in.targets[t].configHash,
+		TargetConfig: info.configHash,
 		BaseURL:      c.Base.URL,
 		BaseBranch:   c.Base.Branch,
 	}
 	if base.Exact {
 		in.BaseCommit = base.Commit
 	}
-	held := inBase(ev.in.changes, stored, base, in.BaseCommit)
-	for _, k := range node.Closure {
+	in.Items = take(&ev.itemSlab, len(node.Closure)+1, len(ev.in.graph.Order))[:0]
+	held := func(change.Key) bool { return false }
+	if len(node.Closure) > 0 {
+		held = inBase(ev.in.changes, stored, base, in.BaseCommit)
+	}
+	for n, k := range node.Closure {
 		if !held(k) {
 			e.closure = append(e.closure, k)
-			in.Items = append(in.Items, fingerprint.ItemOf(ev.in.changes[k]))
+			in.Items = append(in.Items, ev.item(ev.in.graph.ClosureAt(i)[n]))
 		}
 	}
-	in.Items = append(in.Items, fingerprint.ItemOf(c))
-	for _, d := range node.Deps {
+	in.Items = append(in.Items, ev.item(i))
+	for n, d := range node.Deps {
 		if held(d) {
 			continue
 		}
-		de := ev.dep(d, t)
+		de := ev.unit(ev.in.graph.DepsAt(i)[n], j)
 		if de.err != nil || de.wait != "" {
 			e.wait = fmt.Sprintf("dependency %s waits: %s", d, firstNonEmpty(de.wait, errString(de.err)))
 			return e
@@ -200,14 +247,14 @@ func basePlan(c *change.Change, stored *state.Unit) (b targets.Base, resolve boo
 }
 
 // base decides the unit's base commit (basePlan), taking a branch's
-// commit from the bases resolved this cycle. A branch whose resolution
+// commit from the bases resolved this cycle by resolver. A branch whose resolution
 // waits makes the unit wait; one that failed makes it wait with an error.
-func (ev *evaluator) base(c *change.Change, t string, stored *state.Unit) (targets.Base, string, error) {
+func (ev *evaluator) base(c *change.Change, resolver string, stored *state.Unit) (targets.Base, string, error) {
 	b, resolve := basePlan(c, stored)
 	if !resolve {
 		return b, "", nil
 	}
-	a, ok := ev.in.bases[baseKey{resolver: ev.in.targets[t].resolver, url: c.Base.URL, branch: c.Base.Branch}]
+	a, ok := ev.in.bases[baseKey{resolver: resolver, url: c.Base.URL, branch: c.Base.Branch}]
 	if !ok {
 		a.err = fmt.Errorf("base %s %s was not resolved before the decision", c.Base.URL, c.Base.Branch)
 	}

@@ -14,9 +14,12 @@ import (
 // resolver completes the dependency references of a cycle's changes across
 // sources, with each lookup made once per cycle.
 type resolver struct {
-	ctx     context.Context
-	r       *Runner
-	present map[change.Key]bool
+	ctx context.Context
+	r   *Runner
+	// index maps the changes fetched by key; joined are the merged
+	// dependencies that joined the snapshot since.
+	index   map[change.Key]*change.Change
+	joined  map[change.Key]bool
 	unknown map[string]bool
 	states  map[change.Key]stateAnswer
 	msgids  map[string]msgidAnswer
@@ -67,11 +70,8 @@ type msgidAnswer struct {
 // The stage ends with the dependency graph of the completed snapshot.
 func (r *Runner) resolveRefs(ctx context.Context, p *pass) {
 	all := p.all
-	rs := &resolver{ctx: ctx, r: r, present: map[change.Key]bool{}, unknown: p.unknown,
+	rs := &resolver{ctx: ctx, r: r, index: changeIndex(all), joined: map[change.Key]bool{}, unknown: p.unknown,
 		states: map[change.Key]stateAnswer{}, msgids: map[string]msgidAnswer{}, follows: map[change.Key]followAnswer{}}
-	for _, c := range all {
-		rs.present[c.Key] = true
-	}
 	failed := map[string]bool{}
 	limit := r.o.Limits.MaxClosure
 	if limit <= 0 {
@@ -114,7 +114,13 @@ func (r *Runner) resolveRefs(ctx context.Context, p *pass) {
 	}
 	p.all = append(all, rs.merged...)
 	p.rep.Errors += len(failed)
-	p.changes = changeIndex(p.all)
+	// The index of the fetched changes serves, unless merged ones joined
+	// (the appended snapshot may have moved): indexing 10k changes is a
+	// tenth of this stage.
+	p.changes = rs.index
+	if len(rs.merged) > 0 {
+		p.changes = changeIndex(p.all)
+	}
 	p.graph = graph.Build(p.all, p.unknown, r.o.Limits)
 	r.logGraph(p.graph)
 }
@@ -128,7 +134,7 @@ func (rs *resolver) resolve(c *change.Change, ref *change.Ref) bool {
 	if !keep || ref.Unknown != "" {
 		return keep
 	}
-	if ref.Key == "" || ref.Merged || ref.Closed || ref.Checked || rs.present[ref.Key] || rs.unknown[ref.Source] {
+	if ref.Key == "" || ref.Merged || ref.Closed || ref.Checked || rs.present(ref.Key) || rs.unknown[ref.Source] {
 		return true
 	}
 	if host == nil {
@@ -188,7 +194,7 @@ func (rs *resolver) lookUp(host Owner, ref *change.Ref) {
 		case fa.key != ref.Key:
 			rs.r.log.Debug("dependency follows its revision line", zap.String("named", string(ref.Key)), zap.String("newest", string(fa.key)))
 			ref.Key = fa.key
-			if rs.present[ref.Key] {
+			if rs.present(ref.Key) {
 				ref.Checked = true
 				return
 			}
@@ -200,14 +206,20 @@ func (rs *resolver) lookUp(host Owner, ref *change.Ref) {
 		ref.Unknown = fmt.Sprintf("look-up of dependency %s failed: %v", ref.Key, a.err)
 	case a.state == change.StateMerged:
 		ref.Merged = true
-		if a.merged != nil && !rs.present[ref.Key] {
-			rs.present[ref.Key] = true
+		if a.merged != nil && !rs.present(ref.Key) {
+			rs.joined[ref.Key] = true
 			rs.merged = append(rs.merged, *a.merged)
 		}
 	case a.state == change.StateClosed:
 		ref.Closed = true
 	}
 	ref.Checked = true
+}
+
+// present reports whether key is a change of the snapshot.
+func (rs *resolver) present(key change.Key) bool {
+	_, fetched := rs.index[key]
+	return fetched || rs.joined[key]
 }
 
 // claim finds the source owning key, or else one on the same host.
