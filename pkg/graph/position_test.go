@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -59,5 +60,38 @@ func TestPositionsMatchKeys(t *testing.T) {
 	}
 	if withDeps == 0 || withClosure == 0 {
 		t.Fatalf("%d changes with dependencies, %d with a closure: the test checks nothing", withDeps, withClosure)
+	}
+}
+
+// TestKeysSharingAPrefix checks the look-up of dependencies among keys
+// that share a prefix, one of them the prefix itself.
+func TestKeysSharingAPrefix(t *testing.T) {
+	a, dup := chg("pw:x/series/1"), chg("pw:x/series/1")
+	dup.Title = "a later duplicate"
+	cs := []change.Change{
+		chg("pw:x/series/12", on("pw:x/series/1"), on("pw:x/series/123")),
+		a,
+		chg("pw:x/series/13", on("pw:x/series/1"), on("pw:x/series/12")),
+		dup,
+		chg("pw:y/series/1", on("pw:x/series/1")),
+	}
+	res := Build(cs, nil, Limits{})
+	if want := ks("pw:x/series/1", "pw:x/series/12", "pw:x/series/13", "pw:y/series/1"); !slices.Equal(res.Order, want) {
+		t.Fatalf("Order = %v, want %v", res.Order, want)
+	}
+	if c, _ := res.At(0); c != &cs[1] {
+		t.Errorf("pw:x/series/1 is %q, want the first of its key", c.Title)
+	}
+	want := map[change.Key]Node{
+		"pw:x/series/1":  {Status: Ready},
+		"pw:x/series/12": {Status: Blocked, Reason: `dependency pw:x/series/123 ("<pw:x/series/123@msgid>") is not an open, buildable change`, Deps: ks("pw:x/series/1"), Closure: ks("pw:x/series/1")},
+		"pw:x/series/13": {Status: Blocked, Reason: `depends on pw:x/series/12: dependency pw:x/series/123 ("<pw:x/series/123@msgid>") is not an open, buildable change`,
+			Deps: ks("pw:x/series/1", "pw:x/series/12"), Closure: ks("pw:x/series/1", "pw:x/series/12")},
+		"pw:y/series/1": {Status: Ready, Deps: ks("pw:x/series/1"), Closure: ks("pw:x/series/1")},
+	}
+	for k, w := range want {
+		if n := res.Nodes[k]; !reflect.DeepEqual(*n, w) {
+			t.Errorf("%s = %+v, want %+v", k, *n, w)
+		}
 	}
 }
