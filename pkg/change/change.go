@@ -216,11 +216,3 @@ func (c *Change) String() string { return string(c.Key) }
 
 // UnitKey names the unit that builds change k on target t.
 func UnitKey(k Key, target string) string { return string(k) + "@" + target }
-
-// AppendUnitKey appends UnitKey(k, target) to b: a map look-up by
-// string(AppendUnitKey(buf[:0], k, target)) allocates nothing.
-func AppendUnitKey(b []byte, k Key, target string) []byte {
-	b = append(b, k...)
-	b = append(b, '@')
-	return append(b, target...)
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/trawl-ci/trawl/pkg/change"
 	"github.com/trawl-ci/trawl/pkg/graph"
 )
 
@@ -40,33 +39,25 @@ func (r *Runner) resolverID(t Target) string {
 func (r *Runner) resolveBases(ctx context.Context, p *pass) {
 	p.bases = map[baseKey]baseAnswer{}
 	// Changes are named by their position in the graph's order and
-	// targets by an index: a map look-up by a long key per unit was what
-	// this stage cost at 10k units.
-	type target struct {
-		t        Target
-		resolver string
+	// targets by their index in the unit table, which decide reads too.
+	p.units = newUnitTable(len(p.graph.Order), r.targets, p.st.Units)
+	resolvers := make([]string, len(p.units.names))
+	for j, name := range p.units.names {
+		resolvers[j] = r.resolverID(r.targets[name])
 	}
-	var ts []target
-	index := make(map[string]int, len(r.targets))
-	for name, t := range r.targets {
-		index[name] = len(ts)
-		ts = append(ts, target{t, r.resolverID(t)})
-	}
-	walked := make([]bool, len(p.graph.Order)*len(ts))
-	var unitKey []byte
+	walked := make([]bool, len(p.units.keys))
 	var walk func(i, j int)
 	walk = func(i, j int) {
 		c, _ := p.graph.At(i)
-		if c.Waiting != "" || walked[i*len(ts)+j] {
+		if c.Waiting != "" || walked[i*len(resolvers)+j] {
 			return
 		}
-		walked[i*len(ts)+j] = true
-		t := ts[j]
-		unitKey = change.AppendUnitKey(unitKey[:0], c.Key, t.t.Name())
-		if b, resolve := basePlan(c, p.st.Units[string(unitKey)]); resolve {
-			k := baseKey{resolver: t.resolver, url: b.URL, branch: b.Branch}
+		walked[i*len(resolvers)+j] = true
+		_, stored := p.units.unit(c, i, j)
+		if b, resolve := basePlan(c, stored); resolve {
+			k := baseKey{resolver: resolvers[j], url: b.URL, branch: b.Branch}
 			if _, done := p.bases[k]; !done {
-				p.bases[k] = r.resolveBase(ctx, t.t, b.URL, b.Branch)
+				p.bases[k] = r.resolveBase(ctx, r.targets[p.units.names[j]], b.URL, b.Branch)
 			}
 		}
 		for _, d := range p.graph.DepsAt(i) {
@@ -79,7 +70,7 @@ func (r *Runner) resolveBases(ctx context.Context, p *pass) {
 			continue
 		}
 		for _, name := range c.Targets {
-			if j, ok := index[name]; ok {
+			if j, ok := p.units.target[name]; ok {
 				walk(i, j)
 			}
 		}

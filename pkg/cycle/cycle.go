@@ -219,6 +219,8 @@ type pass struct {
 	unknown map[string]bool
 	graph   graph.Result
 	bases   map[baseKey]baseAnswer
+	// units are the units the bases stage looked up, for decide.
+	units *unitTable
 	// seen are the state records this cycle saw; sweep handles the others.
 	seen    map[string]bool
 	pending []*pendingTrigger

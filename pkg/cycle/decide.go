@@ -63,6 +63,9 @@ type decideInput struct {
 	bases map[baseKey]baseAnswer
 	// stored are the units of the state as it was loaded.
 	stored map[string]*state.Unit
+	// units are the units of stored looked up by the bases stage, nil
+	// when there was none (decide then looks them up itself).
+	units *unitTable
 	// retryInfra is, by source name, how many times an infrastructure
 	// error is retried for the same fingerprint.
 	retryInfra map[string]int
@@ -98,7 +101,7 @@ func (d *decision) ready() bool {
 // decideInput gathers decide's input from the pass.
 func (r *Runner) decideInput(p *pass) decideInput {
 	in := decideInput{changes: p.changes, graph: p.graph, scope: p.scope, targets: map[string]targetInfo{},
-		bases: p.bases, stored: p.st.Units, retryInfra: r.o.RetryInfra}
+		bases: p.bases, stored: p.st.Units, units: p.units, retryInfra: r.o.RetryInfra}
 	for name, t := range r.targets {
 		in.targets[name] = targetInfo{configHash: t.ConfigHash(), resolver: r.resolverID(t)}
 	}
@@ -123,7 +126,7 @@ func decide(in decideInput) []decision {
 			continue
 		}
 		for _, t := range c.Targets {
-			if j, ok := ev.target[t]; ok {
+			if j, ok := ev.units.target[t]; ok {
 				out = append(out, ev.decideUnit(c, node, i, j))
 			}
 		}
@@ -134,7 +137,7 @@ func decide(in decideInput) []decision {
 // decideUnit decides one unit: change c, of graph node node at position
 // i of the graph's order, on target j.
 func (ev *evaluator) decideUnit(c *change.Change, node *graph.Node, i, j int) decision {
-	t := ev.names[j]
+	t := ev.units.names[j]
 	d := decision{report: UnitReport{Change: c.Key, Source: c.Source, Target: t, Title: c.Title, Deps: node.Closure}}
 	ur := &d.report
 	switch node.Status {
