@@ -117,10 +117,12 @@ type Result struct {
 	// The same graph by position in Order, for callers that walk it
 	// (At, DepsAt, ClosureAt): a look-up by key costs a hash of the key,
 	// which is most of what walking 10k changes by key costs.
-	changes  []*change.Change
-	nodes    []Node
-	deps     [][]int
-	closures [][]int
+	changes []*change.Change
+	nodes   []Node
+	// positions holds the positions of the Deps then the Closure of each
+	// node, the node at position i's from first[i].
+	positions []int
+	first     []int
 }
 
 // At returns the change at position i of Order (the one Build kept for
@@ -132,13 +134,21 @@ func (r *Result) At(i int) (*change.Change, *Node) {
 // DepsAt returns the positions in Order of the node's Deps at position i,
 // in the order of Deps.
 func (r *Result) DepsAt(i int) []int {
-	return r.deps[i]
+	return r.span(r.first[i], len(r.nodes[i].Deps))
 }
 
 // ClosureAt returns the positions in Order of the node's Closure at
 // position i, in the order of Closure.
 func (r *Result) ClosureAt(i int) []int {
-	return r.closures[i]
+	return r.span(r.first[i]+len(r.nodes[i].Deps), len(r.nodes[i].Closure))
+}
+
+// span returns the n positions from positions[from], nil when n is 0.
+func (r *Result) span(from, n int) []int {
+	if n == 0 {
+		return nil
+	}
+	return r.positions[from : from+n : from+n]
 }
 
 // vertex is the working state of one change; vertices are numbered in key
@@ -205,12 +215,11 @@ func Build(changes []change.Change, unknownSources map[string]bool, lim Limits) 
 	}
 
 	res := Result{
-		Order:    make([]change.Key, len(order)),
-		Nodes:    make(map[change.Key]*Node, len(order)),
-		changes:  make([]*change.Change, len(order)),
-		nodes:    make([]Node, len(order)),
-		deps:     make([][]int, len(order)),
-		closures: make([][]int, len(order)),
+		Order:   make([]change.Key, len(order)),
+		Nodes:   make(map[change.Key]*Node, len(order)),
+		changes: make([]*change.Change, len(order)),
+		nodes:   make([]Node, len(order)),
+		first:   make([]int, len(order)),
 	}
 	// The key and position lists are laid out in one allocation each:
 	// one per node was half of Build's allocations at 10k changes.
@@ -222,19 +231,22 @@ func Build(changes []change.Change, unknownSources map[string]bool, lim Limits) 
 		}
 	}
 	keyBuf := make([]change.Key, 0, total)
-	posBuf := make([]int, 0, total)
-	key := func(v int) change.Key { return vs[v].c.Key }
-	at := func(v int) int { return pos[v] }
+	res.positions = make([]int, 0, total)
 	for p, v := range order {
 		x := &vs[v]
 		res.Order[p], res.changes[p] = x.c.Key, x.c
 		n := &res.nodes[p]
 		n.Status, n.Reason = x.status, x.reason
-		n.Deps, keyBuf = gather(x.deps, key, keyBuf)
-		res.deps[p], posBuf = gather(x.deps, at, posBuf)
+		res.first[p] = len(res.positions)
+		n.Deps, keyBuf = keys(vs, x.deps, keyBuf)
+		for _, d := range x.deps {
+			res.positions = append(res.positions, pos[d])
+		}
 		if x.closureOK {
-			n.Closure, keyBuf = gather(x.closure, key, keyBuf)
-			res.closures[p], posBuf = gather(x.closure, at, posBuf)
+			n.Closure, keyBuf = keys(vs, x.closure, keyBuf)
+			for _, w := range x.closure {
+				res.positions = append(res.positions, pos[w])
+			}
 		}
 		res.Nodes[x.c.Key] = n
 	}
@@ -328,6 +340,9 @@ func commonPrefix(changes []change.Change) change.Key {
 	prefix := changes[0].Key
 	for i := range changes[1:] {
 		k := changes[i+1].Key
+		if strings.HasPrefix(string(k), string(prefix)) {
+			continue
+		}
 		n := 0
 		for n < len(prefix) && n < len(k) && prefix[n] == k[n] {
 			n++
@@ -361,6 +376,7 @@ func components(vs []vertex) (comp []int, sccs [][]int) {
 	// The components are consecutive runs of one backing array: one
 	// allocation per component was a tenth of Build's at 10k changes.
 	members := make([]int, 0, len(vs))
+	sccs = make([][]int, 0, len(vs))
 	next := 0
 	var strong func(v int)
 	strong = func(v int) {
@@ -417,7 +433,7 @@ func topoOrder(vs []vertex, comp []int, sccs [][]int) []int {
 		}
 	}
 	// The heap holds each free component's smallest vertex.
-	var free minHeap
+	free := make(minHeap, 0, len(sccs))
 	for s, scc := range sccs {
 		if pending[s] == 0 {
 			free.push(scc[0])
@@ -545,16 +561,16 @@ search:
 	return fmt.Sprintf("%s (%d more in the same cycle: %s%s)", reason, total, strings.Join(others, ", "), more)
 }
 
-// gather returns f of each of idx (nil when idx is empty), appended to
-// buf, and what is left of buf after them. The returned slice is capped
-// at its length, so that appending to it never writes into buf.
-func gather[T any](idx []int, f func(int) T, buf []T) ([]T, []T) {
+// keys returns the keys of vertices idx (nil when there are none),
+// appended to buf, and what is left of buf after them. The returned slice
+// is capped at its length, so that appending to it never writes into buf.
+func keys(vs []vertex, idx []int, buf []change.Key) ([]change.Key, []change.Key) {
 	if len(idx) == 0 {
 		return nil, buf
 	}
 	start := len(buf)
 	for _, v := range idx {
-		buf = append(buf, f(v))
+		buf = append(buf, vs[v].c.Key)
 	}
 	return buf[start:len(buf):len(buf)], buf
 }
