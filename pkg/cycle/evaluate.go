@@ -284,8 +284,9 @@ func basePlan(c *change.Change, stored *state.Unit) (b targets.Base, resolve boo
 }
 
 // base decides the unit's base commit (basePlan), taking a branch's
-// commit from the bases resolved this cycle by resolver. A branch whose resolution
-// waits makes the unit wait; one that failed makes it wait with an error.
+// commit from the bases resolved this cycle by resolver (targetInfo). A
+// branch whose resolution waits makes the unit wait; one that failed
+// makes it wait with an error.
 func (ev *evaluator) base(c *change.Change, resolver string, stored *state.Unit) (targets.Base, string, error) {
 	b, resolve := basePlan(c, stored)
 	if !resolve {
