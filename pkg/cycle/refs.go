@@ -314,13 +314,14 @@ func (rs *resolver) msgid(raw string) msgidAnswer {
 	return a
 }
 
-// changeIndex maps every change of a cycle by key.
+// changeIndex maps every change of a cycle by key, the first of a key
+// when there are several.
 func changeIndex(all []change.Change) map[change.Key]*change.Change {
 	m := make(map[change.Key]*change.Change, len(all))
-	for i := range all {
-		if _, dup := m[all[i].Key]; !dup {
-			m[all[i].Key] = &all[i]
-		}
+	// Backwards, the first of a key is put last: one hash of the key
+	// each, where looking it up first took two.
+	for i := len(all) - 1; i >= 0; i-- {
+		m[all[i].Key] = &all[i]
 	}
 	return m
 }
