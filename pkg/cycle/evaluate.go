@@ -117,9 +117,10 @@ const slabSize = 1024
 
 // take returns the first n values of *slab, capped at n so that appending
 // to them never writes into the slab, refilling it when it holds fewer
-// than n.
+// than n. They are never nil, n being 0 or not: an empty Item.Content is
+// not a nil one (JSON [] and null).
 func take[T any](slab *[]T, n, hint int) []T {
-	if len(*slab) < n {
+	if *slab == nil || len(*slab) < n {
 		*slab = make([]T, max(n, min(max(hint, 1), slabSize)))
 	}
 	out := (*slab)[:n:n]

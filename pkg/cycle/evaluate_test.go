@@ -75,3 +75,24 @@ func TestDecideInputsAreItemsOfTheChanges(t *testing.T) {
 		t.Errorf("%d distinct units, want 8: %v", len(fps), fps)
 	}
 }
+
+// TestDecideKeepsAnEmptyContent checks that a change whose content is
+// empty, not nil, keeps it empty in its fingerprint's inputs, as ItemOf
+// does, when it is the first item of the cycle.
+func TestDecideKeepsAnEmptyContent(t *testing.T) {
+	c := series(1, 1)
+	c.Content = []string{}
+	all := []change.Change{c}
+	ds := decide(decideInput{
+		changes: changeIndex(all), graph: graph.Build(all, nil, graph.Limits{}),
+		scope:   map[string]struct{}{"netdev": {}},
+		targets: map[string]targetInfo{decideTarget: {configHash: "cfg1", resolver: kciBase.resolver}},
+		bases:   map[baseKey]baseAnswer{kciBase: {commit: "c1"}},
+	})
+	if len(ds) != 1 || ds[0].report.Inputs == nil {
+		t.Fatalf("decisions %+v, want one with inputs", ds)
+	}
+	if got, want := ds[0].report.Inputs.Items, []fingerprint.Item{fingerprint.ItemOf(&c)}; !reflect.DeepEqual(got, want) || got[0].Content == nil {
+		t.Errorf("items %#v, want %#v", got, want)
+	}
+}
