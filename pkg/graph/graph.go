@@ -287,6 +287,8 @@ func vertices(changes []change.Change, unknownSources map[string]bool) []vertex 
 		if !ok {
 			return 0, false
 		}
+		// A plain binary search: slices.BinarySearchFunc calls its
+		// comparison through a func value at every step.
 		lo, hi := 0, len(sorted)
 		for lo < hi {
 			if m := int(uint(lo+hi) >> 1); string(sorted[m].rest) < rest {
