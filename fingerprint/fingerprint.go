@@ -165,7 +165,11 @@ func Sum(in Input) string {
 	if cap(*bp) <= maxPooledBuffer {
 		encodeBuffers.Put(bp)
 	}
-	return hex.EncodeToString(h[:])
+	// Encoded in place: hex.EncodeToString allocates twice, its buffer
+	// and the string.
+	var text [2 * sha256.Size]byte
+	hex.Encode(text[:], h[:])
+	return string(text[:])
 }
 
 // encodeBuffers holds the buffers Sum encodes into.
