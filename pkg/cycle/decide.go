@@ -208,7 +208,7 @@ func compare(stored *state.Unit, fp string, in fingerprint.Input) (Reason, []str
 		return ReasonUnchanged, nil
 	}
 	var old fingerprint.Input
-	if len(stored.Inputs) == 0 || json.Unmarshal(stored.Inputs, &old) != nil {
+	if len(stored.Inputs) == 0 || json.Unmarshal([]byte(stored.Inputs), &old) != nil {
 		return ReasonChanged, []string{"fingerprint changed (previous inputs not recorded)"}
 	}
 	why := fingerprint.Explain(old, in)

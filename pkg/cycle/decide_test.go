@@ -40,7 +40,7 @@ func storedAs(c change.Change, fp string, in fingerprint.Input) *state.Unit {
 	if err != nil {
 		panic(err)
 	}
-	return &state.Unit{Change: string(c.Key), Target: decideTarget, Source: c.Source, Fingerprint: fp, Inputs: raw,
+	return &state.Unit{Change: string(c.Key), Target: decideTarget, Source: c.Source, Fingerprint: fp, Inputs: string(raw),
 		Job: &targets.Job{ID: "job-1"}, BaseCommit: "c1"}
 }
 

@@ -240,7 +240,7 @@ func inBase(changes map[change.Key]*change.Change, stored *state.Unit, base targ
 		}
 		if !decoded && stored != nil && stored.Fingerprint != "" && len(stored.Inputs) > 0 {
 			var in fingerprint.Input
-			if json.Unmarshal(stored.Inputs, &in) == nil {
+			if json.Unmarshal([]byte(stored.Inputs), &in) == nil {
 				last = &in
 			}
 		}

@@ -295,7 +295,7 @@ func TestInBase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &state.Unit{Fingerprint: "fp", Inputs: b}
+		return &state.Unit{Fingerprint: "fp", Inputs: string(b)}
 	}
 	for _, tc := range []struct {
 		name   string

@@ -83,7 +83,7 @@ func (r *Runner) settleTrigger(p *pendingTrigger, ur *UnitReport, now time.Time)
 		} else {
 			u.Attempt, u.PreviousJobs = 0, nil
 		}
-		u.Fingerprint, u.Inputs, u.Job = p.eval.fp, inputs, &job
+		u.Fingerprint, u.Inputs, u.Job = p.eval.fp, string(inputs), &job
 		u.TriggeredAt = &now
 		u.TriggerReason = ur.Reason.String()
 		u.RetriggerRequested = nil

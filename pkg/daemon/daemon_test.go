@@ -3,9 +3,9 @@ package daemon
 import (
 	"context"
 	"errors"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
-	"runtime/metrics"
 	"testing"
 	"time"
 

@@ -59,7 +59,7 @@ func Build(unit string, fp string, now *fingerprint.Input, why string, u *state.
 		e.Triggered = u.Fingerprint
 		if len(u.Inputs) > 0 {
 			var in fingerprint.Input
-			if err := json.Unmarshal(u.Inputs, &in); err != nil {
+			if err := json.Unmarshal([]byte(u.Inputs), &in); err != nil {
 				return e, fmt.Errorf("explain %s: stored inputs: %w", unit, err)
 			}
 			then, e.Recorded = &in, true

@@ -34,7 +34,6 @@ func clone(st *State) *State {
 
 func cloneUnit(u *Unit) Unit {
 	c := *u
-	c.Inputs = cloneBytes(u.Inputs)
 	if u.Job != nil {
 		j := *u.Job
 		c.Job = &j
@@ -76,13 +75,6 @@ func cloneTime(t *time.Time) *time.Time {
 	return &c
 }
 
-func cloneBytes(b json.RawMessage) json.RawMessage {
-	if b == nil {
-		return nil
-	}
-	return append(json.RawMessage{}, b...)
-}
-
 // equal reports whether a and b are equal in every field of their units
 // and outbox entries, nil told from empty: equal states encode to the same
 // bytes. It is reflect.DeepEqual for these types, written out because Save
@@ -117,7 +109,7 @@ func equalUnit(a, b *Unit) bool {
 	}
 	return a.Change == b.Change && a.Target == b.Target && a.Source == b.Source &&
 		a.Status == b.Status && a.Reason == b.Reason && a.Fingerprint == b.Fingerprint &&
-		equalBytes(a.Inputs, b.Inputs) && equalPtr(a.Job, b.Job) && a.BaseCommit == b.BaseCommit &&
+		a.Inputs == b.Inputs && equalPtr(a.Job, b.Job) && a.BaseCommit == b.BaseCommit &&
 		a.FirstSeen == b.FirstSeen && a.LastSeen == b.LastSeen &&
 		equalPtr(a.TriggeredAt, b.TriggeredAt) && equalPtr(a.GoneSince, b.GoneSince) &&
 		equalPtr(a.WaitingSince, b.WaitingSince) && a.Attempt == b.Attempt &&

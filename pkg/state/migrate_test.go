@@ -40,7 +40,7 @@ func schema1Full() *State {
 		Status:      "triggered",
 		Reason:      "builds on net-next",
 		Fingerprint: "9f2c4b1e6a0d5c3b8e7f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
-		Inputs:      json.RawMessage(`{"target":"kernelci","target_config":"c0ffee","base_url":"https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git","base_branch":"main","items":[{"key":"pw:patchwork.kernel.org/netdevbpf/series/812345","version":2,"content":["a1","b2"]}]}`),
+		Inputs:      `{"target":"kernelci","target_config":"c0ffee","base_url":"https://git.kernel.org/pub/scm/linux/kernel/git/netdev/net-next.git","base_branch":"main","items":[{"key":"pw:patchwork.kernel.org/netdevbpf/series/812345","version":2,"content":["a1","b2"]}]}`,
 		Job: &targets.Job{
 			Target:     "kernelci",
 			ID:         "65f0c0ffee",
@@ -233,7 +233,7 @@ func TestSchema1DemoFile(t *testing.T) {
 				Key string `json:"key"`
 			} `json:"items"`
 		}
-		if err := json.Unmarshal(u.Inputs, &in); err != nil || in.Target != "kernelci" || len(in.Items) == 0 || in.Items[len(in.Items)-1].Key != u.Change {
+		if err := json.Unmarshal([]byte(u.Inputs), &in); err != nil || in.Target != "kernelci" || len(in.Items) == 0 || in.Items[len(in.Items)-1].Key != u.Change {
 			t.Errorf("%s: inputs %s (%v)", key, u.Inputs, err)
 		}
 		if u.Result == nil || u.Result.State != tt.result || u.Result.Summary == "" || u.Result.URL != u.Job.URL || u.Result.Builds.Total() == 0 {

@@ -20,7 +20,7 @@ func TestEncodeIsTheIndentedRecord(t *testing.T) {
 	var full State
 	fill(t, reflect.ValueOf(&full).Elem())
 	for _, u := range full.Units {
-		u.Inputs = json.RawMessage(`{"b": [1, 2], "a": "x"}`)
+		u.Inputs = `{"b": [1, 2], "a": "x"}`
 	}
 	now := time.Date(2026, 12, 3, 17, 0, 0, 0, time.FixedZone("x", 3600))
 	unit := func(change string) *Unit {

@@ -36,7 +36,7 @@ func sample() *State {
 		Target:      "kernelci",
 		Status:      "triggered",
 		Fingerprint: "9f2c4b1e6a0d5c3b8e7f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
-		Inputs:      json.RawMessage(`{"version":1,"patches":["a1","b2"]}`),
+		Inputs:      `{"version":1,"patches":["a1","b2"]}`,
 		Job: &targets.Job{
 			Target:     "kernelci",
 			ID:         "65f0c0ffee",
@@ -106,14 +106,14 @@ func openTemp(t *testing.T) *Store {
 func compactInputs(t *testing.T, st *State) {
 	t.Helper()
 	for _, u := range st.Units {
-		if u.Inputs == nil {
+		if u.Inputs == "" {
 			continue
 		}
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, u.Inputs); err != nil {
+		if err := json.Compact(&buf, []byte(u.Inputs)); err != nil {
 			t.Fatal(err)
 		}
-		u.Inputs = buf.Bytes()
+		u.Inputs = buf.String()
 	}
 }
 
@@ -312,7 +312,7 @@ func TestSaveFailureKeepsOldFile(t *testing.T) {
 			name: "value fails to encode",
 			setup: func(t *testing.T, s *Store) *State {
 				st := sample()
-				st.Units["broken"] = &Unit{Change: "c", Inputs: json.RawMessage(`{"truncated":`)}
+				st.Units["broken"] = &Unit{Change: "c", Inputs: `{"truncated":`}
 				return st
 			},
 		},
@@ -582,7 +582,7 @@ func bench10000(b *testing.B) (*Store, *State) {
 			Target:      "kernelci",
 			Status:      "triggered",
 			Fingerprint: fmt.Sprintf("%064x", i),
-			Inputs:      json.RawMessage(fmt.Sprintf(`{"version":1,"target":"kernelci","base":{"url":"https://git.kernel.org/netdev/net-next.git","branch":"main"},"patches":["%040x","%040x"]}`, i, i+1)),
+			Inputs:      fmt.Sprintf(`{"version":1,"target":"kernelci","base":{"url":"https://git.kernel.org/netdev/net-next.git","branch":"main"},"patches":["%040x","%040x"]}`, i, i+1),
 			Job:         &targets.Job{Target: "kernelci", ID: fmt.Sprintf("%024x", i)},
 			BaseCommit:  fmt.Sprintf("%040x", i),
 			FirstSeen:   now,

@@ -58,7 +58,7 @@ func world(t *testing.T) *httptest.Server {
 	dk := change.UnitKey(depKey, "kernelci")
 	st := state.New()
 	st.Units[uk] = &state.Unit{Change: string(unitKey), Target: "kernelci", Source: "netdev", Status: "triggered",
-		Fingerprint: fingerprint.Sum(then), Inputs: thenJSON, TriggeredAt: &now, TriggerReason: "new",
+		Fingerprint: fingerprint.Sum(then), Inputs: string(thenJSON), TriggeredAt: &now, TriggerReason: "new",
 		Job:    &targets.Job{ID: "node-42", URL: "https://kernelci.example/node/42"},
 		Result: &targets.Result{State: targets.StateFail, Summary: "builds 1/2 failed " + hostile}}
 	st.Units[dk] = &state.Unit{Change: string(depKey), Target: "kernelci", Source: "netdev", Status: "unchanged",
