@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/trawl-ci/trawl/pkg/setup"
 )
 
 // version, when set at build time with -ldflags "-X main.version=...",
@@ -21,6 +23,7 @@ var version string
 var commit string
 
 func main() {
+	setup.TuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

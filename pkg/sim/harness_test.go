@@ -54,6 +54,7 @@ func wire(tb testing.TB, w world, checks bool) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	setup.TuneRuntime() // as cmd/trawl does
 	app, err := setup.New(cfg, setup.Options{Version: "sim"})
 	if err != nil {
 		tb.Fatal(err)
