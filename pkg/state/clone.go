@@ -1,8 +1,6 @@
 package state
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"time"
 )
@@ -153,8 +151,4 @@ func equalPtr[T comparable](a, b *T) bool {
 
 func equalStrings(a, b []string) bool {
 	return (a == nil) == (b == nil) && slices.Equal(a, b)
-}
-
-func equalBytes(a, b json.RawMessage) bool {
-	return (a == nil) == (b == nil) && bytes.Equal(a, b)
 }
