@@ -128,6 +128,12 @@ func tick(ctx context.Context, o Options, log *zap.Logger, i int, g Group) {
 		c.Err = err.Error()
 	}
 	o.Tracker.record(i, c)
+	// A failed cycle logs its own summary at error level; only the
+	// deadline, which the cycle cannot tell from a cancellation, is said
+	// here.
+	if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		log.Error("cycle abandoned at its deadline", zap.Strings("sources", g.Sources), zap.Duration("timeout", o.CycleTimeout), zap.Error(err))
+	}
 	// trawl waits between ticks, often for minutes: the memory the cycle
 	// used goes back to the system now, instead of staying resident at
 	// the cycle's peak until the runtime's scavenger returns it, which it
@@ -135,12 +141,6 @@ func tick(ctx context.Context, o Options, log *zap.Logger, i int, g Group) {
 	// collection kept). At 10k units the process then waits at about
 	// half its peak, for one collection of what it keeps (tens of ms).
 	debug.FreeOSMemory()
-	// A failed cycle logs its own summary at error level; only the
-	// deadline, which the cycle cannot tell from a cancellation, is said
-	// here.
-	if errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		log.Error("cycle abandoned at its deadline", zap.Strings("sources", g.Sources), zap.Duration("timeout", o.CycleTimeout), zap.Error(err))
-	}
 }
 
 // handler serves /metrics, /healthz (the process is alive), /readyz
